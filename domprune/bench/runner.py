@@ -1,0 +1,344 @@
+"""Run every method on every page and question at every budget; collect one row per measurement.
+
+Rows (plain dicts, written to ``records.jsonl`` by the report):
+
+- ``call``: one method at one budget on one page (and question, for methods that read it):
+  tokens after, whether it fits, seconds (prepare + fit), error;
+- ``answer``: whether one question's answer survived one call;
+- ``chunk``: whether a question's answer is in the top-ranked chunk / in any chunk;
+- ``ablation``: domprune with budget fitting off (filtering only; filtering + attributes);
+- ``memory``: peak traced memory of one ``prune`` call.
+
+An error inside a method is recorded on its row (the call counts as failed, its answers as lost);
+a page that cannot be read becomes a skip with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import random
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+import domprune
+from domprune.settings import AttributeSettings, PruneSettings
+from domprune.tokenizers import TokenCounter, get_tokenizer
+
+from .baselines import Method, build_methods
+from .corpora import load_corpus
+from .loaders import Loaded, load_input
+from .metrics import Haystack, haystack
+from .questions import synthetic_questions
+from .records import Page, PageReadError, Question, Skip
+from .settings import BenchSettings
+from .timing import time_limit
+
+ABLATIONS: dict[str, PruneSettings] = {
+    "filtering": PruneSettings(attributes=AttributeSettings(enabled=False), fit=False),
+    "filtering+attributes": PruneSettings(fit=False),
+}
+
+
+@dataclass
+class BenchRun:
+    """Everything one run measured, before aggregation."""
+
+    settings: BenchSettings
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    methods: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> label, fmt, note
+    missing_methods: dict[str, str] = field(default_factory=dict)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def load_pages(settings: BenchSettings) -> Loaded:
+    """Every page and skip from ``--corpus`` and the ``--input`` sources."""
+    loaded = Loaded()
+    if settings.corpus is not None:
+        loaded.extend(load_corpus(settings.corpus))
+    for spec in settings.inputs:
+        loaded.extend(load_input(spec, hf_split=settings.hf_split))
+    return loaded
+
+
+def sample_pages(pages: list[Page], sample: int | None, seed: int) -> list[Page]:
+    """Up to ``sample`` pages per corpus, drawn with ``seed``; corpora in name order."""
+    by_corpus: dict[str, list[Page]] = {}
+    for page in pages:
+        by_corpus.setdefault(page.corpus, []).append(page)
+    out: list[Page] = []
+    for corpus in sorted(by_corpus):
+        group = sorted(by_corpus[corpus], key=lambda p: p.id)
+        if sample is not None and sample < len(group):
+            group = random.Random(f"{seed}:{corpus}").sample(group, sample)
+        out.extend(group)
+    return out
+
+
+def _timed(fn: Callable[[], Any], limit: float) -> tuple[Any, float, str | None]:
+    start = time.perf_counter()
+    try:
+        with time_limit(limit):
+            value = fn()
+        return value, time.perf_counter() - start, None
+    except Exception as exc:  # a failing method is a measurement, not a crash
+        return None, time.perf_counter() - start, f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _page_questions(
+    page: Page, html: str, hay: Haystack, settings: BenchSettings
+) -> tuple[list[Question], list[Skip]]:
+    """Labelled questions whose answers occur in the page (absent answers dropped), plus synthetic ones."""
+    kept: list[Question] = []
+    skipped: list[Skip] = []
+    for q in page.questions:
+        present = tuple(a for a in q.answers if hay.contains(a))
+        if present:
+            kept.append(dataclasses.replace(q, answers=present))
+        else:
+            skipped.append(
+                Skip(page.origin, None, f"{q.kind} question on {q.field!r}: answer not found in the page")
+            )
+    rng = random.Random(f"{settings.seed}:{page.corpus}:{page.id}")
+    for q in synthetic_questions(html, settings.synthetic_per_page, rng):
+        if hay.contains(q.answers[0]):
+            kept.append(q)
+    return kept, skipped
+
+
+class _PageBench:
+    """Measurements on one page."""
+
+    def __init__(
+        self, run: BenchRun, counter: TokenCounter, page: Page, html: str, questions: list[Question]
+    ):
+        self.run, self.counter, self.page, self.html, self.questions = run, counter, page, html, questions
+        self.settings = run.settings
+        self.base = {"corpus": page.corpus, "page": page.id}
+
+    def _answer_rows(
+        self, method: str, budget: int | None, hay: Haystack | None, qs: list[tuple[int, Question]]
+    ) -> None:
+        for qi, q in qs:
+            self.run.rows.append(
+                {
+                    **self.base,
+                    "type": "answer",
+                    "method": method,
+                    "budget": budget,
+                    "question": qi,
+                    "kind": q.kind,
+                    "field": q.field,
+                    "retained": bool(hay is not None and any(hay.contains(a) for a in q.answers)),
+                }
+            )
+
+    def method(self, m: Method) -> None:
+        if m.uses_question:
+            variants: list[tuple[int | None, Question | None]] = list(enumerate(self.questions))
+        else:
+            variants = [(None, None)]
+        limit = self.settings.call_timeout_s
+        for qi, q in variants:
+            state, prep_s, prep_err = _timed(lambda q=q: m.prepare(self.html, q.text if q else None), limit)
+            targets = list(enumerate(self.questions)) if qi is None else [(qi, q)]
+            for budget in self.settings.budgets:
+                if prep_err is None:
+                    out, fit_s, err = _timed(lambda budget=budget, state=state: m.fit(state, budget), limit)
+                else:
+                    out, fit_s, err = None, 0.0, prep_err
+                text = None if out is None else (out if isinstance(out, str) else out.output)
+                row: dict[str, Any] = {
+                    **self.base,
+                    "type": "call",
+                    "method": m.name,
+                    "budget": budget,
+                    "question": qi,
+                    "seconds": prep_s + fit_s,
+                    "error": err,
+                    "tokens_after": None if text is None else self.counter.count(text),
+                }
+                row["fits"] = row["tokens_after"] is not None and row["tokens_after"] <= budget
+                steps = getattr(out, "steps", None)
+                if steps:
+                    row["steps"] = [
+                        {"name": s.name, "tokens_after": s.tokens_after, "seconds": s.seconds} for s in steps
+                    ]
+                self.run.rows.append(row)
+                self._answer_rows(m.name, budget, None if text is None else haystack(text, m.fmt), targets)
+
+    def ablation(self) -> None:
+        for name, prune_settings in ABLATIONS.items():
+            out, secs, err = _timed(
+                lambda s=prune_settings: domprune.prune(
+                    self.html, budget=max(self.settings.budgets), tokenizer=self.counter, settings=s
+                ),
+                self.settings.call_timeout_s,
+            )
+            tokens = None if out is None else self.counter.count(out.output)
+            self.run.rows.append(
+                {
+                    **self.base,
+                    "type": "ablation",
+                    "method": name,
+                    "seconds": secs,
+                    "error": err,
+                    "tokens_after": tokens,
+                }
+            )
+            self._answer_rows(
+                f"ablation:{name}",
+                None,
+                None if out is None else haystack(out.output),
+                list(enumerate(self.questions)),
+            )
+
+    def chunks(self) -> None:
+        for qi, q in enumerate(self.questions):
+            chunks, secs, err = _timed(
+                lambda q=q: domprune.chunk(
+                    self.html, budget=self.settings.chunk_budget, question=q.text, tokenizer=self.counter
+                ),
+                self.settings.call_timeout_s,
+            )
+            row: dict[str, Any] = {
+                **self.base,
+                "type": "chunk",
+                "question": qi,
+                "kind": q.kind,
+                "field": q.field,
+                "seconds": secs,
+                "error": err,
+                "n_chunks": len(chunks or []),
+            }
+            if chunks:
+                top = max(chunks, key=lambda c: (c.score if c.score is not None else float("-inf"), -c.index))
+                row["in_top"] = any(haystack(top.output).contains(a) for a in q.answers)
+                row["in_any"] = row["in_top"] or any(
+                    haystack(c.output).contains(a) for c in chunks for a in q.answers
+                )
+                row["max_chunk_tokens"] = max(c.tokens for c in chunks)
+            else:
+                row["in_top"] = row["in_any"] = False
+            self.run.rows.append(row)
+
+
+def _memory_rows(run: BenchRun, counter: TokenCounter, pages: list[tuple[Page, str]]) -> None:
+    """Peak traced memory of one ``prune`` call at the smallest budget, per page (not timed)."""
+    budget = min(run.settings.budgets)
+    for page, html in pages:
+        tracemalloc.start()
+        try:
+            domprune.prune(html, budget=budget, tokenizer=counter)
+            err = None
+        except Exception as exc:
+            err = f"{type(exc).__name__}: {str(exc)[:200]}"
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        run.rows.append(
+            {
+                "corpus": page.corpus,
+                "page": page.id,
+                "type": "memory",
+                "budget": budget,
+                "peak_mb": peak / 2**20,
+                "html_mb": len(html.encode("utf-8")) / 2**20,
+                "error": err,
+            }
+        )
+
+
+def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> BenchRun:
+    """Measure every method named in ``settings`` on the pages it selects."""
+    start = time.perf_counter()
+    run = BenchRun(settings=settings)
+    counter = get_tokenizer(settings.tokenizer)
+    loaded = load_pages(settings)
+    run.skipped.extend(loaded.skipped)
+    pages = sample_pages(loaded.pages, settings.sample, settings.seed)
+    log(
+        f"{len(pages)} pages drawn from {len(loaded.pages)} "
+        f"({len(loaded.skipped)} records skipped while loading)"
+    )
+    methods, run.missing_methods = build_methods(settings.methods, counter)
+    for name, why in run.missing_methods.items():
+        log(f"method {name} left out: {why}")
+    run.methods = {
+        m.name: {"label": m.label, "format": m.fmt, "uses_question": str(m.uses_question), "note": m.note}
+        for m in methods
+    }
+    htmlrag_pages = {id(p) for p in _first_per_corpus(pages, settings.htmlrag_sample)}
+    memory_pages: list[tuple[Page, str]] = []
+    for page in tqdm(pages, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr):
+        try:
+            html = page.read_html()
+        except PageReadError as exc:
+            run.skipped.append(Skip(page.origin, None, str(exc)))
+            continue
+        hay = haystack(html)
+        questions, skips = _page_questions(page, html, hay, settings)
+        run.skipped.extend(skips)
+        run.pages.append(
+            {
+                "corpus": page.corpus,
+                "page": page.id,
+                "bytes": len(html.encode("utf-8")),
+                "tokens_before": counter.count(html),
+                "questions": len(questions),
+                "natural": sum(q.kind == "natural" for q in questions),
+                "synthetic": sum(q.kind == "synthetic" for q in questions),
+                "htmlrag": id(page) in htmlrag_pages,
+            }
+        )
+        bench = _PageBench(run, counter, page, html, questions)
+        for m in methods:
+            if m.name == "htmlrag" and id(page) not in htmlrag_pages:
+                continue
+            bench.method(m)
+        if settings.ablation:
+            bench.ablation()
+        if settings.chunk_budget:
+            bench.chunks()
+        if len(memory_pages) < settings.memory_sample:
+            memory_pages.append((page, html))
+    if memory_pages:
+        _memory_rows(run, counter, memory_pages)
+    run.seconds = time.perf_counter() - start
+    run.environment = _environment(counter)
+    return run
+
+
+def _first_per_corpus(pages: list[Page], n: int | None) -> list[Page]:
+    if n is None:
+        return list(pages)
+    seen: dict[str, int] = {}
+    out = []
+    for page in pages:
+        if seen.get(page.corpus, 0) < n:
+            seen[page.corpus] = seen.get(page.corpus, 0) + 1
+            out.append(page)
+    return out
+
+
+def _environment(counter: TokenCounter) -> dict[str, Any]:
+    import os
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "domprune": getattr(domprune, "__version__", "?"),
+        "tokenizer": getattr(counter, "name", type(counter).__name__),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }

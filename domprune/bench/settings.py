@@ -1,0 +1,65 @@
+"""Settings of one bench run (one pydantic model; the CLI fills it from its arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .baselines import ALL_METHODS
+
+DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000)
+
+
+class BenchSettings(BaseModel):
+    """What to measure, on which pages, and where to write the results."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    corpus: Path | None = Field(None, description="Folder of the labelled corpora, or one corpus folder.")
+    inputs: list[str] = Field(
+        default_factory=list, description="HTML folders, JSONL/JSON files, dataset folders, hf:NAME."
+    )
+    hf_split: str = "train"
+    out: Path = Path("bench-out")
+    budgets: list[int] = Field(default_factory=lambda: list(DEFAULT_BUDGETS))
+    tokenizer: str = "qwen2.5"
+    sample: int | None = Field(12, ge=1, description="Pages drawn per corpus/source (None: all).")
+    seed: int = 0
+    methods: list[str] = Field(default_factory=lambda: list(ALL_METHODS))
+    htmlrag_sample: int | None = Field(
+        4,
+        ge=0,
+        description="HtmlRAG runs on this many of the drawn pages per corpus (it is slow; None: all).",
+    )
+    synthetic_per_page: int = Field(2, ge=0, description="Synthetic questions drawn per page.")
+    chunk_budget: int = Field(
+        2000, ge=0, description="Budget of each chunk for the chunking measure (0: off)."
+    )
+    memory_sample: int = Field(8, ge=0, description="Pages whose peak memory (tracemalloc) is measured.")
+    ablation: bool = True
+    call_timeout_s: float = Field(
+        120.0, gt=0, description="A call running longer is stopped and counted as failed."
+    )
+    progress: bool = True
+
+    @field_validator("budgets")
+    @classmethod
+    def _budgets(cls, v: list[int]) -> list[int]:
+        if not v or any(b <= 0 for b in v):
+            raise ValueError("budgets must be positive token counts, e.g. 16000,8000,4000")
+        return sorted(set(v), reverse=True)
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, v: list[str]) -> list[str]:
+        unknown = [m for m in v if m not in ALL_METHODS]
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}: choose from {', '.join(ALL_METHODS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _some_input(self) -> BenchSettings:
+        if self.corpus is None and not self.inputs:
+            raise ValueError("nothing to measure: give --corpus PATH and/or --input PATH")
+        return self

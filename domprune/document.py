@@ -1,0 +1,322 @@
+"""A flat, preorder table of a page's elements, and its serialization.
+
+Python loops over lxml proxies dominate the run time, so the tree is walked once into plain
+lists; every step after that works on integers and strings. Element ``i``'s subtree is the range
+``i .. end[i]-1``. Element ``i`` owns its ``text``; its ``tail`` belongs to its parent's content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+BLOCK = frozenset(
+    """address article aside blockquote body br caption dd details dialog div dl dt fieldset
+    figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html legend li main menu
+    nav ol option p pre section summary table tbody td tfoot th thead title tr ul center
+    select textarea""".split()
+)
+VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+
+
+
+def escape_text(s: str) -> str:
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    return s
+
+
+def escape_attr(s: str) -> str:
+    return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+@dataclass
+class Document:
+    """The flat table. Lists are indexed by element number in document order."""
+
+    tags: list[str]
+    attrs: list[list[tuple[str, str]]]
+    text: list[str]
+    tail: list[str]
+    parent: list[int]
+    end: list[int]
+    dialect: str = "html"
+    removed: list[bool] = field(default_factory=list)  # subtree dropped by filtering
+    transparent: list[bool] = field(default_factory=list)  # tags not written, content kept
+    kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
+    notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
+    open_s: list[str] = field(default_factory=list)  # written open tags, once attributes are final
+    close_s: list[str] = field(default_factory=list)
+
+    def finalize_tags(self) -> None:
+        """Write every live element's tags once (after attribute stripping and unwrapping)."""
+        self.open_s = [self.open_tag(i) if self.kept_attrs[i] else f"<{t}>" for i, t in enumerate(self.tags)]
+        self.close_s = ["" if t in VOID else f"</{t}>" for t in self.tags]
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def open_tag(self, i: int) -> str:
+        attrs = self.kept_attrs[i] if self.kept_attrs else []
+        if not attrs:
+            return f"<{self.tags[i]}>"
+        parts = [self.tags[i]]
+        for k, v in attrs:
+            parts.append(f'{k}="{escape_attr(v)}"' if v else k)
+        return "<" + " ".join(parts) + ">"
+
+    def close_tag(self, i: int) -> str:
+        tag = self.tags[i]
+        return "" if tag in VOID else f"</{tag}>"
+
+    def live(self) -> list[bool]:
+        """Elements not inside a removed subtree."""
+        n = len(self.tags)
+        alive = [True] * n
+        removed = self.removed
+        i = 0
+        while i < n:
+            if removed[i]:
+                for j in range(i, self.end[i]):
+                    alive[j] = False
+                i = self.end[i]
+            else:
+                i += 1
+        return alive
+
+
+def collapse(s: str) -> str:
+    """Runs of white space become one space (kept at the edges: they separate words)."""
+    parts = s.split()
+    if not parts:
+        return " "
+    out = " ".join(parts)
+    if s[0].isspace():
+        out = " " + out
+    if s[-1].isspace():
+        out += " "
+    return out
+
+
+def flatten(
+    root: Any, *, collapse_whitespace: bool = True, dialect: str = "html", drop_tags: tuple[str, ...] = ()
+) -> tuple[Document, int]:
+    """Walk ``root`` once into a :class:`Document` (iteratively: any depth is fine).
+
+    ``drop_tags`` are removed first, in C (their tails stay); the count removed is returned too.
+    The caller's tree is not changed: a tree passed in is copied before anything is dropped.
+    """
+    dropped = 0
+    if drop_tags:
+        dropped = int(root.xpath("count(" + "|".join(f"//{t}" for t in drop_tags) + ")"))
+        if dropped:
+            etree.strip_elements(root, *drop_tags, with_tail=False)
+    tags: list[str] = []
+    attrs: list[list[tuple[str, str]]] = []
+    text: list[str] = []
+    tail: list[str] = []
+    parent: list[int] = []
+    end: list[int] = []
+    removed: list[bool] = []
+    stack: list[int] = []
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            i = len(tags)
+            tag = el.tag
+            if isinstance(tag, str):
+                if tag[0] == "{":
+                    tag = tag.rpartition("}")[2]
+                tags.append(tag.lower())
+                attrs.append(list(el.attrib.items()) if el.attrib else [])
+                removed.append(False)
+                t = el.text
+                text.append((collapse(t) if collapse_whitespace else t) if t else "")
+            else:  # comment, processing instruction or entity in a caller's tree
+                tags.append("#comment")
+                attrs.append([])
+                removed.append(True)
+                text.append("")
+            t = el.tail
+            tail.append((collapse(t) if collapse_whitespace else t) if t and stack else "")
+            parent.append(stack[-1] if stack else -1)
+            end.append(0)
+            stack.append(i)
+        else:
+            end[stack.pop()] = len(tags)
+    n = len(tags)
+    doc = Document(
+        tags=tags,
+        attrs=attrs,
+        text=text,
+        tail=tail,
+        parent=parent,
+        end=end,
+        dialect=dialect,
+        removed=removed,
+        transparent=[False] * n,
+        kept_attrs=attrs,
+    )
+    return doc, dropped
+
+
+def serialize(
+    doc: Document,
+    keep: list[bool] | None = None,
+    keep_text: list[bool] | None = None,
+    keep_tail: list[bool] | None = None,
+    *,
+    fmt: str = "html",
+    mark_removed: bool = False,
+) -> str:
+    """Write the kept part of ``doc`` as compact HTML or as plain text.
+
+    ``keep[i]`` keeps element ``i``'s tags (the caller keeps it consistent: a kept element's parent
+    is kept); ``keep_text[i]`` / ``keep_tail[i]`` keep its text / tail. ``None`` keeps everything that
+    filtering left.
+    """
+    n = len(doc.tags)
+    if keep is None:
+        keep = doc.live()
+    if keep_text is None:
+        keep_text = keep
+    if keep_tail is None:
+        keep_tail = [keep[doc.parent[i]] if i else False for i in range(n)]
+    return (_serialize_text if fmt == "text" else _serialize_html)(doc, keep, keep_text, keep_tail, mark_removed)
+
+
+def _serialize_html(
+    doc: Document, keep: list[bool], keep_text: list[bool], keep_tail: list[bool], mark_removed: bool
+) -> str:
+    out: list[str] = []
+    tags, end, text, tail, transparent, notes = (
+        doc.tags, doc.end, doc.text, doc.tail, doc.transparent, doc.notes
+    )  # fmt: skip
+    stack: list[int] = []
+    n = len(tags)
+    if len(doc.open_s) != n:
+        doc.finalize_tags()
+    open_s, close_s = doc.open_s, doc.close_s
+
+    def sep() -> None:
+        if out and not out[-1][-1:].isspace() and out[-1][-1:] != ">":
+            out.append(" ")
+
+    def after(k: int, was_written: bool) -> None:
+        if k in notes and was_written:
+            out.append(f"<!-- {notes[k]} -->")
+        t = tail[k]
+        if not t:
+            return
+        if t.isspace():
+            sep()
+        elif keep_tail[k]:
+            if not was_written and tags[k] in BLOCK and t[0] != " ":
+                sep()
+            out.append(escape_text(t))
+
+    i = 0
+    pending_gap = False
+    while i < n:
+        while stack and end[stack[-1]] <= i:
+            k = stack.pop()
+            if transparent[k]:
+                if tags[k] in BLOCK:
+                    sep()
+            else:
+                out.append(close_s[k])
+            after(k, True)
+        if not keep[i]:
+            if mark_removed and not doc.removed[i] and not pending_gap:
+                out.append("<!-- removed -->")
+                pending_gap = True
+            after(i, False)
+            i = end[i]
+            continue
+        pending_gap = False
+        if transparent[i]:
+            if tags[i] in BLOCK:
+                sep()
+        else:
+            out.append(open_s[i])
+        if keep_text[i] and text[i]:
+            out.append(escape_text(text[i]))
+        stack.append(i)
+        i += 1
+    while stack:
+        k = stack.pop()
+        if transparent[k]:
+            if tags[k] in BLOCK:
+                sep()
+        else:
+            out.append(close_s[k])
+        if stack:
+            after(k, True)
+    return "".join(out).strip()
+
+
+_TEXT_ATTRS = ("alt", "aria-label", "aria_label", "title", "placeholder", "value", "input_value", "content")
+
+
+def _serialize_text(
+    doc: Document, keep: list[bool], keep_text: list[bool], keep_tail: list[bool], mark_removed: bool
+) -> str:
+    out: list[str] = []
+    tags, end, text, tail = doc.tags, doc.end, doc.text, doc.tail
+    stack: list[int] = []
+    n = len(tags)
+
+    def brk() -> None:
+        if out and out[-1] != "\n":
+            out.append("\n")
+
+    def add(s: str) -> None:
+        s = s.strip() if (not out or out[-1] == "\n") else s
+        if s:
+            out.append(s)
+
+    def close(k: int) -> None:
+        if tags[k] in BLOCK:
+            brk()
+        if tail[k] and tail[k].isspace():
+            if out and not out[-1][-1:].isspace():
+                out.append(" ")
+        elif keep_tail[k] and tail[k]:
+            add(tail[k])
+
+    i = 0
+    while i < n:
+        while stack and end[stack[-1]] <= i:
+            close(stack.pop())
+        if not keep[i]:
+            if keep_tail[i] and tail[i]:
+                if tags[i] in BLOCK:
+                    brk()
+                add(tail[i])
+            i = end[i]
+            continue
+        if tags[i] in BLOCK:
+            brk()
+        if keep_text[i] and text[i]:
+            add(text[i])
+        elif doc.kept_attrs and not (keep_text[i] and text[i]) and end[i] == i + 1:
+            for k, v in doc.kept_attrs[i]:
+                if k in _TEXT_ATTRS and v:
+                    add(v if not out or out[-1] == "\n" else " " + v)
+                    break
+        stack.append(i)
+        i += 1
+    while stack:
+        k = stack.pop()
+        if tags[k] in BLOCK:
+            brk()
+        if stack and keep_tail[k] and tail[k]:
+            add(tail[k])
+    lines = (" ".join(line.split()) for line in "".join(out).split("\n"))
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,159 @@
+"""Read a page (str, bytes, path or lxml tree) into an lxml tree, safely.
+
+The parser is libxml2's HTML parser through lxml: it never touches the network, never expands
+entities from a DTD, and drops comments and processing instructions while parsing.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lxml import etree
+
+from .errors import InputError, InputTooLargeError
+from .settings import ParseSettings
+
+Page = Any  # str | bytes | os.PathLike | lxml element or tree
+Dialect = Literal["html", "mind2web"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TAG = re.compile(r"<[A-Za-z!/?]")
+
+
+@dataclass
+class ParsedPage:
+    """A parsed page: the lxml root, the dialect, and the text it came from (``None`` for trees)."""
+
+    root: Any
+    dialect: Dialect
+    source: str | None
+
+
+def _parser() -> etree.HTMLParser:
+    return etree.HTMLParser(
+        remove_comments=True,
+        remove_pis=True,
+        no_network=True,
+        huge_tree=True,
+        default_doctype=False,
+        collect_ids=False,
+    )
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode HTML bytes: byte-order mark, then declared charset, then detection (bs4's UnicodeDammit)."""
+    from bs4.dammit import UnicodeDammit
+
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(enc, errors="replace")
+    dammit = UnicodeDammit(data, is_html=True)
+    if dammit.unicode_markup is None:
+        return data.decode("utf-8", errors="replace")
+    return dammit.unicode_markup
+
+
+def _read_text(page: Page, limit: int) -> str:
+    if isinstance(page, os.PathLike) or (isinstance(page, str) and _looks_like_path(page)):
+        path = Path(page)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise InputError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+        if path.is_dir():
+            raise InputError(f"{str(path)!r} is a folder; pass an HTML file")
+        if size > limit:
+            raise InputTooLargeError(
+                f"{path.name} is {size:,} bytes, over the {limit:,}-byte limit; raise "
+                "ParseSettings.max_input_bytes if you mean it"
+            )
+        try:
+            page = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    if isinstance(page, (bytes, bytearray, memoryview)):
+        data = bytes(page)
+        if len(data) > limit:
+            raise InputTooLargeError(
+                f"input is {len(data):,} bytes, over the {limit:,}-byte limit; raise "
+                "ParseSettings.max_input_bytes if you mean it"
+            )
+        return decode_bytes(data)
+    if isinstance(page, str):
+        if len(page) > limit:
+            raise InputTooLargeError(
+                f"input is {len(page):,} characters, over the {limit:,} limit; raise "
+                "ParseSettings.max_input_bytes if you mean it"
+            )
+        return page
+    raise InputError(
+        f"cannot read a page from {type(page).__name__}; pass HTML as str or bytes, a file path, "
+        "or an lxml element"
+    )
+
+
+def _looks_like_path(text: str) -> bool:
+    if len(text) > 4096 or "<" in text or "\n" in text:
+        return False
+    if os.path.exists(text):
+        return True
+    if re.fullmatch(r"\S+\.(?:html?|xhtml|htm)", text.strip(), flags=re.IGNORECASE):
+        raise InputError(f"file not found: {text!r}; pass an existing HTML file or the HTML text itself")
+    return False
+
+
+def _check_markup(text: str) -> str:
+    if not text.strip():
+        raise InputError("the page is empty; pass the HTML of a page")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    sample = text[:65536]
+    controls = len(_CONTROL.findall(sample))
+    if controls > max(8, len(sample) // 50) or sample.count("\ufffd") > max(16, len(sample) // 20):
+        raise InputError("the input looks like binary data, not HTML; pass the HTML text of a page")
+    if not _TAG.search(sample):
+        raise InputError("the input has no HTML markup (no tags); pass the HTML of a page, not plain text")
+    return text
+
+
+def detect_dialect(text: str) -> Dialect:
+    """``mind2web`` when the page carries Mind2Web's markers (backend_node_id, <text> elements)."""
+    head = text[:20000]
+    if "backend_node_id" in head or re.search(r"<text[\s>]", head):
+        return "mind2web"
+    return "html"
+
+
+def parse_page(page: Page, settings: ParseSettings | None = None) -> ParsedPage:
+    """Parse ``page`` into an lxml tree. Raises :class:`InputError` with what to do on bad input."""
+    settings = settings or ParseSettings()
+    if isinstance(page, etree._ElementTree):
+        page = page.getroot()
+    if isinstance(page, etree._Element):
+        if not isinstance(page.tag, str):
+            raise InputError("the lxml node is not an element; pass an element or a tree")
+        dialect: Dialect = "html" if settings.dialect == "auto" else settings.dialect
+        if settings.dialect == "auto" and page.find(".//*[@backend_node_id]") is not None:
+            dialect = "mind2web"
+        return ParsedPage(root=copy.deepcopy(page), dialect=dialect, source=None)
+    text = _check_markup(_read_text(page, settings.max_input_bytes))
+    parser = _parser()
+    try:
+        root = etree.fromstring(text, parser=parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
+        raise InputError(f"the page could not be parsed as HTML ({exc}); check that it is HTML") from exc
+    if root is None:
+        raise InputError("the page has no elements; pass the HTML of a page")
+    for err in parser.error_log:
+        if err.type_name == "ERR_RESOURCE_LIMIT":
+            raise InputError(
+                f"the page is nested too deeply to parse ({err.message.split(',')[0]}); "
+                "flatten it or remove the runaway nesting first"
+            )
+    dialect = detect_dialect(text) if settings.dialect == "auto" else settings.dialect
+    return ParsedPage(root=root, dialect=dialect, source=text)

@@ -1,0 +1,114 @@
+"""Prompt fitting: give the DOM exactly the room that keeps the whole chat prompt within budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .errors import BudgetTooSmallError, SettingsError
+from .parse import Page
+from .pipeline import DEFAULT_BUDGET, PruneResult, prune
+from .settings import PruneSettings
+from .tokenizers import TokenCounter, get_tokenizer
+
+DEFAULT_SYSTEM = (
+    "You answer questions about a web page from its DOM. Think briefly, then give the final short "
+    "answer inside \\boxed{}."
+)
+DEFAULT_USER = "<dom>{dom}</dom>\nQuestion: {question}"
+
+
+class PromptTemplate(BaseModel):
+    """A system text and a user text with ``{dom}`` and ``{question}`` slots (filled literally)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str | None = Field(DEFAULT_SYSTEM, description="System message; None for none.")
+    user: str = Field(DEFAULT_USER, description="User message with {dom} and {question}.")
+
+    @field_validator("user")
+    @classmethod
+    def _has_slots(cls, v: str) -> str:
+        if v.count("{dom}") != 1:
+            raise ValueError("the user template needs exactly one {dom} slot")
+        return v
+
+    def messages(self, dom: str, question: str) -> list[dict[str, Any]]:
+        user = self.user.replace("{question}", question)
+        head, _, tail = user.partition("{dom}")
+        msgs: list[dict[str, Any]] = []
+        if self.system is not None:
+            msgs.append({"role": "system", "content": self.system})
+        msgs.append({"role": "user", "content": head + dom + tail})
+        return msgs
+
+
+@dataclass
+class FittedPrompt:
+    """A chat prompt whose rendered text fits the budget, with the pruning behind it."""
+
+    messages: list[dict[str, Any]]
+    text: str
+    tokens: int
+    dom_budget: int
+    prune: PruneResult
+
+
+def fit_prompt(
+    page: Page,
+    *,
+    question: str,
+    budget: int = DEFAULT_BUDGET,
+    tokenizer: str | TokenCounter | None = None,
+    template: PromptTemplate | None = None,
+    settings: PruneSettings | None = None,
+    add_generation_prompt: bool = True,
+) -> FittedPrompt:
+    """Prune ``page`` so that the chat-templated prompt (system, instructions, DOM, question) fits.
+
+    The overhead of the template is counted by rendering it with an empty DOM; the DOM gets the
+    rest. The final prompt is counted exactly; if joins between the DOM and the template cost a
+    token or two more, the DOM budget shrinks by that much and the page is pruned again.
+    """
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise SettingsError(f"budget must be a positive whole number of tokens, got {budget!r}")
+    if not isinstance(question, str):
+        raise SettingsError("question must be a string")
+    template = template or PromptTemplate()
+    counter = get_tokenizer(tokenizer)
+
+    def render(dom: str) -> str:
+        return counter.render_chat(template.messages(dom, question), add_generation_prompt)
+
+    overhead = counter.count(render(""))
+    dom_budget = budget - overhead
+    if dom_budget <= 0:
+        raise BudgetTooSmallError(
+            f"the prompt template and question alone take {overhead} tokens, over the budget of "
+            f"{budget}; the smallest budget that works is above {overhead}",
+            overhead + 1,
+        )
+    for _ in range(6):
+        try:
+            result = prune(page, budget=dom_budget, question=question, tokenizer=counter, settings=settings)
+        except BudgetTooSmallError as exc:
+            smallest = None if exc.smallest_budget is None else exc.smallest_budget + overhead
+            raise BudgetTooSmallError(
+                f"a prompt budget of {budget} tokens leaves {dom_budget} for the page after the template "
+                f"({overhead} tokens), too few for any part of it; the smallest prompt budget that "
+                f"works is about {smallest}",
+                smallest,
+            ) from exc
+        text = render(result.output)
+        tokens = counter.count(text)
+        if tokens <= budget:
+            return FittedPrompt(template.messages(result.output, question), text, tokens, dom_budget, result)
+        dom_budget -= tokens - budget
+        if dom_budget <= 0:
+            break
+    raise BudgetTooSmallError(
+        f"could not fit the prompt in {budget} tokens (template {overhead} tokens); raise the budget",
+        None,
+    )

@@ -1,0 +1,99 @@
+"""Attribute stripping: keep what answers questions, drop styling, scripting and ids."""
+
+from __future__ import annotations
+
+from ..document import Document
+from ..settings import AttributeSettings
+
+# aria attributes that hold id references: useless once ids are gone.
+_ARIA_REFS = frozenset(
+    {"aria-labelledby", "aria-describedby", "aria-controls", "aria-owns", "aria-activedescendant",
+     "aria-flowto", "aria-details", "aria-errormessage"}
+)  # fmt: skip
+_URL_ATTRS = frozenset({"href", "src"})
+_DROP_URL_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
+
+
+def shorten_url(value: str, max_chars: int) -> str | None:
+    """A meaningful, shorter substring of a URL, or ``None`` when nothing meaningful is left.
+
+    >>> shorten_url("https://shop.example.com/boots/trail-runner-3?utm_source=x#top", 60)
+    'shop.example.com/boots/trail-runner-3'
+    >>> shorten_url("javascript:void(0)", 60) is None
+    True
+    """
+    v = value.strip()
+    low = v[:16].lower()
+    if not v or v.startswith("#") or low.startswith(_DROP_URL_SCHEMES):
+        return None
+    for sep in ("?", "#"):
+        cut = v.find(sep)
+        if cut >= 0:
+            v = v[:cut]
+    scheme = v.find("://")
+    if 0 <= scheme < 12:
+        v = v[scheme + 3 :]
+    if v.startswith("www."):
+        v = v[4:]
+    v = v.rstrip("/") or v
+    if not v:
+        return None
+    if len(v) > max_chars:
+        # keep the last path segments that fit: they name the target
+        start = len(v) - max_chars
+        slash = v.find("/", start)
+        v = v[slash:] if 0 <= slash < len(v) - 1 else v[start:]
+    return v
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[bool]) -> dict[str, int]:
+    """Fill ``doc.kept_attrs`` from ``doc.attrs`` by the policy; returns counts of what went."""
+    if not settings.enabled:
+        doc.kept_attrs = doc.attrs
+        return {}
+    keep = {_norm(k) for k in settings.keep | settings.extra_keep}
+    if settings.keep_ids:
+        keep.add("id")
+    if settings.keep_backend_ids:
+        keep.add("backend-node-id")
+    aria, shorten = settings.aria, settings.shorten_urls
+    max_url, max_val = settings.max_url_chars, settings.max_value_chars
+    dropped = shortened = truncated = 0
+    kept_all: list[list[tuple[str, str]]] = []
+    empty: list[tuple[str, str]] = []
+    names: dict[str, str | None] = {}  # attribute name -> normalised name if kept, else None
+    for i, attrs in enumerate(doc.attrs):
+        if not attrs or not alive[i]:
+            kept_all.append(empty)
+            continue
+        kept: list[tuple[str, str]] = []
+        for k, v in attrs:
+            if k in names:
+                n = names[k]
+            else:
+                n = _norm(k)
+                if not (n in keep or (aria and n.startswith("aria-") and n not in _ARIA_REFS)):
+                    n = None
+                names[k] = n
+            if n is None:
+                dropped += 1
+                continue
+            if n in _URL_ATTRS and shorten:
+                short = shorten_url(v, max_url)
+                if short is None:
+                    dropped += 1
+                    continue
+                if short != v:
+                    shortened += 1
+                v = short
+            elif len(v) > max_val:
+                v = v[:max_val].rstrip() + "…"
+                truncated += 1
+            kept.append((k, v))
+        kept_all.append(kept)
+    doc.kept_attrs = kept_all
+    return {"attributes_dropped": dropped, "urls_shortened": shortened, "values_truncated": truncated}

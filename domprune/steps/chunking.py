@@ -1,0 +1,222 @@
+"""Hierarchical chunking: ordered chunks along subtree boundaries, each within the budget.
+
+A subtree that fits goes whole into a chunk; one that does not is split into its children, and so
+on down. Consecutive pieces are packed into chunks. Every chunk is written with the tags of its
+ancestors, so it is well-formed and stands alone; every kept text is in exactly one chunk.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from ..document import HEADINGS, Document
+from ..errors import BudgetTooSmallError
+from ..settings import BudgetSettings
+from ..tokenizers import TokenCounter
+from .budget import TAIL, _Fitter
+from .relevance import Query, bm25, words
+
+
+@dataclass
+class Chunk:
+    """One chunk of a page."""
+
+    index: int
+    output: str
+    tokens: int
+    path: list[str]
+    headings: list[str]
+    score: float | None = None
+
+
+def _describe(doc: Document, i: int) -> str:
+    label = doc.tags[i]
+    for k, v in doc.kept_attrs[i]:
+        if k in ("role", "aria-label", "aria_label", "title") and v:
+            return f"{label}[{k}={v[:40]}]"
+    return label
+
+
+def chunk_document(
+    doc: Document,
+    alive: list[bool],
+    counter: TokenCounter,
+    budget: int,
+    *,
+    question: str | None = None,
+    fmt: str = "html",
+) -> list[Chunk]:
+    """Split the filtered document into chunks of at most ``budget`` tokens each."""
+    fitter = _Fitter(doc, alive, counter, fmt, BudgetSettings())
+    units = fitter.units
+    n_units = len(units)
+    if not n_units:
+        return []
+    end, parent = doc.end, doc.parent
+    keys = [end[e] - 0.5 if k == TAIL else float(e) for k, e in zip(units.kind, units.elem)]
+    own_unit: dict[int, int] = {}
+    tail_unit: dict[int, int] = {}
+    for u in range(n_units):
+        (tail_unit if units.kind[u] == TAIL else own_unit)[units.elem[u]] = u
+    # estimated cost of each subtree: its tags, its text and its descendants with their tails
+    n = len(doc.tags)
+    sub = [0.0] * n
+    for i in range(n - 1, -1, -1):
+        if alive[i]:
+            sub[i] += fitter.tag_cost[i]
+            if i in own_unit:
+                sub[i] += fitter.unit_cost[own_unit[i]]
+        if i:
+            sub[parent[i]] += sub[i] + (fitter.unit_cost[tail_unit[i]] if i in tail_unit else 0)
+
+    def units_of(i: int) -> list[int]:
+        lo = bisect.bisect_left(keys, float(i))
+        hi = bisect.bisect_left(keys, end[i] - 0.5)
+        return list(range(lo, hi))
+
+    # pieces in document order: whole subtrees that fit, else their parts
+    pieces: list[list[int]] = []
+    stack: list[tuple[bool, int]] = [(False, 0)]
+    while stack:
+        is_tail, i = stack.pop()
+        if is_tail:
+            if i in tail_unit:
+                pieces.append([tail_unit[i]])
+            continue
+        if not alive[i]:
+            continue
+        if sub[i] <= budget * 0.9:
+            us = units_of(i)
+            if us:
+                pieces.append(us)
+            continue
+        if i in own_unit:
+            pieces.append([own_unit[i]])
+        kids = []
+        j = i + 1
+        while j < end[i]:
+            kids.append(j)
+            j = end[j]
+        for c in reversed(kids):
+            stack.append((True, c))
+            stack.append((False, c))
+
+    chunks_units = _pack(fitter, pieces, budget)
+    chunks: list[Chunk] = []
+    heading_text = _heading_trail(doc, units)
+    query = Query.from_question(question) if question and question.strip() else None
+    for us in chunks_units:
+        out, keep, _, _ = fitter.render(us, False)
+        tokens = counter.count(out)
+        if tokens > budget:
+            # estimates were off: split in halves until every part fits
+            parts = [us]
+            while parts:
+                part = parts.pop(0)
+                o, keep, _, _ = fitter.render(part, False)
+                t = counter.count(o)
+                if t <= budget:
+                    chunks.append(_make(doc, keep, o, t, part, heading_text, len(chunks)))
+                elif len(part) == 1:
+                    raise BudgetTooSmallError(
+                        f"one piece of text needs {t} tokens, over the chunk budget of {budget}; "
+                        f"the smallest budget that works is {t}",
+                        t,
+                    )
+                else:
+                    mid = len(part) // 2
+                    parts[0:0] = [part[:mid], part[mid:]]
+            continue
+        chunks.append(_make(doc, keep, out, tokens, us, heading_text, len(chunks)))
+    if query:
+        scores = bm25([words(c.output) for c in chunks], query.terms)
+        for c, s in zip(chunks, scores):
+            c.score = s
+    return chunks
+
+
+def _pack(fitter: _Fitter, pieces: list[list[int]], budget: int) -> list[list[int]]:
+    """Pack consecutive pieces into chunks by estimated cost (ancestor tags counted per chunk)."""
+    doc = fitter.doc
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    kept: set[int] = set()
+    total = 0.0
+    for piece in pieces:
+        add_cost = 0.0
+        new_kept: list[int] = []
+        for u in piece:
+            add_cost += fitter.unit_cost[u]
+            o = fitter.units.owner[u]
+            while o >= 0 and o not in kept and o not in new_kept:
+                new_kept.append(o)
+                add_cost += fitter.tag_cost[o]
+                o = doc.parent[o]
+        if current and total + add_cost > budget:
+            chunks.append(current)
+            current, kept, total = [], set(), 0.0
+            return_piece = piece
+            add_cost = 0.0
+            new_kept = []
+            for u in return_piece:
+                add_cost += fitter.unit_cost[u]
+                o = fitter.units.owner[u]
+                while o >= 0 and o not in kept and o not in new_kept:
+                    new_kept.append(o)
+                    add_cost += fitter.tag_cost[o]
+                    o = doc.parent[o]
+        current.extend(piece)
+        kept.update(new_kept)
+        total += add_cost
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _heading_trail(doc: Document, units: object) -> dict[int, list[str]]:
+    """For each unit, the texts of the headings in force where it starts (h1 > h2 > ...)."""
+    trail: list[tuple[int, str]] = []
+    out: dict[int, list[str]] = {}
+    heading_of = [-1] * len(doc.tags)
+    for i in range(len(doc.tags)):
+        p = doc.parent[i]
+        heading_of[i] = i if doc.tags[i] in HEADINGS else (heading_of[p] if p >= 0 else -1)
+    for u, (k, e) in enumerate(zip(units.kind, units.elem)):  # type: ignore[attr-defined]
+        o = units.owner[u]  # type: ignore[attr-defined]
+        out[u] = [t for _, t in trail]
+        h = heading_of[o]
+        if h >= 0 and k != TAIL:
+            level = int(doc.tags[h][1])
+            trail = [(lv, t) for lv, t in trail if lv < level]
+            trail.append((level, " ".join(doc.text[e].split())[:120]))
+    return out
+
+
+def _make(
+    doc: Document,
+    keep: list[bool],
+    out: str,
+    tokens: int,
+    us: list[int],
+    heading_text: dict[int, list[str]],
+    index: int,
+) -> Chunk:
+    # the path: the deepest element that holds the whole chunk
+    path: list[str] = []
+    i = 0
+    while True:
+        kids = []
+        j = i + 1
+        while j < doc.end[i]:
+            if keep[j]:
+                kids.append(j)
+            j = doc.end[j]
+        if len(kids) != 1:
+            break
+        i = kids[0]
+        if not doc.transparent[i]:
+            path.append(_describe(doc, i))
+    if keep[0] and not doc.transparent[0]:
+        path.insert(0, _describe(doc, 0))
+    return Chunk(index, out, tokens, path, heading_text.get(us[0], []) if us else [])

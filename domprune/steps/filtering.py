@@ -1,0 +1,196 @@
+"""Filtering: drop noise, invisible content and empty elements; unwrap bare wrappers; fold runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..document import Document
+from ..settings import FilterSettings
+
+NOISE_TAGS: tuple[str, ...] = tuple(
+    "script style noscript template iframe frame frameset object embed applet canvas param source "
+    "track link base".split()
+)
+_INFORMATIVE_META = re.compile(
+    r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher",
+    re.IGNORECASE,
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# attribute values that carry information on their own (an element with one is never "empty")
+LABEL_ATTRS = frozenset(
+    {"alt", "title", "aria-label", "aria_label", "placeholder", "value", "input_value", "label",
+     "content", "datetime", "aria-valuetext", "aria-valuenow", "aria-checked", "aria-selected",
+     "checked", "selected"}
+)  # fmt: skip
+FORM_TAGS = frozenset({"input", "select", "textarea", "meter", "progress"})
+UNWRAP_TAGS = frozenset({"div", "span", "font", "center", "text", "html", "head", "body", "tbody", "a"})
+
+
+def _mark(doc: Document, i: int) -> int:
+    if doc.removed[i]:
+        return 0
+    doc.removed[i] = True
+    return 1
+
+
+def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
+    """Scripts, styles, templates, embedded frames, head noise, svg internals."""
+    tags, attrs, removed = doc.tags, doc.attrs, doc.removed
+    noise = svg = 0
+    i, n = 0, len(tags)
+    while i < n:
+        tag = tags[i]
+        if removed[i]:
+            i = doc.end[i]
+            continue
+        if settings.noise_tags and (tag in NOISE_TAGS or tag == "#comment"):
+            noise += _mark(doc, i)
+            i = doc.end[i]
+            continue
+        if settings.head_noise and tag == "meta":
+            names = " ".join(v for k, v in attrs[i] if k in ("name", "property", "itemprop"))
+            if not (names and _INFORMATIVE_META.search(names) and any(k == "content" for k, _ in attrs[i])):
+                noise += _mark(doc, i)
+            i += 1
+            continue
+        if settings.svg_internals and tag == "svg":
+            title = ""
+            for j in range(i + 1, doc.end[i]):
+                if tags[j] == "title" and not title:
+                    title = doc.text[j].strip()
+                svg += _mark(doc, j) if doc.parent[j] == i else 0
+            doc.text[i] = title
+            i = doc.end[i]
+            continue
+        i += 1
+    return {"noise_elements": noise, "svg_parts": svg}
+
+
+def _bbox_area(value: str) -> float | None:
+    try:
+        parts = [float(p) for p in value.replace(" ", "").split(",")]
+    except ValueError:
+        return None
+    return parts[2] * parts[3] if len(parts) == 4 else None
+
+
+def remove_invisible(doc: Document) -> dict[str, int]:
+    """Content a user cannot see: hidden attributes and styles, hidden inputs, zero-area boxes."""
+    tags, attrs, removed = doc.tags, doc.attrs, doc.removed
+    n = len(tags)
+    hidden = zero = 0
+    area: list[float | None] = [None] * n
+    for i in range(n):
+        a = attrs[i]
+        if not a or removed[i]:
+            continue
+        for k, v in a:
+            if k == "bounding_box_rect":
+                area[i] = _bbox_area(v)
+            elif (
+                k == "hidden"
+                or (k in ("aria-hidden", "aria_hidden") and v.strip().lower() == "true")
+                or (k == "style" and ("none" in v or "hidden" in v) and _HIDDEN_STYLE.search(v))
+                or (k == "type" and tags[i] == "input" and v.strip().lower() == "hidden")
+            ):
+                hidden += _mark(doc, i)
+                break
+    if doc.dialect == "mind2web" or any(x is not None for x in area):
+        # zero area counts as invisible only when no descendant has area
+        has_area = [False] * n
+        for i in range(n - 1, -1, -1):
+            if area[i] is not None and area[i] > 0:
+                has_area[i] = True
+            if has_area[i] and i:
+                has_area[doc.parent[i]] = True
+        for i in range(n):
+            if area[i] is not None and area[i] <= 0 and not has_area[i]:
+                zero += _mark(doc, i)
+    return {"hidden_elements": hidden, "zero_area_elements": zero}
+
+
+def informative(doc: Document, i: int) -> bool:
+    """True when element ``i`` carries information in its (kept) attributes alone."""
+    kept = doc.kept_attrs[i]
+    if not kept:
+        return False
+    if doc.tags[i] in FORM_TAGS or doc.tags[i] == "meta":
+        return True
+    return any(k in LABEL_ATTRS and v.strip() for k, v in kept)
+
+
+def remove_empty(doc: Document, alive: list[bool]) -> dict[str, int]:
+    """Elements with no text, no informative attribute and nothing informative inside."""
+    n = len(doc.tags)
+    content = [False] * n
+    text, tail, parent = doc.text, doc.tail, doc.parent
+    for i in range(n - 1, -1, -1):
+        if not alive[i]:
+            if i and tail[i].strip():
+                content[parent[i]] = True
+            continue
+        if content[i] or (text[i] and not text[i].isspace()) or informative(doc, i):
+            content[i] = True
+            if i:
+                content[parent[i]] = True
+        if i and tail[i] and not tail[i].isspace():
+            content[parent[i]] = True
+    count = 0
+    for i in range(1, n):
+        if alive[i] and not content[i] and not doc.removed[parent[i]]:
+            count += _mark(doc, i)
+    return {"empty_elements": count}
+
+
+def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
+    """Mark attribute-less wrappers transparent: their tags are not written, their content is."""
+    count = 0
+    kept, tags, transparent = doc.kept_attrs, doc.tags, doc.transparent
+    for i in range(len(tags)):
+        if alive[i] and not kept[i] and tags[i] in UNWRAP_TAGS:
+            transparent[i] = True
+            count += 1
+    return {"unwrapped_elements": count}
+
+
+def _signature(doc: Document, i: int) -> tuple[str, ...]:
+    sig = [doc.tags[i]]
+    j, end = i + 1, doc.end[i]
+    while j < end and len(sig) < 6:
+        if not doc.removed[j]:
+            sig.append(doc.tags[j])
+        j = doc.end[j]
+    return tuple(sig)
+
+
+def fold_repeated(
+    doc: Document, alive: list[bool], settings: FilterSettings, protect: Iterable[int] = ()
+) -> dict[str, int]:
+    """Fold runs of similar siblings: keep the first few (and ``protect``-ed ones), note the rest."""
+    protected = set(protect)
+    children: dict[int, list[int]] = {}
+    for i in range(1, len(doc.tags)):
+        if alive[i]:
+            children.setdefault(doc.parent[i], []).append(i)
+    folded = 0
+    for kids in children.values():
+        run: list[int] = []
+        last_sig: tuple[str, ...] | None = None
+        for k in [*kids, -1]:
+            sig = _signature(doc, k) if k >= 0 else None
+            if sig is not None and sig == last_sig:
+                run.append(k)
+                continue
+            if len(run) >= settings.fold_min_run:
+                dropped = [
+                    j for j in run[settings.fold_keep :] if not any(doc.end[j] > p >= j for p in protected)
+                ]
+                for j in dropped:
+                    folded += _mark(doc, j)
+                if dropped:
+                    last_kept = max(j for j in run if not doc.removed[j])
+                    doc.notes[last_kept] = f"{len(dropped)} more similar <{doc.tags[run[0]]}> folded"
+            run = [k] if k >= 0 else []
+            last_sig = sig
+    return {"folded_elements": folded}

@@ -1,0 +1,362 @@
+"""GRPO with a LoRA adapter on the language model, through trl's ``GRPOTrainer`` and peft.
+
+trl 1.x does not truncate prompts; this backend re-counts every prepared prompt with the model's own
+tokenizer and refuses to start when one is over ``prompt_budget`` (``prepare`` guarantees it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DomVQAError, PrepareError, SettingsError
+from ..modelio import LoadedModel, load_for_inference, load_model, load_processor, load_tokenizer
+from ..settings import TrainSettings, launched_processes
+from .base import TrainReport
+
+logger = logging.getLogger(__name__)
+
+RewardFunc = Callable[..., list[float]]
+SETTINGS_FILE = "domvqa_train_settings.json"
+
+#: GRPOConfig options this backend sets from :class:`TrainSettings`; ``trl_args`` may not repeat them.
+_MANAGED = {
+    "output_dir": "output_dir",
+    "learning_rate": "learning_rate",
+    "per_device_train_batch_size": "per_device_batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "max_steps": "max_steps",
+    "num_generations": "num_generations",
+    "max_completion_length": "max_completion_length",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "beta": "beta",
+    "reward_weights": "rewards",
+    "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit",
+    "logging_steps": "logging_steps",
+    "seed": "seed",
+    "report_to": "report_to",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing": "gradient_checkpointing",
+    "bf16": "precision",
+    "fp16": "precision",
+    "use_vllm": "use_vllm",
+    "vllm_mode": "vllm_mode",
+}
+
+
+class TrainingInterrupted(DomVQAError, RuntimeError):
+    """Training stopped early (Ctrl-C); checkpoints already written are kept."""
+
+
+def lora_target_regex(modules: Sequence[str]) -> str:
+    """A peft ``target_modules`` regex matching ``modules`` in decoder layers but never in a vision tower.
+
+    >>> import re
+    >>> rx = lora_target_regex(["q_proj"])
+    >>> bool(re.fullmatch(rx, "model.language_model.layers.0.self_attn.q_proj"))
+    True
+    >>> bool(re.fullmatch(rx, "model.visual.blocks.0.attn.q_proj"))
+    False
+    """
+    names = "|".join(sorted(set(modules)))
+    return rf"^(?!.*(?:visual|vision)).*\.layers\.\d+\.(?:self_attn|mlp)\.(?:{names})$"
+
+
+def lora_config(settings: TrainSettings) -> Any:
+    """peft ``LoraConfig`` for the language model's projection layers."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.lora.rank,
+        lora_alpha=settings.lora.alpha,
+        lora_dropout=settings.lora.dropout,
+        target_modules=lora_target_regex(settings.lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def prompt_lengths(prompts: Sequence[list[dict[str, Any]]], tokenizer: Any) -> list[int]:
+    """Exact token count of each chat prompt as the model sees it (chat template + generation prompt)."""
+    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def check_prompts_fit(dataset: Any, tokenizer: Any, budget: int) -> int:
+    """Re-count every ``prompt`` with the model's tokenizer; raise unless all are <= ``budget``.
+
+    Returns the longest prompt's token count.
+    """
+    lengths = prompt_lengths(dataset["prompt"], tokenizer)
+    over = [(row_id, n) for row_id, n in zip(dataset["id"], lengths, strict=True) if n > budget]
+    if over:
+        shown = ", ".join(f"{row_id} ({n} tokens)" for row_id, n in over[:5])
+        raise PrepareError(
+            f"{len(over)} prepared prompt(s) exceed prompt_budget={budget} with the model's tokenizer: {shown}. "
+            "Run `domvqa-train prepare` again with this model's tokenizer (--set tokenizer=hf:/path/to/model)"
+        )
+    return max(lengths, default=0)
+
+
+class RewardVarianceCallback:
+    """Warn when every prompt's completions got the same reward: zero advantage, no learning signal."""
+
+    def __init__(self, threshold: float = 1.0) -> None:
+        self.threshold = threshold
+        self.flat_steps: list[int] = []
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any
+    ) -> None:
+        """Called by the trainer after each logging step."""
+        frac = (logs or {}).get("frac_reward_zero_std")
+        if frac is not None and frac >= self.threshold:
+            self.flat_steps.append(state.global_step)
+            warnings.warn(
+                f"step {state.global_step}: all {args.num_generations} completions of each prompt got the same "
+                "reward, so every advantage is zero and this step taught nothing. Raise temperature or "
+                "num_generations, or add a graded reward (f1, anls)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _as_trainer_callback(callback: RewardVarianceCallback) -> Any:
+    from transformers import TrainerCallback
+
+    class _Callback(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            callback.on_log(args, state, control, logs=logs, **kwargs)
+
+    return _Callback()
+
+
+def grpo_config(settings: TrainSettings, reward_weights: list[float]) -> Any:
+    """trl ``GRPOConfig`` from the settings (plus ``trl_args``)."""
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    for key in settings.trl_args:
+        if key in _MANAGED:
+            raise SettingsError(f"trl_args.{key}: set it with the `{_MANAGED[key]}` setting instead")
+        if key not in known:
+            raise SettingsError(f"trl_args.{key}: not a trl GRPOConfig option (trl {_trl_version()})")
+    kwargs: dict[str, Any] = {
+        "output_dir": settings.output_dir,
+        "learning_rate": settings.learning_rate,
+        "per_device_train_batch_size": settings.per_device_batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "max_steps": settings.max_steps,
+        "num_generations": settings.num_generations,
+        "max_completion_length": settings.max_completion_length,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "beta": settings.beta,
+        "reward_weights": reward_weights,
+        "save_strategy": "steps",
+        "save_steps": settings.save_steps,
+        "save_total_limit": settings.save_total_limit,
+        "logging_steps": settings.logging_steps,
+        "seed": settings.seed,
+        "report_to": settings.report_to,
+        _checkpointing_option(known): settings.gradient_checkpointing,
+        **_precision_flags(settings.precision),
+        "use_vllm": settings.use_vllm,
+        "vllm_mode": settings.vllm_mode,
+        "remove_unused_columns": False,
+        **settings.trl_args,
+    }
+    try:
+        return GRPOConfig(**kwargs)
+    except ValueError as exc:
+        raise SettingsError(f"trl rejected the settings: {exc}") from None
+
+
+def _checkpointing_option(known: set[str]) -> str:
+    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing``."""
+    return "activation_checkpointing" if "activation_checkpointing" in known else "gradient_checkpointing"
+
+
+def _precision_flags(precision: str) -> dict[str, bool]:
+    """``bf16``/``fp16`` trainer flags; ``auto`` is bf16 on a GPU that supports it, else fp32."""
+    if precision == "auto":
+        import torch
+
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def _trl_version() -> str:
+    import trl
+
+    return trl.__version__
+
+
+def _attach_images(dataset: Any, prepared_dir: str) -> Any:
+    """Add an ``image`` column (decoded screenshots) that trl gives to vision-language models."""
+    from datasets import Image
+
+    if "screenshot" not in dataset.column_names:
+        raise SettingsError("use_screenshots=true, but the prepared data has no 'screenshot' column")
+    missing = [row_id for row_id, shot in zip(dataset["id"], dataset["screenshot"], strict=True) if not shot]
+    if missing:
+        raise SettingsError(
+            f"use_screenshots=true, but {len(missing)} example(s) have no screenshot (e.g. {missing[0]}); "
+            "prepare only examples with screenshots or set use_screenshots=false"
+        )
+    base = Path(prepared_dir)
+
+    def resolve(row: dict[str, Any]) -> dict[str, Any]:
+        path = Path(row["screenshot"])
+        return {"image": str(path if path.is_absolute() or path.exists() else base / path)}
+
+    return dataset.map(resolve).cast_column("image", Image())
+
+
+class TrlGrpoBackend:
+    """GRPO LoRA training with trl; the ``trl`` backend.
+
+    ``reward_funcs``/``reward_weights`` replace the ``rewards`` setting (e.g. a custom reward in a script).
+    """
+
+    def __init__(
+        self,
+        settings: TrainSettings,
+        *,
+        reward_funcs: Sequence[RewardFunc] | None = None,
+        reward_weights: Sequence[float] | None = None,
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        from ..rewards import build_reward_funcs
+
+        self.settings = settings
+        if reward_funcs is None:
+            funcs, weights = build_reward_funcs(settings.rewards)
+        else:
+            funcs = list(reward_funcs)
+            weights = list(reward_weights) if reward_weights is not None else [1.0] * len(funcs)
+            if len(weights) != len(funcs):
+                raise SettingsError(f"{len(funcs)} reward functions but {len(weights)} weights")
+        self.reward_funcs, self.reward_weights = list(funcs), list(weights)
+        self.extra_callbacks = list(callbacks)
+        self.variance = RewardVarianceCallback()
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.processor: Any = None
+        self.trainer: Any = None
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _load_split(self, split: str) -> Any:
+        from ..prepare import load_prepared
+
+        dataset = load_prepared(self.settings.prepared_dir, split)
+        if len(dataset) == 0:
+            raise PrepareError(f"prepared split {split!r} in {self.settings.prepared_dir} has no examples")
+        if self.settings.use_screenshots:
+            dataset = _attach_images(dataset, self.settings.prepared_dir)
+        return dataset
+
+    def prepare_model(self) -> None:
+        """Load tokenizer, processor (screenshot runs only) and model; LoRA is attached by the trainer."""
+        s = self.settings
+        self.tokenizer = load_tokenizer(s.model)
+        self.processor = load_processor(s.model, required=True) if s.use_screenshots else None
+        self.model = load_model(s.model, attn_implementation=s.attn_implementation, dtype=s.dtype)
+
+    # -- training ------------------------------------------------------------------------------
+    def train(self) -> TrainReport:
+        """Check settings and data, load the model, train (resuming if possible) and save the adapter."""
+        from transformers.trainer_utils import get_last_checkpoint
+        from trl import GRPOTrainer
+
+        s = self.settings
+        s.check_batch(launched_processes())
+        dataset = self._load_split(s.train_split)
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(s.model)
+        longest = check_prompts_fit(dataset, self.tokenizer, s.prompt_budget)
+        args = grpo_config(s, self.reward_weights)
+        if self.model is None:
+            self.prepare_model()
+        resume = None
+        if s.resume and Path(s.output_dir).is_dir():
+            resume = get_last_checkpoint(s.output_dir)
+        self.trainer = GRPOTrainer(
+            model=self.model,
+            reward_funcs=self.reward_funcs,
+            args=args,
+            train_dataset=dataset,
+            processing_class=self.processor if self.processor is not None else self.tokenizer,
+            peft_config=lora_config(s),
+            callbacks=[_as_trainer_callback(self.variance), *self.extra_callbacks],
+        )
+        try:
+            self.trainer.train(resume_from_checkpoint=resume)
+        except KeyboardInterrupt:
+            last = get_last_checkpoint(s.output_dir) if Path(s.output_dir).is_dir() else None
+            kept = f"the last checkpoint {last} is kept" if last else "no checkpoint was written yet"
+            raise TrainingInterrupted(
+                f"training interrupted at step {self.trainer.state.global_step}; {kept}. "
+                "Run the same command again to resume (resume=true)"
+            ) from None
+        adapter_dir = self.save(Path(s.output_dir) / "adapter")
+        merged = self.merge(Path(s.output_dir) / "merged") if s.merge_adapter else None
+        return TrainReport(
+            steps=self.trainer.state.global_step,
+            adapter_dir=str(adapter_dir),
+            merged_dir=str(merged) if merged else None,
+            last_checkpoint=get_last_checkpoint(s.output_dir),
+            resumed_from=resume,
+            train_examples=len(dataset),
+            max_prompt_tokens=longest,
+            log_history=list(self.trainer.state.log_history),
+        )
+
+    # -- saving and loading ----------------------------------------------------------------------
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the LoRA adapter, tokenizer, processor (if any) and the run's settings to ``out_dir``."""
+        if self.trainer is None:
+            raise DomVQAError("nothing to save yet: call train() first")
+        out = Path(out_dir)
+        self.trainer.save_model(str(out))
+        if self.trainer.accelerator.is_main_process:
+            self.tokenizer.save_pretrained(out)
+            if self.processor is not None:
+                self.processor.save_pretrained(out)
+            (out / SETTINGS_FILE).write_text(self.settings.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        return out
+
+    def merge(self, out_dir: str | Path) -> Path:
+        """Save the base model with the adapter merged into its weights (a standalone model folder)."""
+        out = Path(out_dir)
+        if self.trainer.accelerator.is_main_process:
+            model = self.trainer.accelerator.unwrap_model(self.trainer.model)
+            merged = model.merge_and_unload()
+            merged.save_pretrained(out)
+            self.tokenizer.save_pretrained(out)
+            if self.processor is not None:
+                self.processor.save_pretrained(out)
+        return out
+
+    def load_for_inference(self, path: str | Path) -> LoadedModel:
+        """Load a saved adapter (or merged model) folder for generation."""
+        return load_for_inference(
+            str(path),
+            attn_implementation=self.settings.attn_implementation,
+            dtype=self.settings.dtype,
+            images=self.settings.use_screenshots,
+        )
+
+
+def read_saved_settings(path: str | Path) -> TrainSettings | None:
+    """The settings saved next to an adapter, if any."""
+    file = Path(path) / SETTINGS_FILE
+    if not file.is_file():
+        return None
+    return TrainSettings.model_validate(json.loads(file.read_text(encoding="utf-8")))

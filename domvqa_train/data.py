@@ -1,0 +1,549 @@
+"""DOM question-answering records and the loaders that read them.
+
+Four input shapes are understood (``fmt="auto"`` picks by source and by record keys):
+
+- ``conversations``: the original project's JSON list of
+  ``{"conversations": [{"role": "user", "content": "... <dom>HTML</dom> ... Question: Q"},
+  {"role": "assistant", "content": "ANSWER"}], "split": "train"}``. The DOM is the text between
+  the first ``<dom>`` and the last ``</dom>``; the question is the text after the last ``Question:``
+  outside the DOM, up to the first blank line. The assistant turn becomes ``answers`` only.
+  ShareGPT keys (``from``/``value``, ``human``/``gpt``) are accepted too.
+- ``raw``: the original raw records (JSON list or JSON Lines) with ``cleaned_html``, ``question``,
+  ``answer`` (a string or a list), ``screenshot``, ``dom_difficulty``, ``img_difficulty``, ``split``.
+- ``jsonl``: JSON Lines with ``html`` or ``html_path`` (relative to the file's folder), ``question``,
+  ``answer`` or ``answers``.
+- ``hf``: a ``datasets.save_to_disk`` folder, or ``hf:NAME`` loaded with ``datasets.load_dataset``;
+  its rows may have any of the record shapes above.
+
+A malformed record never raises: it becomes a :class:`Reject` with the file, line and reason. A
+missing or unreadable source raises :class:`~domvqa_train.errors.DataSourceError`.
+
+Ids are stable across runs: the record's ``id`` when it has one, otherwise a hash of its DOM,
+question and answers. A record whose id repeats an earlier one is rejected as a duplicate, so an
+id names exactly one example (which is what resuming relies on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import DataSourceError
+
+Format = Literal["auto", "conversations", "raw", "jsonl", "hf"]
+RecordShape = Literal["conversations", "raw", "jsonl"]
+
+DEFAULT_SPLIT = "train"
+HF_PREFIX = "hf:"
+_ID_KEYS = ("id", "example_id", "annotation_id", "uid")
+LOAD_REJECT_KINDS = frozenset(
+    {
+        "bad_json",
+        "not_object",
+        "invalid_record",
+        "missing_field",
+        "bad_answer",
+        "unreadable_html",
+        "bad_conversation",
+        "unknown_shape",
+        "duplicate_id",
+    }
+)
+"""Every ``Reject.kind`` that :func:`load_examples` gives."""
+
+
+class DomQAExample(BaseModel):
+    """One question about one page, with every accepted answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    dom: str = Field(min_length=1, description="Raw HTML or Mind2Web cleaned_html.")
+    question: str = Field(min_length=1)
+    answers: list[str] = Field(min_length=1, description="Accepted answers; the first is the reference.")
+    screenshot: str | None = Field(default=None, description="Path of the page's screenshot, if any.")
+    dom_difficulty: str | None = None
+    img_difficulty: str | None = None
+    split: str = DEFAULT_SPLIT
+
+    @field_validator("dom", "question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("answers")
+    @classmethod
+    def _answers_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not answer.strip() for answer in value):
+            raise ValueError("every answer must be a non-empty string")
+        return value
+
+
+class Reject(BaseModel):
+    """A record that was not used, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    line: int | None = Field(default=None, description="1-based line where the record starts, if known.")
+    id: str | None = None
+    reason: str
+    kind: str = Field(default="invalid_record", description="Category of the reason, for counting rejects.")
+
+
+class LoadResult(BaseModel):
+    """What :func:`load_examples` read: the usable examples and the rejected records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    examples: list[DomQAExample] = Field(default_factory=list)
+    rejects: list[Reject] = Field(default_factory=list)
+    other_split: int = Field(
+        default=0, description="Valid records left out because they belong to another split than asked."
+    )
+
+
+class _Located(NamedTuple):
+    """A record and where it came from: file line, a label for reasons (``record 3``), dataset split."""
+
+    line: int | None
+    where: str | None
+    split: str | None
+    record: Any
+
+
+class _RecordError(ValueError):
+    """A record that cannot become an example; the message is the reject reason, ``kind`` its category."""
+
+    def __init__(self, message: str, kind: str = "invalid_record") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def load_examples(
+    source: str | os.PathLike[str], *, fmt: Format = "auto", split: str | None = None
+) -> LoadResult:
+    """Read DOM question-answering examples from a file, a dataset folder or ``hf:NAME``.
+
+    ``split``, when given, keeps only the examples of that split (records without a split belong
+    to ``"train"``); the others are counted in ``LoadResult.other_split``.
+    """
+    records, source_name = _read_source(source, fmt)
+    shape: RecordShape | None = None if fmt in ("auto", "hf") else fmt  # type: ignore[assignment]
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    for line, where, record_split, record in records:
+        try:
+            example = _to_example(record, shape, record_split, base_dir=_base_dir(source))
+        except _RecordError as exc:
+            result.rejects.append(
+                Reject(
+                    source=source_name,
+                    line=line,
+                    id=_given_id(record),
+                    reason=_at(where, str(exc)),
+                    kind=exc.kind,
+                )
+            )
+            continue
+        if example.id in seen:
+            first = seen[example.id]
+            result.rejects.append(
+                Reject(
+                    source=source_name,
+                    line=line,
+                    id=example.id,
+                    reason=_at(
+                        where,
+                        f"duplicate id {example.id!r} (same as {first}); give each record a unique 'id'",
+                    ),
+                    kind="duplicate_id",
+                )
+            )
+            continue
+        seen[example.id] = f"line {line}" if line is not None else (where or "an earlier record")
+        if split is not None and example.split != split:
+            result.other_split += 1
+            continue
+        result.examples.append(example)
+    return result
+
+
+def _at(where: str | None, reason: str) -> str:
+    return f"{where}: {reason}" if where else reason
+
+
+def example_id(dom: str, question: str, answers: list[str]) -> str:
+    """A stable id from an example's content (16 hex digits of SHA-256).
+
+    >>> example_id("<p>x</p>", "q?", ["a"]) == example_id("<p>x</p>", "q?", ["a"])
+    True
+    """
+    payload = json.dumps([dom, question, answers], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _base_dir(source: str | os.PathLike[str]) -> Path | None:
+    text = os.fspath(source)
+    if text.startswith(HF_PREFIX):
+        return None
+    path = Path(text)
+    return path if path.is_dir() else path.parent
+
+
+def _read_source(source: str | os.PathLike[str], fmt: Format) -> tuple[Iterator[_Located], str]:
+    """Open ``source``: its records with their location, and a name for reject reports."""
+    text = os.fspath(source)
+    if text.startswith(HF_PREFIX):
+        return _iter_hub(text[len(HF_PREFIX) :]), text
+    path = Path(text)
+    if not path.exists():
+        raise DataSourceError(
+            f"data source {text!r} does not exist; give a JSON/JSONL file, a "
+            "datasets.save_to_disk folder, or hf:NAME"
+        )
+    if path.is_dir():
+        return _iter_disk_dataset(path), text
+    if fmt == "hf":
+        raise DataSourceError(
+            f"{text!r} is a file, but fmt='hf' needs a datasets.save_to_disk folder or "
+            "hf:NAME; drop fmt or pass fmt='auto'"
+        )
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataSourceError(
+            f"cannot read {text!r} as UTF-8 text ({exc}); check the path and encoding"
+        ) from exc
+    if not content.strip():
+        raise DataSourceError(f"{text!r} is empty; give a file with at least one record")
+    if content.lstrip().startswith("["):
+        return _iter_json_array(content, text), text
+    return _iter_json_lines(content), text
+
+
+def _iter_json_array(content: str, name: str) -> Iterator[_Located]:
+    """Decode a JSON array element by element, so that each record knows its starting line."""
+    decoder = json.JSONDecoder()
+    records: list[_Located] = []
+    pos = _skip_ws(content, 0) + 1  # past "["
+    line = 1 + content.count("\n", 0, pos)
+    counted_to = pos
+    try:
+        pos = _skip_ws(content, pos)
+        if content[pos : pos + 1] == "]":
+            return iter(records)
+        while True:
+            line += content.count("\n", counted_to, pos)
+            counted_to = pos
+            value, pos = decoder.raw_decode(content, pos)
+            records.append(_Located(line, f"record {len(records) + 1}", None, value))
+            pos = _skip_ws(content, pos)
+            char = content[pos : pos + 1]
+            if char == "]":
+                break
+            if char != ",":
+                raise json.JSONDecodeError("expected ',' or ']' between records", content, pos)
+            pos = _skip_ws(content, pos + 1)
+    except json.JSONDecodeError as exc:
+        raise DataSourceError(
+            f"{name!r} is not a valid JSON array: {exc.msg} at line {exc.lineno} column {exc.colno}; "
+            "fix the file or convert it to JSON Lines (one record per line), where a bad line is "
+            "rejected instead of stopping the load"
+        ) from exc
+    if content[pos + 1 :].strip():
+        raise DataSourceError(f"{name!r} has text after the closing ']' of its JSON array; remove it")
+    return iter(records)
+
+
+def _skip_ws(content: str, pos: int) -> int:
+    while pos < len(content) and content[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _iter_json_lines(content: str) -> Iterator[_Located]:
+    for number, raw_line in enumerate(content.splitlines(), start=1):
+        if not raw_line.strip():
+            continue
+        try:
+            yield _Located(number, None, None, json.loads(raw_line))
+        except json.JSONDecodeError as exc:
+            yield _Located(number, None, None, _BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})"))
+
+
+class _BadLine:
+    """Marks a JSON Lines line that failed to parse; becomes a reject with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _iter_disk_dataset(path: Path) -> Iterator[_Located]:
+    datasets = _import_datasets()
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise DataSourceError(
+            f"{str(path)!r} is a folder but not a datasets.save_to_disk dataset ({exc}); give a dataset "
+            "folder, a JSON/JSONL file, or hf:NAME"
+        ) from exc
+    return _iter_dataset(loaded)
+
+
+def _iter_hub(name: str) -> Iterator[_Located]:
+    if not name:
+        raise DataSourceError("'hf:' needs a dataset name, e.g. hf:user/dataset")
+    datasets = _import_datasets()
+    try:
+        loaded = datasets.load_dataset(name)
+    except Exception as exc:  # the hub client raises many unrelated types
+        raise DataSourceError(
+            f"cannot load Hugging Face dataset {name!r} ({type(exc).__name__}: {exc}); without network "
+            "access, save it once with datasets.save_to_disk and point at that local folder instead"
+        ) from exc
+    return _iter_dataset(loaded)
+
+
+def _import_datasets() -> Any:
+    try:
+        import datasets
+    except ImportError as exc:
+        raise DataSourceError(
+            "reading Hugging Face datasets needs the 'datasets' package: pip install 'domprune[train]'"
+        ) from exc
+    return datasets
+
+
+def _iter_dataset(loaded: Any) -> Iterator[_Located]:
+    """Rows of a Dataset or of every split of a DatasetDict (the dict key is the row's split)."""
+    if isinstance(loaded, Mapping):  # DatasetDict is a dict of split name -> Dataset
+        parts: list[tuple[str | None, Any]] = [(str(key), loaded[key]) for key in loaded]
+    else:
+        parts = [(None, loaded)]
+    for split, dataset in parts:
+        dataset = _undecoded_images(dataset)
+        for index, row in enumerate(dataset, start=1):
+            label = f"row {index}" + (f" of split {split!r}" if split is not None else "")
+            yield _Located(None, label, split, row)
+
+
+def _undecoded_images(dataset: Any) -> Any:
+    """Keep image columns as ``{"path", "bytes"}`` so a screenshot's path can be read without PIL."""
+    try:
+        from datasets import Image
+    except ImportError:  # pragma: no cover - datasets is present whenever a dataset was loaded
+        return dataset
+    for column, feature in getattr(dataset, "features", {}).items():
+        if isinstance(feature, Image):
+            dataset = dataset.cast_column(column, Image(decode=False))
+    return dataset
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _given_id(record: Any) -> str | None:
+    if isinstance(record, Mapping):
+        for key in _ID_KEYS:
+            value = record.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+                return str(value).strip()
+    return None
+
+
+def _shape_of(record: Mapping[str, Any]) -> RecordShape:
+    if "conversations" in record or "messages" in record:
+        return "conversations"
+    if "cleaned_html" in record:
+        return "raw"
+    if "html" in record or "html_path" in record:
+        return "jsonl"
+    keys = ", ".join(sorted(map(str, record))) or "none"
+    raise _RecordError(
+        f"unknown record shape (keys: {keys}); "
+        "expected 'conversations', 'cleaned_html', 'html' or 'html_path'",
+        "unknown_shape",
+    )
+
+
+def _to_example(
+    record: Any, shape: RecordShape | None, record_split: str | None, *, base_dir: Path | None
+) -> DomQAExample:
+    if isinstance(record, _BadLine):
+        raise _RecordError(record.reason, "bad_json")
+    if not isinstance(record, Mapping):
+        raise _RecordError(f"record is a JSON {type(record).__name__}, expected an object", "not_object")
+    shape = shape or _shape_of(record)
+    if shape == "conversations":
+        dom, question, answers, screenshot = _from_conversations(record)
+    else:
+        dom = _html_of(record, shape, base_dir)
+        question = _text_field(record, "question")
+        answers = _answers_of(record)
+        screenshot = _screenshot_of(record.get("screenshot"))
+    split = record.get("split") if record.get("split") not in (None, "") else record_split
+    fields = {
+        "id": _given_id(record) or example_id(dom, question, answers),
+        "dom": dom,
+        "question": question,
+        "answers": answers,
+        "screenshot": screenshot,
+        "dom_difficulty": _optional_text(record.get("dom_difficulty")),
+        "img_difficulty": _optional_text(record.get("img_difficulty")),
+        "split": str(split) if split is not None else DEFAULT_SPLIT,
+    }
+    try:
+        return DomQAExample(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in exc.errors()
+        )
+        raise _RecordError(f"invalid record ({problems})", "invalid_record") from None
+
+
+def _text_field(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _RecordError(f"missing or empty '{key}' (a non-empty string is required)", "missing_field")
+    return value.strip()
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _RecordError(f"answer {value!r} is not a string or a number", "bad_answer")
+    text = str(value).strip()
+    if not text:
+        raise _RecordError("an answer is empty; every answer must be a non-empty string", "bad_answer")
+    return text
+
+
+def _answers_of(record: Mapping[str, Any]) -> list[str]:
+    value = record.get("answers", record.get("answer"))
+    if value is None:
+        raise _RecordError(
+            "missing 'answer' (or 'answers'); a record needs at least one answer", "missing_field"
+        )
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise _RecordError("'answers' is an empty list; a record needs at least one answer", "missing_field")
+    return [_answer_text(item) for item in values]
+
+
+def _html_of(record: Mapping[str, Any], shape: RecordShape, base_dir: Path | None) -> str:
+    if shape == "raw":
+        return _text_field(record, "cleaned_html")
+    if isinstance(record.get("html"), str) and record["html"].strip():
+        return record["html"]
+    html_path = record.get("html_path")
+    if not isinstance(html_path, str) or not html_path.strip():
+        raise _RecordError("missing 'html' or 'html_path' (one of them is required)", "missing_field")
+    path = Path(html_path)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        html = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise _RecordError(
+            f"cannot read html_path {html_path!r} ({exc.strerror or exc})", "unreadable_html"
+        ) from None
+    if not html.strip():
+        raise _RecordError(f"html_path {html_path!r} is empty", "unreadable_html")
+    return html
+
+
+def _screenshot_of(value: Any) -> str | None:
+    """A screenshot path: a string, or the ``path`` of an undecoded datasets Image."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, Mapping) and isinstance(value.get("path"), str) and value["path"]:
+        return value["path"]
+    return None
+
+
+_USER_ROLES = {"user", "human"}
+_ASSISTANT_ROLES = {"assistant", "gpt", "model"}
+
+
+def _from_conversations(record: Mapping[str, Any]) -> tuple[str, str, list[str], str | None]:
+    turns = record.get("conversations", record.get("messages"))
+    if not isinstance(turns, list) or not turns:
+        raise _RecordError(
+            "'conversations' must be a non-empty list of {role, content} turns", "bad_conversation"
+        )
+    user_text: str | None = None
+    answer: str | None = None
+    screenshot = _screenshot_of(record.get("screenshot"))
+    for turn in turns:
+        if not isinstance(turn, Mapping):
+            raise _RecordError("a turn in 'conversations' is not an object", "bad_conversation")
+        role = str(turn.get("role", turn.get("from", ""))).lower()
+        text, image = _turn_text(turn.get("content", turn.get("value")))
+        screenshot = screenshot or image
+        if role in _USER_ROLES and user_text is None and "<dom>" in text:
+            user_text = text
+        elif role in _ASSISTANT_ROLES and answer is None and text.strip():
+            answer = text.strip()
+    if user_text is None:
+        raise _RecordError("no user turn contains a <dom>...</dom> block", "bad_conversation")
+    if answer is None:
+        raise _RecordError("no assistant turn with a non-empty answer", "bad_conversation")
+    dom, question = split_dom_prompt(user_text)
+    return dom, question, [answer], screenshot
+
+
+def _turn_text(content: Any) -> tuple[str, str | None]:
+    """Text of a turn's content (a string or a list of typed parts) and an image path if one is given."""
+    if isinstance(content, str):
+        return content, None
+    if isinstance(content, list):
+        texts: list[str] = []
+        image: str | None = None
+        for part in content:
+            if isinstance(part, Mapping):
+                if isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                elif isinstance(part.get("image"), str):
+                    image = image or part["image"]
+        return "".join(texts), image
+    raise _RecordError("a turn's 'content' is neither a string nor a list of parts", "bad_conversation")
+
+
+def split_dom_prompt(text: str) -> tuple[str, str]:
+    """Split an original user prompt into (DOM, question).
+
+    The DOM is between the first ``<dom>`` and the last ``</dom>``; the question follows the last
+    ``Question:`` outside the DOM and ends at the first blank line.
+
+    >>> split_dom_prompt("Read the page.\\n<dom><p>Hi</p></dom>\\nQuestion: Who?\\n\\nAnswer in a box.")
+    ('<p>Hi</p>', 'Who?')
+    """
+    start, end = text.find("<dom>"), text.rfind("</dom>")
+    if start < 0 or end < start:
+        raise _RecordError("the user turn has no complete <dom>...</dom> block", "bad_conversation")
+    dom = text[start + len("<dom>") : end].strip()
+    before, after = text[:start], text[end + len("</dom>") :]
+    for outside in (after, before):
+        marker = outside.rfind("Question:")
+        if marker >= 0:
+            question = outside[marker + len("Question:") :].strip().split("\n\n", 1)[0].strip()
+            if question:
+                return dom, question
+    raise _RecordError("the user turn has no 'Question:' outside the <dom> block", "bad_conversation")

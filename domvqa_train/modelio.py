@@ -1,0 +1,224 @@
+"""Load a model, its tokenizer and (for vision-language models) its processor; generate answers.
+
+Names resolve like ``from_pretrained``: a local folder, or a model already in the local hub cache.
+A folder holding a LoRA adapter (``adapter_config.json``) loads its base model and applies it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import DomVQAError
+
+Message = dict[str, Any]
+
+
+class ModelLoadError(DomVQAError, OSError):
+    """A model, tokenizer or processor could not be loaded."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for generation with what it needs to read prompts."""
+
+    model: Any
+    tokenizer: Any
+    processor: Any | None
+    is_vision_language: bool
+    name: str
+
+    @property
+    def processing_class(self) -> Any:
+        """The processor when there is one (images), else the tokenizer."""
+        return self.processor if self.processor is not None else self.tokenizer
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _load_error(what: str, name: str, exc: BaseException) -> ModelLoadError:
+    return ModelLoadError(
+        f"cannot load the {what} of {name!r}: {_first_line(exc)}. Without network access, point at a local "
+        "copy of the model: --model /path/to/Holo1-3B (a folder with config.json and the weights)"
+    )
+
+
+def adapter_base(path: str) -> str | None:
+    """The base model named by a LoRA adapter folder, or ``None`` if ``path`` is not an adapter."""
+    cfg = Path(path) / "adapter_config.json"
+    if not cfg.is_file():
+        return None
+    base = json.loads(cfg.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base:
+        raise ModelLoadError(f"{cfg} names no base model; pass --base-model /path/to/base")
+    return str(base)
+
+
+def load_config(name: str) -> Any:
+    """The model's ``PretrainedConfig``."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(name)
+    except Exception as exc:
+        raise _load_error("config", name, exc) from None
+
+
+def is_vision_language(config: Any) -> bool:
+    """True for image-text-to-text models such as Qwen2.5-VL (Holo1-3B)."""
+    return getattr(config, "vision_config", None) is not None
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer, padded on the left (generation)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+    except Exception as exc:
+        raise _load_error("tokenizer", name, exc) from None
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_processor(name: str, *, required: bool) -> Any | None:
+    """The multimodal processor, or ``None`` when it cannot be loaded and is not ``required``.
+
+    transformers' Qwen2.5-VL processor needs ``torchvision`` (its video processor); text-only prompts do
+    not need the processor at all, so only screenshot runs ask for it.
+    """
+    from transformers import AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(name, padding_side="left")
+    except Exception as exc:
+        if required:
+            raise ModelLoadError(
+                f"screenshots need the image processor of {name!r}, which did not load: {_first_line(exc)}. "
+                "Install torchvision (Qwen2.5-VL's processor needs it) or set use_screenshots=false"
+            ) from None
+        return None
+    if not hasattr(processor, "image_processor"):
+        if required:
+            raise ModelLoadError(f"{name!r} has no image processor; set use_screenshots=false")
+        return None
+    return processor
+
+
+def torch_dtype(name: str) -> Any:
+    """``"auto"`` (the checkpoint's dtype) or a ``torch.dtype``."""
+    import torch
+
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+def load_model(name: str, *, attn_implementation: str = "sdpa", dtype: str = "auto") -> Any:
+    """Instantiate the weights: image-text-to-text auto class for VL configs, causal LM otherwise."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    config = load_config(name)
+    auto = AutoModelForImageTextToText if is_vision_language(config) else AutoModelForCausalLM
+    try:
+        return auto.from_pretrained(name, attn_implementation=attn_implementation, dtype=torch_dtype(dtype))
+    except ImportError as exc:  # e.g. flash_attention_2 without flash-attn
+        raise ModelLoadError(
+            f"cannot load {name!r} with attn_implementation={attn_implementation!r}: {_first_line(exc)}; "
+            "use attn_implementation=sdpa"
+        ) from None
+    except Exception as exc:
+        raise _load_error("weights", name, exc) from None
+
+
+def load_for_inference(
+    name: str,
+    *,
+    base_model: str | None = None,
+    attn_implementation: str = "sdpa",
+    dtype: str = "auto",
+    images: bool = False,
+) -> LoadedModel:
+    """Load a model or an adapter folder (its base from ``adapter_config.json`` unless ``base_model``)."""
+    base = base_model or adapter_base(name)
+    model = load_model(base or name, attn_implementation=attn_implementation, dtype=dtype)
+    if base is not None:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, name)
+        except Exception as exc:
+            raise _load_error("LoRA adapter", name, exc) from None
+    has_tokenizer = (Path(name) / "tokenizer_config.json").is_file()
+    tokenizer_src = name if has_tokenizer or base is None else base
+    vl = is_vision_language(model.config)
+    model.eval()
+    return LoadedModel(
+        model=model,
+        tokenizer=load_tokenizer(tokenizer_src),
+        processor=load_processor(tokenizer_src, required=images) if vl and images else None,
+        is_vision_language=vl,
+        name=name,
+    )
+
+
+def generate(
+    loaded: LoadedModel,
+    prompts: Sequence[list[Message]],
+    *,
+    max_new_tokens: int = 64,
+    images: Sequence[Any | None] | None = None,
+    batch_size: int = 4,
+    temperature: float = 0.0,
+) -> list[str]:
+    """Answer each chat prompt; greedy when ``temperature`` is 0. ``images`` pairs one image (or None) per prompt."""
+    import torch
+
+    outputs: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = list(prompts[start : start + batch_size])
+        batch_images = list(images[start : start + batch_size]) if images is not None else None
+        inputs = _encode(loaded, batch, batch_images)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "pad_token_id": loaded.tokenizer.pad_token_id,
+        }
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with torch.no_grad():
+            out = loaded.model.generate(**inputs, **kwargs)
+        new = out[:, inputs["input_ids"].shape[1] :]
+        outputs.extend(loaded.tokenizer.batch_decode(new, skip_special_tokens=True))
+    return outputs
+
+
+def _encode(loaded: LoadedModel, batch: list[list[Message]], images: list[Any | None] | None) -> Any:
+    device = next(loaded.model.parameters()).device
+    if images is not None and any(img is not None for img in images):
+        if loaded.processor is None:
+            raise ModelLoadError(
+                f"{loaded.name!r} was loaded without an image processor; load it with images=True"
+            )
+        from trl.data_utils import prepare_multimodal_messages
+
+        batch = [
+            prepare_multimodal_messages(msgs, images=[img] if img is not None else [])
+            for msgs, img in zip(batch, images, strict=True)
+        ]
+        texts = [
+            loaded.processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in batch
+        ]
+        flat = [img for img in images if img is not None]
+        return loaded.processor(text=texts, images=flat, padding=True, return_tensors="pt").to(device)
+    texts = [
+        loaded.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in batch
+    ]
+    return loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False).to(device)

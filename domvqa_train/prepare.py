@@ -1,0 +1,503 @@
+"""Turn DOM question-answering examples into chat prompts that fit a token budget, ready for training.
+
+``prepare_dataset(source, out_dir, settings)`` writes into ``out_dir``:
+
+- ``<split>.jsonl``: one row per example whose whole chat-templated prompt fits ``prompt_budget``
+  tokens (``prompt``, ``answers``, ``question``, ``id``, ``screenshot``, ``split``, token counts,
+  and whether an answer is still in the pruned DOM);
+- ``rejects.jsonl``: every record that was not written, with its reason (load rejects and examples
+  that could not be fitted);
+- ``report.json``: counts per split, rejects by kind, the share of examples that fit, the prompt
+  token distribution and how many answers pruning removed from the prompt.
+
+No record is lost: every input record ends up in exactly one of the split files or the rejects file.
+
+Resuming: results are appended, in input order, to ``<name>.partial`` files as they are computed;
+the final files are written to temporary files and moved into place (``os.replace``) only at the
+end, after which the partial files are removed. With ``resume=True`` an example whose id is already
+in a finished split file, a partial file or the rejects of an earlier run is not computed again; a
+crash loses at most the line being written. Resuming with a different tokenizer, budget or template
+is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+import domprune
+from domprune import PromptTemplate
+
+from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
+from .errors import PrepareError
+from .rewards import answer_in_text
+
+REJECTS_FILE = "rejects.jsonl"
+REPORT_FILE = "report.json"
+SETTINGS_FILE = "prepare-settings.json"
+PARTIAL_SUFFIX = ".partial"
+
+
+def default_template() -> PromptTemplate:
+    r"""domprune's default prompt: ``<dom>...</dom>``, ``Question:`` and an answer in ``\boxed{}``."""
+    return PromptTemplate()
+
+
+class PrepareSettings(BaseModel):
+    """How examples become prompts."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    tokenizer: str = Field(default="qwen2.5", description="Tokenizer that counts the budget (domprune name).")
+    prompt_budget: int = Field(default=16384, gt=0, description="Tokens of the whole chat-templated prompt.")
+    template: PromptTemplate | None = Field(default=None, description="None: default_template().")
+    workers: int = Field(default=1, ge=1, description="Processes that fit prompts in parallel.")
+    resume: bool = Field(default=True, description="Skip examples already finished in out_dir.")
+    progress: bool = Field(default=True, description="Show a progress bar.")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that decide a prompt's content; a resumed run must match them."""
+        template = self.template or default_template()
+        return {
+            "tokenizer": self.tokenizer,
+            "prompt_budget": self.prompt_budget,
+            "template": {"system": template.system, "user": template.user},
+        }
+
+
+class TokenStats(BaseModel):
+    """Distribution of prompt tokens over the written rows (all ``None`` when there are none)."""
+
+    min: int | None = None
+    median: float | None = None
+    p90: int | None = None
+    max: int | None = None
+
+
+class PrepareReport(BaseModel):
+    """What :func:`prepare_dataset` did; also written to ``report.json``."""
+
+    source: str
+    out_dir: str
+    settings: dict[str, Any]
+    inputs: int = Field(description="Records read from the source (examples + load rejects).")
+    written: dict[str, int] = Field(description="Rows written per split.")
+    rejected: int
+    rejects_by_kind: dict[str, int]
+    resumed: int = Field(description="Examples taken from an earlier run instead of being computed.")
+    fit_share: float | None = Field(description="Written rows / valid examples.")
+    prompt_tokens: TokenStats
+    answers_in_dom: int = Field(description="Written rows whose original DOM contains an answer.")
+    answers_in_prompt: int = Field(description="Written rows whose pruned DOM contains an answer.")
+    answers_lost_by_pruning: int = Field(description="Rows with an answer in the DOM but not in the prompt.")
+
+
+def prepare_dataset(
+    source: str | os.PathLike[str], out_dir: str | os.PathLike[str], settings: PrepareSettings | None = None
+) -> PrepareReport:
+    """Fit every example of ``source`` into a prompt of at most ``settings.prompt_budget`` tokens."""
+    settings = settings or PrepareSettings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = load_examples(source)
+    splits = sorted({example.split for example in loaded.examples})
+    _check_paths(source, out, splits)
+    _check_settings(out, settings)
+
+    previous = _PreviousResults.read(out, splits, resume=settings.resume)
+    previous.close()
+    todo = [example for example in loaded.examples if example.id not in previous.done]
+    writers = _PartialWriters(out)
+    try:
+        results = _fit_all(todo, settings, source=os.fspath(source))
+        bar = tqdm(results, total=len(todo), desc="prepare", unit="ex", disable=not settings.progress)
+        for example, outcome in zip(todo, bar, strict=True):
+            writers.write(example.split if isinstance(outcome, dict) else None, outcome)
+    finally:
+        writers.close()
+    report = _finish(
+        out, source, settings, loaded.examples, loaded.rejects, resumed=len(loaded.examples) - len(todo)
+    )
+    if sum(report.written.values()) + report.rejected != report.inputs:  # pragma: no cover - a bug guard
+        raise PrepareError(
+            f"internal error: {report.inputs} inputs but {report.written} + {report.rejected} out"
+        )
+    return report
+
+
+def load_prepared(out_dir: str | os.PathLike[str], split: str = "train") -> Any:
+    """The rows of ``out_dir/<split>.jsonl`` as a ``datasets.Dataset`` (columns as written by prepare)."""
+    path = Path(out_dir) / f"{split}.jsonl"
+    if not path.is_file():
+        available = sorted(p.stem for p in Path(out_dir).glob("*.jsonl") if p.name != REJECTS_FILE)
+        unfinished = (
+            " (an unfinished run left .partial files: run prepare again)"
+            if any(Path(out_dir).glob(f"*{PARTIAL_SUFFIX}"))
+            else ""
+        )
+        raise PrepareError(
+            f"no prepared split {split!r} in {os.fspath(out_dir)!r}{unfinished}; "
+            f"available splits: {', '.join(available) or 'none'}. Run `domvqa-train prepare` first."
+        )
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        raise PrepareError(f"split {split!r} in {os.fspath(out_dir)!r} has no rows; see {REJECTS_FILE} there")
+    try:
+        import datasets
+    except ImportError as exc:
+        raise PrepareError("loading prepared data needs 'datasets': pip install 'domprune[train]'") from exc
+    return datasets.Dataset.from_list(rows)
+
+
+# --------------------------------------------------------------------------- fitting one example
+
+
+_WORKER_SETTINGS: PrepareSettings | None = None
+
+
+def _init_worker(settings: PrepareSettings) -> None:
+    global _WORKER_SETTINGS
+    _WORKER_SETTINGS = settings
+
+
+def _fit_in_worker(example: DomQAExample) -> dict[str, Any] | Reject:
+    assert _WORKER_SETTINGS is not None, "worker used without _init_worker"
+    return fit_example(example, _WORKER_SETTINGS)
+
+
+def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, Any] | Reject:
+    """The output row of one example, or a :class:`Reject` that says why its prompt could not be built."""
+    template = settings.template or default_template()
+    try:
+        fitted = domprune.fit_prompt(
+            example.dom,
+            question=example.question,
+            budget=settings.prompt_budget,
+            tokenizer=settings.tokenizer,
+            template=template,
+        )
+    except domprune.DomPruneError as exc:
+        return _reject(example, type(exc).__name__, str(exc))
+    except Exception as exc:  # a bug in one page must not stop a long run; it is reported per example
+        return _reject(example, f"unexpected_{type(exc).__name__}", f"unexpected error: {exc!r}")
+    if fitted.tokens > settings.prompt_budget:
+        return _reject(
+            example, "over_budget", f"prompt has {fitted.tokens} tokens > budget {settings.prompt_budget}"
+        )
+    return {
+        "id": example.id,
+        "prompt": fitted.messages,
+        "answers": example.answers,
+        "question": example.question,
+        "screenshot": example.screenshot,
+        "split": example.split,
+        "dom_difficulty": example.dom_difficulty,
+        "img_difficulty": example.img_difficulty,
+        "prompt_tokens": fitted.tokens,
+        "dom_tokens_before": fitted.prune.tokens_before,
+        "answer_in_dom": answer_in_text(example.answers, example.dom),
+        "answer_in_prompt": answer_in_text(example.answers, fitted.prune.output),
+    }
+
+
+def _reject(example: DomQAExample, kind: str, message: str) -> Reject:
+    return Reject(source="", line=None, id=example.id, reason=message, kind=kind)
+
+
+def _fit_all(
+    examples: list[DomQAExample], settings: PrepareSettings, source: str
+) -> Iterator[dict[str, Any] | Reject]:
+    """Results in input order, computed in this process or in ``settings.workers`` processes."""
+    if settings.workers == 1 or len(examples) <= 1:
+        for example in examples:
+            yield _with_source(fit_example(example, settings), source)
+        return
+    context = multiprocessing.get_context("spawn")  # fork is unsafe once torch or tokenizers threads run
+    with ProcessPoolExecutor(
+        settings.workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
+    ) as pool:
+        chunk = max(1, min(16, len(examples) // (settings.workers * 4)))
+        for outcome in pool.map(_fit_in_worker, examples, chunksize=chunk):
+            yield _with_source(outcome, source)
+
+
+def _with_source(outcome: dict[str, Any] | Reject, source: str) -> dict[str, Any] | Reject:
+    if isinstance(outcome, Reject):
+        outcome.source = source
+    return outcome
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _check_paths(source: str | os.PathLike[str], out: Path, splits: list[str]) -> None:
+    """Refuse an output folder where prepare would overwrite its own source."""
+    if os.fspath(source).startswith("hf:"):
+        return
+    source_path = Path(source).resolve()
+    outputs = [out / f"{split}.jsonl" for split in splits] + [out / REJECTS_FILE, out / REPORT_FILE]
+    for path in outputs:
+        if path.resolve() == source_path:
+            raise PrepareError(
+                f"writing {os.fspath(path)!r} would overwrite the source; choose another output folder"
+            )
+
+
+def _check_settings(out: Path, settings: PrepareSettings) -> None:
+    """Refuse to resume into a folder prepared with other prompt settings; record the settings."""
+    path = out / SETTINGS_FILE
+    wanted = settings.fingerprint()
+    if settings.resume and path.is_file():
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            found = None
+        if found != wanted:
+            raise PrepareError(
+                f"{os.fspath(out)!r} was prepared with other settings ({found}); to start over there pass "
+                "resume=False (--no-resume), or choose another output folder"
+            )
+    _atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
+
+
+@dataclass
+class _Stored:
+    """Where an earlier result lives: the file and byte range of its line."""
+
+    path: Path
+    offset: int
+    length: int
+    split: str | None  # None for a reject
+    tokens: int | None = None
+    answer_in_dom: bool = False
+    answer_in_prompt: bool = False
+    kind: str | None = None  # of a reject
+
+
+class _PreviousResults:
+    """Results already in ``out_dir`` by example id: partial files first (newest), then finished files.
+
+    Only the files prepare writes for ``splits`` are read; load rejects are not kept, because they
+    are recomputed from the source on every run.
+    """
+
+    def __init__(self, stored: dict[str, _Stored]) -> None:
+        self.done = stored
+        self._handles: dict[Path, Any] = {}
+
+    @classmethod
+    def read(cls, out: Path, splits: Iterable[str], *, resume: bool) -> _PreviousResults:
+        finished = [out / f"{split}.jsonl" for split in splits] + [out / REJECTS_FILE]
+        partials = [path.with_name(path.name + PARTIAL_SUFFIX) for path in finished]
+        if not resume:
+            for path in partials:
+                path.unlink(missing_ok=True)
+            return cls({})
+        stored: dict[str, _Stored] = {}
+        for path in partials + finished:
+            if not path.is_file():
+                continue
+            is_reject = path.name.startswith(REJECTS_FILE)
+            for offset, length, row in _lines(path):
+                row_id = row.get("id")
+                if not isinstance(row_id, str) or row_id in stored:
+                    continue
+                if is_reject and row.get("kind") in LOAD_REJECT_KINDS:
+                    continue
+                if is_reject:
+                    stored[row_id] = _Stored(path, offset, length, None, kind=str(row.get("kind", "unknown")))
+                else:
+                    tokens = row.get("prompt_tokens")
+                    stored[row_id] = _Stored(
+                        path,
+                        offset,
+                        length,
+                        str(row.get("split")),
+                        tokens=tokens if isinstance(tokens, int) else None,
+                        answer_in_dom=row.get("answer_in_dom") is True,
+                        answer_in_prompt=row.get("answer_in_prompt") is True,
+                    )
+        return cls(stored)
+
+    def line(self, row_id: str) -> bytes:
+        """The stored JSON line (with its newline) of ``row_id``."""
+        where = self.done[row_id]
+        if where.path not in self._handles:
+            self._handles[where.path] = where.path.open("rb")
+        handle = self._handles[where.path]
+        handle.seek(where.offset)
+        return handle.read(where.length)
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
+
+
+def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(offset, length, parsed row) of each complete JSON line; a torn last line is skipped."""
+    offset = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            length = len(raw)
+            if raw.endswith(b"\n"):
+                try:
+                    row = json.loads(raw)
+                except json.JSONDecodeError:
+                    row = None
+                if isinstance(row, dict):
+                    yield offset, length, row
+            offset += length
+
+
+class _PartialWriters:
+    """Append-only ``<split>.jsonl.partial`` and ``rejects.jsonl.partial`` files, one line per result."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.handles: dict[str | None, Any] = {}
+
+    def write(self, split: str | None, outcome: dict[str, Any] | Reject) -> None:
+        if split not in self.handles:
+            name = f"{split}.jsonl" if split is not None else REJECTS_FILE
+            self.handles[split] = (self.out / (name + PARTIAL_SUFFIX)).open("ab")
+        row = outcome.model_dump(mode="json") if isinstance(outcome, Reject) else outcome
+        handle = self.handles[split]
+        handle.write(_dumps(row))
+        handle.flush()
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+
+def _dumps(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _atomic_write(path: Path, chunks: Iterable[str | bytes]) -> None:
+    """Write ``chunks`` to a temporary file next to ``path`` and move it into place."""
+    temp_name = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp_name, "xb") as handle:  # unlike mkstemp, honours the umask
+            for chunk in chunks:
+                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _finish(
+    out: Path,
+    source: str | os.PathLike[str],
+    settings: PrepareSettings,
+    examples: list[DomQAExample],
+    load_rejects: list[Reject],
+    resumed: int,
+) -> PrepareReport:
+    """Assemble the final files in input order from earlier and new results; remove the partial files."""
+    old_splits = _report_splits(out)
+    splits = sorted({example.split for example in examples})
+    everything = _PreviousResults.read(out, splits, resume=True)  # new results are in the partial files
+    try:
+        return _assemble(out, source, settings, examples, load_rejects, resumed, everything, old_splits)
+    finally:
+        everything.close()
+
+
+def _report_splits(out: Path) -> list[str]:
+    """Splits written by an earlier finished run, from its report."""
+    try:
+        written = json.loads((out / REPORT_FILE).read_text(encoding="utf-8")).get("written", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(split) for split in written] if isinstance(written, dict) else []
+
+
+def _assemble(
+    out: Path,
+    source: str | os.PathLike[str],
+    settings: PrepareSettings,
+    examples: list[DomQAExample],
+    load_rejects: list[Reject],
+    resumed: int,
+    everything: _PreviousResults,
+    old_splits: list[str],
+) -> PrepareReport:
+    by_split: dict[str, list[str]] = {}
+    reject_ids: list[str] = []
+    for example in examples:
+        stored = everything.done.get(example.id)
+        if stored is None:  # pragma: no cover - every example was written to a partial file above
+            raise PrepareError(f"internal error: no result for example {example.id!r}")
+        if stored.split is None:
+            reject_ids.append(example.id)
+        else:
+            by_split.setdefault(example.split, []).append(example.id)
+
+    rows = [everything.done[i] for ids in by_split.values() for i in ids]
+    kinds: Counter[str] = Counter(r.kind for r in load_rejects)
+    kinds.update(str(everything.done[i].kind) for i in reject_ids)
+    for split, ids in by_split.items():
+        _atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
+    reject_lines = [_dumps(r.model_dump(mode="json")) for r in load_rejects]
+    reject_lines += [everything.line(i) for i in reject_ids]
+    _atomic_write(out / REJECTS_FILE, reject_lines)
+    for split in old_splits:
+        if split not in by_split:
+            (out / f"{split}.jsonl").unlink(missing_ok=True)  # an earlier run's split this input lacks
+    for split in [*by_split, *old_splits, REJECTS_FILE[: -len(".jsonl")]]:
+        (out / f"{split}.jsonl{PARTIAL_SUFFIX}").unlink(missing_ok=True)
+
+    written = len(rows)
+    report = PrepareReport(
+        source=os.fspath(source),
+        out_dir=os.fspath(out),
+        settings=settings.fingerprint(),
+        inputs=len(examples) + len(load_rejects),
+        written={split: len(ids) for split, ids in sorted(by_split.items())},
+        rejected=len(load_rejects) + len(reject_ids),
+        rejects_by_kind=dict(kinds.most_common()),
+        resumed=resumed,
+        fit_share=written / len(examples) if examples else None,
+        prompt_tokens=_token_stats([r.tokens for r in rows if r.tokens is not None]),
+        answers_in_dom=sum(r.answer_in_dom for r in rows),
+        answers_in_prompt=sum(r.answer_in_prompt for r in rows),
+        answers_lost_by_pruning=sum(r.answer_in_dom and not r.answer_in_prompt for r in rows),
+    )
+    _atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
+    return report
+
+
+def _token_stats(tokens: list[int]) -> TokenStats:
+    if not tokens:
+        return TokenStats()
+    ordered = sorted(tokens)
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]  # nearest rank
+    return TokenStats(min=ordered[0], median=statistics.median(ordered), p90=p90, max=ordered[-1])
+
+
+__all__ = [
+    "PrepareReport",
+    "PrepareSettings",
+    "default_template",
+    "fit_example",
+    "load_prepared",
+    "prepare_dataset",
+]

@@ -1,0 +1,261 @@
+"""One pydantic model for a training run, loadable from YAML/TOML and overridable with ``key=value``.
+
+Everything that can be checked without loading a model is checked here, so a typo or an impossible
+batch layout fails in a second instead of after the model has loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import SettingsError
+
+#: Options that older trl versions (or other GRPO scripts) accepted and that this package refuses.
+REMOVED_OPTIONS: dict[str, str] = {
+    "max_prompt_length": (
+        "trl 1.x no longer truncates prompts, and this package does not either: domprune prunes every DOM "
+        "so that the whole chat prompt fits `prompt_budget` tokens (counted by the model's tokenizer). "
+        "Set `prompt_budget` instead"
+    ),
+    "max_length": "use `prompt_budget` (prompt tokens) and `max_completion_length` (generated tokens)",
+    "truncation_side": "prompts are never truncated; domprune fits them to `prompt_budget`",
+}
+
+#: Language-model projection layers that LoRA adapts by default (Qwen2 / Qwen2.5-VL names).
+DEFAULT_LORA_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _reject_removed(data: Any, where: str) -> None:
+    if isinstance(data, dict):
+        for key in data:
+            if key in REMOVED_OPTIONS:
+                raise ValueError(f"{where}`{key}` is not supported: {REMOVED_OPTIONS[key]}")
+
+
+class LoraSettings(BaseModel):
+    """LoRA adapter on the language model only (the vision tower stays frozen and unadapted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int = Field(64, ge=1, description="LoRA rank r")
+    alpha: float = Field(128.0, gt=0, description="LoRA scaling alpha (effective scale alpha/rank)")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LORA_MODULES),
+        min_length=1,
+        description="projection names inside the language model's decoder layers",
+    )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _plain_names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not name.isidentifier()]
+        if bad:
+            raise ValueError(f"target_modules must be plain layer names like 'q_proj', got {bad}")
+        return value
+
+
+class TrainSettings(BaseModel):
+    """Every setting of a GRPO LoRA run. Unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # model and backend
+    model: str = Field(
+        "Hcompany/Holo1-3B", description="model name in the local hub cache, or a local folder"
+    )
+    backend: str = Field("trl", description="training backend name (entry point group domvqa_train.backends)")
+    attn_implementation: Literal["sdpa", "flash_attention_2", "eager"] = "sdpa"
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="mixed precision; auto = bf16 on a GPU that supports it, else fp32"
+    )
+    gradient_checkpointing: bool = True
+
+    # data
+    data: str | None = Field(None, description="raw data source for `prepare` (file, folder or hf:NAME)")
+    prepared_dir: str = Field("runs/prepared", description="folder of prepared <split>.jsonl files")
+    train_split: str = "train"
+    eval_split: str | None = "test"
+    tokenizer: str = Field("qwen2.5", description="tokenizer that counts prompt tokens during `prepare`")
+    prompt_budget: int = Field(16384, ge=256, description="max tokens of the full chat prompt")
+    use_screenshots: bool = Field(False, description="give the page screenshot to a vision-language model")
+
+    # LoRA and optimisation
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    learning_rate: float = Field(5e-5, gt=0)
+    per_device_batch_size: int = Field(1, ge=1)
+    gradient_accumulation_steps: int = Field(8, ge=1)
+    max_steps: int = Field(1000, ge=1)
+    seed: int = 42
+
+    # GRPO
+    num_generations: int = Field(4, description="completions per prompt (>= 2)")
+    max_completion_length: int = Field(64, ge=1, description="max generated tokens per completion")
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1.0)
+    beta: float = Field(0.0, ge=0, description="KL coefficient (0 = no reference model)")
+    rewards: dict[str, float] = Field(
+        default_factory=lambda: {"original": 1.0}, description="reward name -> weight (domvqa_train.rewards)"
+    )
+    use_vllm: bool = False
+    vllm_mode: Literal["server", "colocate"] = "server"
+
+    # saving
+    output_dir: str = "runs/grpo"
+    save_steps: int = Field(100, ge=1, description="write a checkpoint every N optimizer steps")
+    save_total_limit: int | None = Field(3, ge=1)
+    logging_steps: int = Field(10, ge=1)
+    resume: bool = Field(True, description="continue from the last checkpoint in output_dir if there is one")
+    merge_adapter: bool = Field(False, description="also save the base model with the adapter merged in")
+    report_to: str = "none"
+    trl_args: dict[str, Any] = Field(
+        default_factory=dict, description="extra trl GRPOConfig options, passed through unchanged"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_removed_options(cls, data: Any) -> Any:
+        _reject_removed(data, "")
+        if isinstance(data, dict):
+            _reject_removed(data.get("trl_args"), "trl_args.")
+        return data
+
+    @field_validator("num_generations")
+    @classmethod
+    def _at_least_two(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(
+                f"GRPO compares completions of the same prompt, so it needs at least 2 (got {value})"
+            )
+        return value
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, value: dict[str, float]) -> dict[str, float]:
+        from .rewards import build_reward_funcs
+
+        build_reward_funcs(value)  # RewardSpecError (a ValueError) names the known rewards
+        return value
+
+    def generation_batch_size(self, num_processes: int) -> int:
+        """Completions generated per optimisation round across all processes (trl's rule)."""
+        return self.per_device_batch_size * num_processes * self.gradient_accumulation_steps
+
+    def check_batch(self, num_processes: int) -> None:
+        """Raise :class:`SettingsError` unless trl's generation batch holds whole groups of ``num_generations``.
+
+        trl 1.x (GRPOConfig) sets ``generation_batch_size = per_device_train_batch_size * num_processes *
+        gradient_accumulation_steps`` and requires it to be divisible by ``num_generations``.
+        """
+        total = self.generation_batch_size(num_processes)
+        if total % self.num_generations:
+            raise SettingsError(
+                f"per_device_batch_size ({self.per_device_batch_size}) x processes ({num_processes}) x "
+                f"gradient_accumulation_steps ({self.gradient_accumulation_steps}) = {total} completions per "
+                f"round must be divisible by num_generations ({self.num_generations}); change "
+                "gradient_accumulation_steps or num_generations"
+            )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], overrides: list[str] | None = None) -> TrainSettings:
+        """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file, then apply ``key=value`` overrides."""
+        return cls.load(read_settings_file(path), overrides, source=str(path))
+
+    @classmethod
+    def load(
+        cls, data: dict[str, Any] | None = None, overrides: list[str] | None = None, source: str = "settings"
+    ) -> TrainSettings:
+        """Validate ``data`` with dotted ``key=value`` overrides applied; errors become :class:`SettingsError`."""
+        merged = apply_overrides(dict(data or {}), overrides or [])
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            raise SettingsError(f"invalid {source}: {format_validation_error(exc)}") from None
+
+
+def launched_processes() -> int:
+    """Number of processes of this launch (``WORLD_SIZE`` set by accelerate/torchrun), 1 when unset."""
+    value = os.environ.get("WORLD_SIZE", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: message``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling; `domvqa-train train --help` lists the settings)"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def read_settings_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a YAML or TOML settings file into a dict."""
+    p = Path(path)
+    if not p.is_file():
+        raise SettingsError(f"settings file {str(p)!r} not found; pass an existing .yaml or .toml file")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".toml":
+            try:
+                import tomllib
+            except ImportError as exc:  # Python 3.10
+                raise SettingsError("reading TOML needs Python 3.11+; use a .yaml settings file") from exc
+            data: Any = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml", ".json"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise SettingsError(f"settings file {p.name!r}: use a .yaml, .yml or .toml file")
+    except SettingsError:
+        raise
+    except Exception as exc:  # yaml/toml parse errors
+        raise SettingsError(f"cannot parse {p.name}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{p.name} must hold a mapping of settings, not a {type(data).__name__}")
+    return data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"lora.rank=16"`` -> ``(["lora", "rank"], 16)``; the value is read as YAML (numbers, bools, lists)."""
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SettingsError(f"override {item!r} must look like key=value (e.g. lora.rank=16)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return ``data`` with each dotted ``key=value`` override set (nested dicts are created as needed)."""
+    for item in overrides:
+        path, value = parse_override(item)
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif isinstance(child, BaseModel):
+                child = node[part] = child.model_dump()
+            elif not isinstance(child, dict):
+                raise SettingsError(f"override {item!r}: {part!r} is not a group of settings")
+            else:
+                child = node[part] = dict(child)
+            node = child
+        node[path[-1]] = value
+    return data

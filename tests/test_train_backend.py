@@ -1,0 +1,202 @@
+"""The trl GRPO backend end to end on tiny local models: prepare -> train -> save -> reload -> eval -> test."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from domvqa_train.backends import available_backends, create_backend, get_backend  # noqa: E402
+from domvqa_train.backends.trl_grpo import (  # noqa: E402
+    RewardVarianceCallback,
+    TrlGrpoBackend,
+    check_prompts_fit,
+    lora_target_regex,
+)
+from domvqa_train.cli import main  # noqa: E402
+from domvqa_train.errors import BackendError, PrepareError  # noqa: E402
+from domvqa_train.evaluate import EvalSettings, evaluate_models, load_report  # noqa: E402
+from domvqa_train.modelio import ModelLoadError, generate, load_for_inference, load_model  # noqa: E402
+from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset  # noqa: E402
+from domvqa_train.settings import TrainSettings  # noqa: E402
+from domvqa_train.tiny import build_tiny_model  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sample_conversations.json"
+BUDGET = 300
+
+
+def text_hash_reward(completions, **_kwargs) -> list[float]:
+    """A reward that differs between different completions, so GRPO advantages are never all zero."""
+    texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+    return [int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) / 2**32 for t in texts]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prepared")
+    report = prepare_dataset(SAMPLES, out, PrepareSettings(prompt_budget=BUDGET, progress=False))
+    assert report.written == {"test": 2, "train": 4} and report.rejected == 0
+    return out
+
+
+@pytest.fixture(scope="module", params=["qwen2", "qwen2_5_vl"])
+def tiny_model(request, tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp(request.param), request.param)
+
+
+def _settings(model: Path, prepared: Path, out: Path, **extra) -> TrainSettings:
+    data = {
+        "model": str(model),
+        "prepared_dir": str(prepared),
+        "output_dir": str(out),
+        "prompt_budget": BUDGET,
+        "max_steps": 2,
+        "num_generations": 2,
+        "gradient_accumulation_steps": 2,
+        "max_completion_length": 8,
+        "save_steps": 1,
+        "logging_steps": 1,
+        "lora": {"rank": 4, "alpha": 8},
+        "dtype": "float32",
+        "learning_rate": 1e-3,
+        "seed": 3,
+        **extra,
+    }
+    return TrainSettings.load(data)
+
+
+def _lora_tensors(adapter: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(adapter / "adapter_model.safetensors")
+
+
+@pytest.mark.slow
+def test_train_save_reload_eval_test(tiny_model, prepared, tmp_path, capsys) -> None:
+    settings = _settings(tiny_model, prepared, tmp_path / "run")
+    backend = TrlGrpoBackend(settings, reward_funcs=[text_hash_reward])
+    report = backend.train()
+
+    assert report.steps == 2 and report.train_examples == 4
+    assert 0 < report.max_prompt_tokens <= BUDGET
+    assert all(row["prompt_tokens"] <= BUDGET for row in load_prepared(prepared, "train"))
+    assert Path(report.last_checkpoint).name == "checkpoint-2"
+    adapter = Path(report.adapter_dir)
+    for name in ("adapter_config.json", "tokenizer_config.json", "domvqa_train_settings.json"):
+        assert (adapter / name).is_file(), name
+
+    tensors = _lora_tensors(adapter)
+    lora_b = {k: v for k, v in tensors.items() if "lora_B" in k}
+    assert lora_b, "no LoRA B matrices saved"
+    assert any(v.abs().sum() > 0 for v in lora_b.values()), "LoRA B is still zero: training changed nothing"
+    assert not any("visual" in k or "vision" in k for k in tensors), "LoRA must not touch the vision tower"
+    assert any(k.split(".")[-3] == "q_proj" or ".q_proj." in k for k in tensors)
+
+    loaded = load_for_inference(str(adapter))
+    assert type(loaded.model).__name__ == "PeftModel"
+    out = generate(loaded, load_prepared(prepared, "test")["prompt"], max_new_tokens=4)
+    assert len(out) == 2 and all(isinstance(t, str) for t in out)
+
+    eval_report = evaluate_models(
+        [str(tiny_model), str(adapter)],
+        load_prepared(prepared, "test"),
+        EvalSettings(max_new_tokens=4, rewards={"original": 1.0, "format": 0.5}),
+    )
+    assert [s.model for s in eval_report.scores] == [str(tiny_model), str(adapter)]
+    assert all(s.examples == 2 and -1.5 <= s.mean_reward <= 1.5 for s in eval_report.scores)
+    assert len(eval_report.predictions[str(adapter)]) == 2
+    path = eval_report.write(tmp_path / "eval")
+    assert load_report(path).scores == eval_report.scores
+    assert "| format_accuracy |" in (tmp_path / "eval" / "eval_report.md").read_text(encoding="utf-8")
+
+    capsys.readouterr()
+    args = ["test", str(adapter), "--prepared-dir", str(prepared), "-n", "2", "--set", "max_completion_length=4"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("  model:    ") == 2 and "Blue Hall, Berlin" in printed
+
+
+@pytest.mark.slow
+def test_resume_continues_from_last_checkpoint(prepared, tmp_path) -> None:
+    model = build_tiny_model(tmp_path / "model", "qwen2")
+    first = TrlGrpoBackend(_settings(model, prepared, tmp_path / "run"), reward_funcs=[text_hash_reward]).train()
+    assert first.steps == 2 and first.resumed_from is None
+    again = _settings(model, prepared, tmp_path / "run", max_steps=3, merge_adapter=True)
+    second = TrlGrpoBackend(again, reward_funcs=[text_hash_reward]).train()
+    assert Path(second.resumed_from).name == "checkpoint-2"
+    assert second.steps == 3 and Path(second.last_checkpoint).name == "checkpoint-3"
+    merged = Path(second.merged_dir)
+    assert (merged / "config.json").is_file() and not (merged / "adapter_config.json").exists()
+    assert type(load_model(str(merged))).__name__ == "Qwen2ForCausalLM"
+
+
+@pytest.mark.slow
+def test_cli_train_and_eval(prepared, tmp_path, capsys) -> None:
+    """The CLI path with a registered reward (the tiny random model never boxes an answer: flat rewards)."""
+    model = build_tiny_model(tmp_path / "model", "qwen2")
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        f"model: {model}\nprepared_dir: {prepared}\noutput_dir: {tmp_path / 'run'}\nprompt_budget: {BUDGET}\n"
+        "max_steps: 1\nnum_generations: 2\ngradient_accumulation_steps: 2\nmax_completion_length: 4\n"
+        "lora: {rank: 2, alpha: 4}\nrewards: {format: 1.0}\n",
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["train", "--config", str(cfg)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps"] == 1 and Path(summary["adapter_dir"]).is_dir()
+    assert any("advantage is zero" in str(w.message) for w in caught), "flat rewards must be warned about"
+    args = ["eval", "--config", str(cfg), str(model), summary["adapter_dir"], "--out", str(tmp_path / "ev")]
+    assert main(args) == 0
+    assert "| mean_reward |" in capsys.readouterr().out
+    assert (tmp_path / "ev" / "eval_report.json").is_file()
+
+
+def test_prompts_over_budget_are_refused_before_training(prepared) -> None:
+    from domvqa_train.tiny import tiny_tokenizer
+
+    dataset = load_prepared(prepared, "train")
+    longest = check_prompts_fit(dataset, tiny_tokenizer(), BUDGET)
+    assert longest == max(dataset["prompt_tokens"])
+    with pytest.raises(PrepareError, match=r"4 prepared prompt\(s\) exceed prompt_budget=50"):
+        check_prompts_fit(dataset, tiny_tokenizer(), 50)
+
+
+def test_lora_regex_leaves_the_vision_tower_alone() -> None:
+    import re
+
+    rx = lora_target_regex(["q_proj", "down_proj"])
+    assert re.fullmatch(rx, "model.language_model.layers.11.self_attn.q_proj")
+    assert re.fullmatch(rx, "model.layers.0.mlp.down_proj")
+    assert not re.fullmatch(rx, "model.visual.blocks.0.mlp.down_proj")
+    assert not re.fullmatch(rx, "model.layers.0.self_attn.k_proj")
+
+
+def test_reward_variance_callback_warns_on_flat_rewards() -> None:
+    cb = RewardVarianceCallback()
+    args, state = SimpleNamespace(num_generations=4), SimpleNamespace(global_step=7)
+    cb.on_log(args, state, None, logs={"frac_reward_zero_std": 0.5})
+    assert cb.flat_steps == []
+    with pytest.warns(RuntimeWarning, match="step 7: all 4 completions"):
+        cb.on_log(args, state, None, logs={"frac_reward_zero_std": 1.0})
+    assert cb.flat_steps == [7]
+
+
+def test_backend_registry() -> None:
+    assert "trl" in available_backends()
+    assert get_backend("trl") is TrlGrpoBackend
+    with pytest.raises(BackendError, match="unknown training backend 'nope'"):
+        create_backend(TrainSettings(backend="nope"))
+
+
+def test_unloadable_model_says_how_to_point_at_a_local_copy(tmp_path) -> None:
+    with pytest.raises(ModelLoadError, match=r"--model /path/to/Holo1-3B"):
+        load_model(str(tmp_path / "Holo1-3B-missing"))
