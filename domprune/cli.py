@@ -35,7 +35,9 @@ def _common(p: argparse.ArgumentParser, budget: int) -> None:
     p.add_argument("files", nargs="*", help="HTML files (default: standard input; '-' for stdin)")
     p.add_argument("--budget", "-b", type=int, default=budget, help=f"token budget (default {budget})")
     p.add_argument("--question", "-q", help="keep what this question needs")
-    p.add_argument("--tokenizer", "-t", default=DEFAULT_TOKENIZER, help="qwen2.5 | hf:NAME_OR_PATH | tiktoken:ENC")
+    p.add_argument(
+        "--tokenizer", "-t", default=DEFAULT_TOKENIZER, help="qwen2.5 | hf:NAME_OR_PATH | tiktoken:ENC"
+    )
     p.add_argument("--format", "-f", choices=["html", "text"], default="html")
     p.add_argument("--keep-backend-ids", action="store_true", help="keep Mind2Web backend_node_id")
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
@@ -64,7 +66,9 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     failed = 0
     for name, page in _progress(items, len(items) > 1 and sys.stderr.isatty()):
         try:
-            r = prune(page, budget=args.budget, question=args.question, tokenizer=args.tokenizer, settings=settings)
+            r = prune(
+                page, budget=args.budget, question=args.question, tokenizer=args.tokenizer, settings=settings
+            )
         except DomPruneError as exc:
             if len(items) == 1:
                 raise
@@ -91,7 +95,9 @@ def _cmd_chunk(args: argparse.Namespace) -> int:
     failed = 0
     for name, page in items:
         try:
-            chunks = chunk(page, budget=args.budget, question=args.question, tokenizer=args.tokenizer, settings=settings)
+            chunks = chunk(
+                page, budget=args.budget, question=args.question, tokenizer=args.tokenizer, settings=settings
+            )
         except DomPruneError as exc:
             if len(items) == 1:
                 raise

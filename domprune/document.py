@@ -13,14 +13,80 @@ from typing import Any
 from lxml import etree
 
 BLOCK = frozenset(
-    """address article aside blockquote body br caption dd details dialog div dl dt fieldset
-    figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html legend li main menu
-    nav ol option p pre section summary table tbody td tfoot th thead title tr ul center
-    select textarea""".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "br",
+        "caption",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "head",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "title",
+        "tr",
+        "ul",
+        "center",
+        "select",
+        "textarea",
+    ]
 )
-VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
-HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
-
+VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 
 
 def escape_text(s: str) -> str:
@@ -106,18 +172,36 @@ def collapse(s: str) -> str:
 
 
 def flatten(
-    root: Any, *, collapse_whitespace: bool = True, dialect: str = "html", drop_tags: tuple[str, ...] = ()
+    root: Any,
+    *,
+    collapse_whitespace: bool = True,
+    dialect: str = "html",
+    drop_tags: tuple[str, ...] = (),
+    json_ld_chars: int = 0,
 ) -> tuple[Document, int]:
     """Walk ``root`` once into a :class:`Document` (iteratively: any depth is fine).
 
     ``drop_tags`` are removed first, in C (their tails stay); the count removed is returned too.
+    JSON-LD scripts survive a dropped ``script`` when ``json_ld_chars`` > 0 (cut to that length).
     The caller's tree is not changed: a tree passed in is copied before anything is dropped.
     """
     dropped = 0
+    json_ld = []
+    if drop_tags and "script" in drop_tags and json_ld_chars:
+        json_ld = root.xpath("//script[@type='application/ld+json']")
+        for el in json_ld:
+            el.tag = "domprune-json-ld"
     if drop_tags:
         dropped = int(root.xpath("count(" + "|".join(f"//{t}" for t in drop_tags) + ")"))
         if dropped:
             etree.strip_elements(root, *drop_tags, with_tail=False)
+        for el in json_ld:
+            el.tag = "script"
+            dropped -= 1
+            text = " ".join((el.text or "").split())
+            el.text = text if len(text) <= json_ld_chars else text[:json_ld_chars] + "…"
+            for child in list(el):
+                el.remove(child)
     tags: list[str] = []
     attrs: list[list[tuple[str, str]]] = []
     text: list[str] = []
@@ -134,7 +218,7 @@ def flatten(
                 if tag[0] == "{":
                     tag = tag.rpartition("}")[2]
                 tags.append(tag.lower())
-                attrs.append(list(el.attrib.items()) if el.attrib else [])
+                attrs.append(el.items())
                 removed.append(False)
                 t = el.text
                 text.append((collapse(t) if collapse_whitespace else t) if t else "")
@@ -188,7 +272,9 @@ def serialize(
         keep_text = keep
     if keep_tail is None:
         keep_tail = [keep[doc.parent[i]] if i else False for i in range(n)]
-    return (_serialize_text if fmt == "text" else _serialize_html)(doc, keep, keep_text, keep_tail, mark_removed)
+    return (_serialize_text if fmt == "text" else _serialize_html)(
+        doc, keep, keep_text, keep_tail, mark_removed
+    )
 
 
 def _serialize_html(

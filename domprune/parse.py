@@ -23,6 +23,7 @@ Dialect = Literal["html", "mind2web"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG = re.compile(r"<[A-Za-z!/?]")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 @dataclass
@@ -143,6 +144,8 @@ def parse_page(page: Page, settings: ParseSettings | None = None) -> ParsedPage:
         return ParsedPage(root=copy.deepcopy(page), dialect=dialect, source=None)
     text = _check_markup(_read_text(page, settings.max_input_bytes))
     parser = _parser()
+    if text.lstrip()[:5] == "<?xml":  # lxml refuses str input that declares an encoding
+        text = _XML_DECL.sub("", text, count=1)
     try:
         root = etree.fromstring(text, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:

@@ -104,6 +104,7 @@ def prepare_document(
         collapse_whitespace=f.whitespace,
         dialect=parsed.dialect,
         drop_tags=filtering.NOISE_TAGS if f.noise_tags else (),
+        json_ld_chars=f.json_ld,
     )
     removed: dict[str, int] = {}
     removed.update(filtering.remove_noise(doc, f))
@@ -179,9 +180,7 @@ def prune(
         _measure(steps, parsed, doc, counter, fmt)
     t3 = time.perf_counter()
     if settings.fit:
-        sel = fit_to_budget(
-            doc, alive, counter, budget, question=question, fmt=fmt, settings=settings.budget
-        )
+        sel = fit_to_budget(doc, alive, counter, budget, question=question, fmt=fmt, settings=settings.budget)
         output, tokens, keep = sel.output, sel.tokens, sel.keep
         removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
     else:

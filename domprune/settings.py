@@ -24,7 +24,15 @@ class FilterSettings(_Settings):
     """Filtering: drop what a reader of the page never sees or needs."""
 
     noise_tags: bool = Field(True, description="Drop script, style, template, noscript, iframe, object...")
-    head_noise: bool = Field(True, description="Drop <link>, <base> and <meta> other than the informative ones.")
+    json_ld: int = Field(
+        1500,
+        ge=0,
+        description="Keep JSON-LD metadata scripts (authors, dates, headlines often live only there), "
+        "cut to this many characters; 0 drops them.",
+    )
+    head_noise: bool = Field(
+        True, description="Drop <link>, <base> and <meta> other than the informative ones."
+    )
     svg_internals: bool = Field(True, description="Reduce <svg> to its title / aria-label.")
     invisible: bool = Field(
         True,
@@ -53,10 +61,38 @@ class AttributeSettings(_Settings):
     keep: frozenset[str] = Field(
         frozenset(
             {
-                "alt", "title", "placeholder", "value", "name", "role", "type", "label", "for",
-                "checked", "selected", "disabled", "readonly", "required", "multiple", "datetime",
-                "colspan", "rowspan", "headers", "scope", "abbr", "href", "src", "content", "lang",
-                "open", "min", "max", "input_value", "input_checked", "option_selected",
+                "alt",
+                "title",
+                "placeholder",
+                "value",
+                "name",
+                "role",
+                "type",
+                "label",
+                "for",
+                "checked",
+                "selected",
+                "disabled",
+                "readonly",
+                "required",
+                "multiple",
+                "datetime",
+                "colspan",
+                "rowspan",
+                "headers",
+                "scope",
+                "abbr",
+                "href",
+                "src",
+                "content",
+                "lang",
+                "open",
+                "min",
+                "max",
+                "input_value",
+                "input_checked",
+                "option_selected",
+                "property",
             }
         ),  # fmt: skip
         description="Attribute names kept (underscore and dash spellings are equivalent). aria-* "

@@ -2,11 +2,20 @@
 
 from .data import DomQAExample, LoadResult, Reject, load_examples
 from .errors import DomVQAError
+from .prepare import PrepareReport, PrepareSettings, load_prepared, prepare_dataset
+from .rewards import REWARDS, build_reward_funcs, normalize_answer
 
 __all__ = [
+    "REWARDS",
     "DomQAExample",
     "DomVQAError",
     "LoadResult",
+    "PrepareReport",
+    "PrepareSettings",
     "Reject",
+    "build_reward_funcs",
     "load_examples",
+    "load_prepared",
+    "normalize_answer",
+    "prepare_dataset",
 ]

@@ -70,7 +70,9 @@ class DomQAExample(BaseModel):
     screenshot: str | None = Field(default=None, description="Path of the page's screenshot, if any.")
     dom_difficulty: str | None = None
     img_difficulty: str | None = None
-    split: str = DEFAULT_SPLIT
+    split: str = Field(
+        default=DEFAULT_SPLIT, pattern=r"^[\w-][\w.-]*$", description="Letters, digits, '_', '-', '.'."
+    )
 
     @field_validator("dom", "question")
     @classmethod
@@ -230,7 +232,26 @@ def _read_source(source: str | os.PathLike[str], fmt: Format) -> tuple[Iterator[
         raise DataSourceError(f"{text!r} is empty; give a file with at least one record")
     if content.lstrip().startswith("["):
         return _iter_json_array(content, text), text
+    _refuse_single_object(content, text)
     return _iter_json_lines(content), text
+
+
+def _refuse_single_object(content: str, name: str) -> None:
+    """A pretty-printed JSON object is not JSON Lines: say so instead of rejecting every line."""
+    first_line = content.lstrip().split("\n", 1)[0]
+    try:
+        json.loads(first_line)
+        return
+    except json.JSONDecodeError:
+        pass
+    try:
+        whole = json.loads(content)
+    except json.JSONDecodeError:
+        return
+    raise DataSourceError(
+        f"{name!r} holds one JSON {type(whole).__name__}, not a JSON array of records or JSON Lines; "
+        "put the records in a top-level list, or write one record per line"
+    )
 
 
 def _iter_json_array(content: str, name: str) -> Iterator[_Located]:

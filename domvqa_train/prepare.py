@@ -31,6 +31,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def default_template() -> PromptTemplate:
 class PrepareSettings(BaseModel):
     """How examples become prompts."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid")
 
     tokenizer: str = Field(default="qwen2.5", description="Tokenizer that counts the budget (domprune name).")
     prompt_budget: int = Field(default=16384, gt=0, description="Tokens of the whole chat-templated prompt.")
@@ -111,10 +112,10 @@ def prepare_dataset(
     """Fit every example of ``source`` into a prompt of at most ``settings.prompt_budget`` tokens."""
     settings = settings or PrepareSettings()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     loaded = load_examples(source)
     splits = sorted({example.split for example in loaded.examples})
     _check_paths(source, out, splits)
+    out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
 
     previous = _PreviousResults.read(out, splits, resume=settings.resume)
@@ -140,19 +141,28 @@ def prepare_dataset(
 
 def load_prepared(out_dir: str | os.PathLike[str], split: str = "train") -> Any:
     """The rows of ``out_dir/<split>.jsonl`` as a ``datasets.Dataset`` (columns as written by prepare)."""
-    path = Path(out_dir) / f"{split}.jsonl"
+    out = Path(out_dir)
+    path = out / f"{split}.jsonl"
     if not path.is_file():
-        available = sorted(p.stem for p in Path(out_dir).glob("*.jsonl") if p.name != REJECTS_FILE)
+        available = _report_splits(out)
         unfinished = (
-            " (an unfinished run left .partial files: run prepare again)"
-            if any(Path(out_dir).glob(f"*{PARTIAL_SUFFIX}"))
+            " (an unfinished run left .partial files: run prepare again to finish it)"
+            if any(out.glob(f"*.jsonl{PARTIAL_SUFFIX}"))
             else ""
         )
         raise PrepareError(
             f"no prepared split {split!r} in {os.fspath(out_dir)!r}{unfinished}; "
             f"available splits: {', '.join(available) or 'none'}. Run `domvqa-train prepare` first."
         )
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise PrepareError(
+                f"{os.fspath(path)!r} line {number} is not valid JSON ({exc.msg}); run prepare again with "
+                "resume=False (--no-resume) to rebuild it"
+            ) from exc
     if not rows:
         raise PrepareError(f"split {split!r} in {os.fspath(out_dir)!r} has no rows; see {REJECTS_FILE} there")
     try:
@@ -225,13 +235,26 @@ def _fit_all(
         for example in examples:
             yield _with_source(fit_example(example, settings), source)
         return
-    context = multiprocessing.get_context("spawn")  # fork is unsafe once torch or tokenizers threads run
-    with ProcessPoolExecutor(
-        settings.workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
-    ) as pool:
+    # The platform's default start method: fork on Linux (workers inherit the loaded tokenizer and
+    # need no `if __name__ == "__main__":` guard in the caller's script), spawn on macOS and Windows.
+    pool = ProcessPoolExecutor(
+        settings.workers,
+        mp_context=multiprocessing.get_context(),
+        initializer=_init_worker,
+        initargs=(settings,),
+    )
+    try:
         chunk = max(1, min(16, len(examples) // (settings.workers * 4)))
         for outcome in pool.map(_fit_in_worker, examples, chunksize=chunk):
             yield _with_source(outcome, source)
+    except BrokenProcessPool as exc:
+        raise PrepareError(
+            "a prepare worker process stopped abruptly (out of memory, killed, or started from a script "
+            "without an `if __name__ == '__main__':` guard under the spawn start method); the results "
+            "computed so far are kept: run prepare again to resume, or use workers=1"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _with_source(outcome: dict[str, Any] | Reject, source: str) -> dict[str, Any] | Reject:
@@ -244,7 +267,10 @@ def _with_source(outcome: dict[str, Any] | Reject, source: str) -> dict[str, Any
 
 
 def _check_paths(source: str | os.PathLike[str], out: Path, splits: list[str]) -> None:
-    """Refuse an output folder where prepare would overwrite its own source."""
+    """Refuse split names that clash with prepare's own files, and an output folder holding the source."""
+    for split in splits:
+        if f"{split}.jsonl" == REJECTS_FILE:
+            raise PrepareError(f"split name {split!r} is reserved for the rejects file; rename that split")
     if os.fspath(source).startswith("hf:"):
         return
     source_path = Path(source).resolve()
@@ -303,8 +329,8 @@ class _PreviousResults:
         finished = [out / f"{split}.jsonl" for split in splits] + [out / REJECTS_FILE]
         partials = [path.with_name(path.name + PARTIAL_SUFFIX) for path in finished]
         if not resume:
-            for path in partials:
-                path.unlink(missing_ok=True)
+            for path in out.glob(f"*.jsonl{PARTIAL_SUFFIX}"):
+                path.unlink()
             return cls({})
         stored: dict[str, _Stored] = {}
         for path in partials + finished:
@@ -462,8 +488,8 @@ def _assemble(
     for split in old_splits:
         if split not in by_split:
             (out / f"{split}.jsonl").unlink(missing_ok=True)  # an earlier run's split this input lacks
-    for split in [*by_split, *old_splits, REJECTS_FILE[: -len(".jsonl")]]:
-        (out / f"{split}.jsonl{PARTIAL_SUFFIX}").unlink(missing_ok=True)
+    for partial in out.glob(f"*.jsonl{PARTIAL_SUFFIX}"):
+        partial.unlink()
 
     written = len(rows)
     report = PrepareReport(

@@ -24,7 +24,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from .errors import RewardSpecError
@@ -143,22 +143,25 @@ _LATEX_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|operatorname
 _NUMBER = re.compile(
     r"(?<![\w.])[$€£¥]?\s?(?P<sign>[-+−])?[$€£¥]?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?![\w])"
 )
-_TOKEN = re.compile(r"-?\d+(?:\.\d+)?%?|\w+|%")
+_TOKEN = re.compile(r"-?\d+(?:\.\d+)?|\w+|%")
+_NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
 _ARTICLES = {"a", "an", "the"}
 _BOOLEANS = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
 
 
-def _canonical_number(match: re.Match[str]) -> str:
-    """``1,000.00`` -> ``1000``; ``12.5`` and ``12.50`` -> ``12.50``; the currency sign is dropped."""
-    try:
-        value = Decimal(match["int"].replace(",", "") + (match["frac"] or ""))
-    except InvalidOperation:  # pragma: no cover - the regex only matches digits
-        return match[0]
-    sign = "-" if match["sign"] in ("-", "−") and value else ""
+def _plain_number(match: re.Match[str]) -> str:
+    """Drop the currency sign and the thousands separators: ``-$1,000.5`` -> `` -1000.5 ``."""
+    sign = "-" if match["sign"] in ("-", "−") else ""
+    return f" {sign}{match['int'].replace(',', '')}{match['frac'] or ''} "
+
+
+def _canonical_number(token: str) -> str:
+    """``1000.00`` -> ``1000``; ``12.5`` and ``12.50`` -> ``12.50``; ``007`` -> ``7``; ``-0`` -> ``0``."""
+    value = Decimal(token)
     if value == value.to_integral_value():
-        return f" {sign}{value.to_integral_value():f} "
+        return f"{value.to_integral_value():f}" if value else "0"
     decimals = max(2, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
-    return f" {sign}{value:.{decimals}f} "
+    return f"{value:.{decimals}f}"
 
 
 def normalize_answer(text: str) -> str:
@@ -167,8 +170,9 @@ def normalize_answer(text: str) -> str:
     Unicode NFKC and lower case; ``\text{...}``-style LaTeX wrappers unwrapped; a whole-answer date
     whose day and month are unambiguous becomes ISO ``YYYY-MM-DD``; yes/true and no/false become
     ``yes``/``no``; numbers lose thousands separators, currency signs and an all-zero fraction, and
-    a fraction keeps at least two decimals (``12.5`` == ``12.50``); punctuation and the articles
-    a/an/the are dropped; whitespace is collapsed.
+    a fraction keeps at least two decimals (``12.5`` == ``12.50``); punctuation except ``%`` and the
+    articles a/an/the are dropped; tokens are joined by single spaces. ``normalize_answer`` of its
+    own result gives the same result.
 
     >>> normalize_answer("The  Price: $1,000.00!")
     'price 1000'
@@ -183,9 +187,8 @@ def normalize_answer(text: str) -> str:
     core = " ".join(text.split()).strip(" \t\"'`.,;:!?()[]{}")
     if (date := _iso_date(core)) is not None:
         return date
-    if core in _BOOLEANS:
-        return _BOOLEANS[core]
-    return _tokens(text)
+    tokens = _tokens(text)
+    return _iso_date(tokens) or _BOOLEANS.get(tokens, tokens)
 
 
 def _unwrap(text: str) -> str:
@@ -195,9 +198,9 @@ def _unwrap(text: str) -> str:
 
 def _tokens(text: str) -> str:
     """Canonical numbers, no punctuation, no articles, single spaces (``text`` already lower case)."""
-    text = _NUMBER.sub(_canonical_number, text)
-    text = re.sub(r"(\d)\s+%", r"\1%", text)
-    return " ".join(token for token in _TOKEN.findall(text) if token not in _ARTICLES)
+    text = _NUMBER.sub(_plain_number, text)
+    tokens = (t for t in _TOKEN.findall(text) if t not in _ARTICLES)
+    return " ".join(_canonical_number(t) if _NUMERIC.fullmatch(t) else t for t in tokens)
 
 
 def answer_in_text(answers: Sequence[str], text: str) -> bool:
@@ -260,6 +263,8 @@ def token_f1(prediction: str, answer: str) -> float:
 
 def _ground_truth(kwargs: Mapping[str, Any], count: int, name: str) -> list[list[str] | None]:
     """Accepted answers per completion from the ``answers`` (or ``answer``) column."""
+    if count == 0:
+        return []
     column = kwargs.get("answers")
     if column is None:
         column = kwargs.get("answer")
@@ -283,6 +288,13 @@ def _ground_truth(kwargs: Mapping[str, Any], count: int, name: str) -> list[list
     return truths
 
 
+def _as_list(completions: Any) -> list[Any]:
+    """``completions`` as a list; anything that is not a collection of completions gives ``[]``."""
+    if isinstance(completions, (str, bytes)) or not isinstance(completions, Sequence):
+        return []
+    return list(completions)
+
+
 def _score_all(
     completions: Sequence[Any],
     kwargs: Mapping[str, Any],
@@ -291,12 +303,13 @@ def _score_all(
     lowest: float,
 ) -> list[float]:
     """Apply ``score(text, answers)`` per completion; anything that fails or is not finite gets ``lowest``."""
+    items = _as_list(completions)
     try:
-        truths = _ground_truth(kwargs, len(completions), name)
+        truths = _ground_truth(kwargs, len(items), name)
     except Exception:  # a malformed column must not stop training
-        truths = [None] * len(completions)
+        truths = [None] * len(items)
     rewards: list[float] = []
-    for completion, answers in zip(completions, truths, strict=True):
+    for completion, answers in zip(items, truths, strict=True):
         try:
             value = lowest if answers is None else float(score(completion_text(completion), answers))
         except Exception:
@@ -402,7 +415,7 @@ def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
     [1.0, 0.0, 0.0, 0.0]
     """
     rewards: list[float] = []
-    for completion in completions:
+    for completion in _as_list(completions):
         try:
             text = completion_text(completion)
             spans = _boxed_spans(text)

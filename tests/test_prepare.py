@@ -187,3 +187,12 @@ def test_refuses_to_overwrite_its_source(tmp_path: Path) -> None:
     path.write_text(json.dumps({"html": _page(0, "2 years"), "question": "q", "answer": "2 years"}) + "\n")
     with pytest.raises(PrepareError, match="overwrite the source"):
         prepare_dataset(path, tmp_path, _settings())
+
+
+def test_reserved_split_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "source.jsonl"
+    record = {"html": _page(0, "2 years"), "question": "q", "answer": "2 years", "split": "rejects"}
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(PrepareError, match="reserved"):
+        prepare_dataset(path, tmp_path / "out", _settings())
+    assert not (tmp_path / "out").exists()

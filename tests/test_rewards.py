@@ -82,7 +82,11 @@ def test_extract_boxed(text: str, expected: str | None) -> None:
         ("€ 3,250", "3250"),
         ("-4.0", "-4"),
         ("3.14159", "3.14159"),
-        ("45 %", "45%"),
+        ("45%", "45 %"),
+        ("45 %", "45 %"),
+        ("007", "7"),
+        ("-0", "0"),
+        ("(March) 5, 2021", "2021-03-05"),
         ("March 5, 2021", "2021-03-05"),
         ("5th of March 2021", "2021-03-05"),
         ("Friday, March 5, 2021", "2021-03-05"),
@@ -99,6 +103,18 @@ def test_extract_boxed(text: str, expected: str | None) -> None:
 )
 def test_normalize_answer(text: str, expected: str) -> None:
     assert normalize_answer(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*"aAy 0123456789,.$€-−%/:()\\{}²Ｐ", "March ", "the ", "true", "2021", "\\text{"]),
+        max_size=15,
+    ).map("".join)
+)
+def test_normalize_answer_is_idempotent(text: str) -> None:
+    once = normalize_answer(text)
+    assert normalize_answer(once) == once
 
 
 def test_exact_match_reward() -> None:
@@ -157,6 +173,11 @@ def test_bad_inputs_get_lowest_score() -> None:
             # format_reward needs no ground truth: the last two completions are well formed
             expected = [0.0, 0.0, 0.0, 1.0, 1.0] if func is format_reward else [lowest] * 5
             assert func(completions, answers=answers) == expected, func.__name__
+
+
+def test_not_a_list_of_completions_gives_no_scores() -> None:
+    for func in REWARDS.values():
+        assert func(None, answers=None) == [] and func("text", answers=[["a"]]) == []
 
 
 @settings(max_examples=150, deadline=None)

@@ -156,6 +156,13 @@ def test_ids_are_stable_and_duplicates_rejected(tmp_path: Path) -> None:
     assert "line 1" in first.rejects[0].reason
 
 
+def test_split_name_must_be_a_plain_file_name(tmp_path: Path) -> None:
+    record = {"html": PAGE, "question": "q", "answer": "a", "split": "../elsewhere"}
+    result = load_examples(_write(tmp_path / "d.jsonl", json.dumps(record) + "\n"))
+    assert result.examples == [] and result.rejects[0].kind == "invalid_record"
+    assert "split" in result.rejects[0].reason
+
+
 def test_split_selects_examples(tmp_path: Path) -> None:
     records = [_conversation(PAGE, "q1", "a"), _conversation(PAGE, "q2", "b", split="test")]
     result = load_examples(_write(tmp_path / "c.json", json.dumps(records)), split="test")
@@ -200,7 +207,12 @@ def test_hub_name_offline_gives_clear_error() -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "does not exist"), ("", "empty"), ('[{"a": 1}, {"b": ]', "not a valid JSON array")],
+    [
+        (None, "does not exist"),
+        ("", "empty"),
+        ('[{"a": 1}, {"b": ]', "not a valid JSON array"),
+        ('{\n  "html": "<p>x</p>",\n  "question": "q"\n}', "one JSON dict"),
+    ],
 )
 def test_unreadable_sources_raise(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "d.json"

@@ -34,6 +34,31 @@ _SKIP_TAGS = frozenset(
     {"script", "style", "template", "noscript", "head", "title", "option", "select", "a", "button"}
 )
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_INLINE = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "cite",
+        "code",
+        "em",
+        "i",
+        "mark",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "u",
+        "var",
+        "font",
+        "br",
+    }
+)
 _CONTROL_TYPES_SKIPPED = frozenset(
     {"hidden", "password", "submit", "button", "image", "reset", "checkbox", "radio"}
 )
@@ -84,7 +109,7 @@ def label_value_pairs(html: str) -> list[tuple[str, str, str]]:
             or el.tag in _SKIP_TAGS
             or el.tag in _HEADINGS
             or len(el) > 3
-            or any(len(c) for c in el)
+            or any(len(c) or c.tag not in _INLINE for c in el)
         ):
             continue
         text = _text(el)

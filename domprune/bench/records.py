@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bs4.dammit import UnicodeDammit
+from domprune.parse import decode_bytes
 
 _TAG = re.compile(r"<[A-Za-z!/]")
 
@@ -69,13 +69,10 @@ class Skip:
 
 
 def decode_html(data: bytes) -> str:
-    """Decode page bytes: BOM, ``<meta charset>``, then detection (bs4's UnicodeDammit)."""
+    """Decode page bytes the way ``domprune.prune`` does (BOM, declared charset, then detection)."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise PageReadError("binary file (NUL bytes), not HTML")
-    dammit = UnicodeDammit(data, is_html=True)
-    if dammit.unicode_markup is None:
-        raise PageReadError("cannot decode the file as text in any known encoding")
-    return dammit.unicode_markup
+    return decode_bytes(data)
 
 
 def looks_like_html(text: str) -> bool:

@@ -179,10 +179,6 @@ class _Fitter:
         if html:
             for i, a, b in tag_refs:
                 self.tag_cost[i] = counts[a] + counts[b]
-        else:
-            for i in range(len(doc.tags)):
-                if self.alive[i] and doc.tags[i] in BLOCK:
-                    self.tag_cost[i] = 1
         self.unit_cost = [counts[r] for r in unit_refs]
         if not html:  # attribute-only units print one value in text mode
             for u in range(len(units)):
@@ -210,7 +206,7 @@ class _Fitter:
                 base = 0.3 + 0.3 * (1 - pos)
             prio.append(base)
             tag = doc.tags[o]
-            is_header = tag in ("title", "h1", "meta") or (
+            is_header = tag in ("title", "h1", "meta", "script") or (
                 bool(hints[o]) and bool(_BYLINE_HINT.search(hints[o])) and self.unit_cost[u] < 60
             )
             header.append(is_header)
@@ -261,6 +257,17 @@ class _Fitter:
                 if any(p.search(t) for p in patterns):
                     r += 0.8
             rel[u] = r
+        # a template repeated down the page ("Published by X" x 30) says less than a one-off label
+        shapes: dict[tuple[str, ...], int] = {}
+        shape_of: list[tuple[str, ...]] = [()] * len(units)
+        for u in range(len(units)):
+            if rel[u] > 0:
+                shape = tuple(w for w in unit_words[u][:3] if not w.isdigit())
+                shape_of[u] = shape
+                shapes[shape] = shapes.get(shape, 0) + 1
+        for u in range(len(units)):
+            if rel[u] > 0 and shapes[shape_of[u]] > 2:
+                rel[u] /= shapes[shape_of[u]] ** 0.5
         top = max(rel, default=0.0)
         if top <= 0:
             return
@@ -406,11 +413,14 @@ def fit_to_budget(
     everything = list(range(len(units)))
     exact_counts = 0
     if sum(fitter.unit_cost) + sum(fitter.tag_cost) <= budget * 1.02:
-        out, keep, kt, kl = fitter.render(everything, settings.mark_removed)
+        # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
+        out = serialize(doc, fmt=fmt)
         tokens = counter.count(out)
         exact_counts += 1
         if tokens <= budget:
-            return Selection(keep, kt, kl, out, tokens, len(units), len(units), exact_counts)
+            keep = list(alive)
+            tails = [bool(i) and alive[doc.parent[i]] for i in range(len(alive))]
+            return Selection(keep, keep, tails, out, tokens, len(units), len(units), exact_counts)
     prio, header = fitter.rank(question)
     order = sorted(range(len(units)), key=lambda u: (-prio[u], u))
     header_limit = settings.header_share * budget
@@ -452,16 +462,53 @@ def fit_to_budget(
             break
         limit = new_limit
     if best is None:
-        raise _too_small(fitter, order, budget, fmt, settings)
+        best = _smallest_single(fitter, order, budget, settings)
+        if best is None:
+            raise _too_small(fitter, order, budget, fmt, settings)
     out, keep, kt, kl, tokens, k = best
     return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts)
 
 
-def _too_small(fitter: _Fitter, order: list[int], budget: int, fmt: str, settings: BudgetSettings) -> Exception:
+def _cheapest(fitter: _Fitter, order: list[int], k: int = 40) -> list[int]:
+    """The ``k`` units that cost least on their own (with their ancestors' tags), best rank first."""
+    doc, units = fitter.doc, fitter.units
+    alone = []
+    for u in order:
+        c, o = fitter.unit_cost[u], units.owner[u]
+        while o >= 0:
+            c += fitter.tag_cost[o]
+            o = doc.parent[o]
+        alone.append((c, u))
+    rank = {u: r for r, u in enumerate(order)}
+    return [u for _, u in sorted(alone, key=lambda x: (x[0], rank[x[1]]))[:k]]
+
+
+def _smallest_single(
+    fitter: _Fitter, order: list[int], budget: int, settings: BudgetSettings
+) -> tuple[str, list[bool], list[bool], list[bool], int, int] | None:
+    """When the greedy pass kept nothing: the best-ranked single unit whose exact count fits."""
+    fitting = []
+    for u in _cheapest(fitter, order):
+        out, keep, kt, kl = fitter.render([u], settings.mark_removed)
+        tokens = fitter.counter.count(out)
+        if tokens <= budget and out:
+            fitting.append((order.index(u), out, keep, kt, kl, tokens))
+    if not fitting:
+        return None
+    _, out, keep, kt, kl, tokens = min(fitting, key=lambda x: x[0])
+    return out, keep, kt, kl, tokens, 1
+
+
+def _too_small(
+    fitter: _Fitter, order: list[int], budget: int, fmt: str, settings: BudgetSettings
+) -> Exception:
     if not order:
         return BudgetTooSmallError(f"the page has no content left to fit in {budget} tokens", None)
     smallest = min(
-        (fitter.counter.count(fitter.render([u], settings.mark_removed)[0]) for u in order[:50]),
+        (
+            fitter.counter.count(fitter.render([u], settings.mark_removed)[0])
+            for u in _cheapest(fitter, order)
+        ),
         default=None,
     )
     return BudgetTooSmallError(

@@ -9,8 +9,24 @@ from ..document import Document
 from ..settings import FilterSettings
 
 NOISE_TAGS: tuple[str, ...] = tuple(
-    "script style noscript template iframe frame frameset object embed applet canvas param source "
-    "track link base".split()
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "canvas",
+        "param",
+        "source",
+        "track",
+        "link",
+        "base",
+    ]
 )
 _INFORMATIVE_META = re.compile(
     r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher",
@@ -44,13 +60,21 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
         if removed[i]:
             i = doc.end[i]
             continue
-        if settings.noise_tags and (tag in NOISE_TAGS or tag == "#comment"):
+        if (
+            settings.noise_tags
+            and (tag in NOISE_TAGS or tag == "#comment")
+            and not (tag == "script" and settings.json_ld and doc.text[i])
+        ):
             noise += _mark(doc, i)
             i = doc.end[i]
             continue
         if settings.head_noise and tag == "meta":
             names = " ".join(v for k, v in attrs[i] if k in ("name", "property", "itemprop"))
-            if not (names and _INFORMATIVE_META.search(names) and any(k == "content" for k, _ in attrs[i])):
+            if not (
+                names
+                and _INFORMATIVE_META.search(names)
+                and any(k in ("content", "value") for k, _ in attrs[i])
+            ):
                 noise += _mark(doc, i)
             i += 1
             continue
@@ -91,7 +115,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
             elif (
                 k == "hidden"
                 or (k in ("aria-hidden", "aria_hidden") and v.strip().lower() == "true")
-                or (k == "style" and ("none" in v or "hidden" in v) and _HIDDEN_STYLE.search(v))
+                or (k == "style" and _HIDDEN_STYLE.search(v))
                 or (k == "type" and tags[i] == "input" and v.strip().lower() == "hidden")
             ):
                 hidden += _mark(doc, i)

@@ -7,6 +7,7 @@ and would cost more than the scoring itself, so the twenty lines below do it dir
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -15,11 +16,98 @@ from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
-    """a an and are as at be by for from has have how i in is it its of on or that the this to was
-    were what when where which who whom whose why will with does did do can could would should
-    page web article about me tell please give name there their they them you your we our
-    der die das und ist von mit den des ein eine zu im auf für wer was wie wo wann le la les de du
-    un une et est""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "does",
+        "did",
+        "do",
+        "can",
+        "could",
+        "would",
+        "should",
+        "page",
+        "web",
+        "article",
+        "about",
+        "me",
+        "tell",
+        "please",
+        "give",
+        "name",
+        "there",
+        "their",
+        "they",
+        "them",
+        "you",
+        "your",
+        "we",
+        "our",
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "von",
+        "mit",
+        "den",
+        "des",
+        "ein",
+        "eine",
+        "zu",
+        "im",
+        "auf",
+        "für",
+        "wer",
+        "was",
+        "wie",
+        "wo",
+        "wann",
+        "le",
+        "la",
+        "les",
+        "de",
+        "du",
+        "un",
+        "une",
+        "et",
+        "est",
+    ]
 )
 # question words -> terms a page uses for the answer (also matched against class/id/itemprop)
 EXPANSIONS: dict[str, tuple[str, ...]] = {
@@ -52,14 +140,22 @@ ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+_SUFFIXES = ("ings", "ing", "ers", "er", "ed", "es", "s")
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(w: str) -> str:
+    """A light suffix strip: publisher, published, publishing -> publish."""
+    if len(w) > 4 and not w.endswith("ss"):
+        for suf in _SUFFIXES:
+            if w.endswith(suf) and len(w) - len(suf) >= 4:
+                return w[: -len(suf)]
+    return w
+
+
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens with a light plural strip."""
-    out = []
-    for w in _WORD.findall(text.lower()):
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.append(w)
-    return out
+    """Lower-cased, lightly stemmed word tokens."""
+    return [stem(w) for w in _WORD.findall(text.lower())]
 
 
 @dataclass
@@ -71,19 +167,19 @@ class Query:
 
     @classmethod
     def from_question(cls, question: str) -> Query:
-        toks = words(question)
+        raw = _WORD.findall(question.lower())
         terms: dict[str, float] = {}
-        for t in toks:
+        for t in raw:
             if t not in STOPWORDS:
-                terms[t] = 1.0
-        for t in toks:
+                terms[stem(t)] = 1.0
+        for t in raw:
             for e in EXPANSIONS.get(t, ()):
-                terms.setdefault(e, 0.5)
+                terms.setdefault(stem(e), 0.5)
         q = question.lower()
         kinds = []
         if re.search(r"\bwhen\b|\bdate\b|\bpublished on\b|\byear\b", q):
             kinds.append("date")
-        if re.search(r"\bprice\b|\bcost\b|how much", q):
+        if re.search(r"\bprice\b|\bcost|how much|\bfare|cheap|expensive|\bpay\b", q):
             kinds.append("money")
         if "isbn" in q:
             kinds.append("isbn")
@@ -102,25 +198,22 @@ def match_terms(docs: Sequence[list[str]], query: dict[str, float]) -> dict[str,
     if not long_terms:
         return query
     out = dict(query)
-    seen: set[str] = set()
+    vocab: set[str] = set()
     for d in docs:
-        for w in d:
-            if w in seen or w in out:
-                continue
-            seen.add(w)
-            if len(w) < 4:
-                continue
-            for t in long_terms:
-                short, long_ = (w, t) if len(w) <= len(t) else (t, w)
-                if len(long_) - len(short) <= 3 and long_.startswith(short):
-                    out[w] = query[t] * 0.8
-                    break
+        vocab.update(d)
+    firsts = {t[:4] for t in long_terms}
+    for w in vocab:
+        if len(w) < 4 or w in out or w[:4] not in firsts:
+            continue
+        for t in long_terms:
+            short, long_ = (w, t) if len(w) <= len(t) else (t, w)
+            if len(long_) - len(short) <= 3 and long_.startswith(short):
+                out[w] = query[t] * 0.8
+                break
     return out
 
 
-def bm25(
-    docs: Sequence[list[str]], query: dict[str, float], k1: float = 1.2, b: float = 0.75
-) -> list[float]:
+def bm25(docs: Sequence[list[str]], query: dict[str, float], k1: float = 1.2, b: float = 0.75) -> list[float]:
     """BM25 score of each tokenised document for weighted query terms."""
     n = len(docs)
     if not n or not query:

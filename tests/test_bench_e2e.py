@@ -1,0 +1,212 @@
+"""A small bench run end to end on generated pages: every output file, its fields, domprune always fits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from domprune.bench import BenchSettings, run_bench, write_report
+from domprune.bench.cli import add_arguments, run
+
+BUDGETS = [2000, 600, 250]
+
+
+def _page(i: int, rng: random.Random) -> str:
+    nav = "".join(f'<li><a href="/section/{k}?ref=nav">Section {k} of the site</a></li>' for k in range(60))
+    filler = "".join(
+        f"<p class='story-body'>Paragraph {k}: "
+        + " ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet"]) for _ in range(40))
+        + "</p>"
+        for k in range(25)
+    )
+    return (
+        f"<html><head><title>Trail report number {i}</title>"
+        f"<script>window.tracking = {{'id': {i}, 'x': '{'y' * 500}'}};</script>"
+        "<style>.a{color:red}</style></head><body>"
+        f'<nav class="menu"><ul>{nav}</ul></nav>'
+        f"<article><h1>Trail report number {i}</h1><p class='byline'>By Walker {i}</p>{filler}"
+        "<table class='specs'><tr><th>Distance</th><td>12.5 km</td></tr>"
+        f"<tr><th>Elevation gain</th><td>{300 + i} m</td></tr></table></article>"
+        "<footer><p>Copyright 2026 Example Trails. All rights reserved.</p></footer></body></html>"
+    )
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path]:
+    rng = random.Random(3)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    lines = []
+    for i in range(4):
+        (pages / f"p{i}.html").write_text(_page(i, rng), encoding="utf-8")
+        lines.append(
+            {"html_path": f"pages/p{i}.html", "question": "Who wrote this report?", "answer": f"Walker {i}"}
+        )
+        lines.append(
+            {
+                "html_path": f"pages/p{i}.html",
+                "question": "What is the elevation gain?",
+                "answers": [f"{300 + i} m"],
+            }
+        )
+    lines.append(
+        {"html_path": "pages/p0.html", "question": "What is the colour?", "answer": "not on the page"}
+    )
+    jsonl = tmp_path / "qa.jsonl"
+    jsonl.write_text("\n".join(json.dumps(x) for x in lines) + "\n{broken\n", encoding="utf-8")
+    return jsonl, pages
+
+
+def test_bench_run_writes_every_number(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    jsonl, pages = inputs
+    settings = BenchSettings(
+        inputs=[str(jsonl), str(pages)],
+        out=tmp_path / "out",
+        budgets=BUDGETS,
+        sample=None,
+        methods=["domprune", "domprune_noq", "truncate", "strip_truncate"],
+        synthetic_per_page=1,
+        chunk_budget=400,
+        memory_sample=2,
+        progress=False,
+    )
+    bench_run = run_bench(settings, log=lambda _: None)
+    _, paths = write_report(bench_run, settings.out)
+    assert {p.name for p in paths} == {
+        "results.json",
+        "records.jsonl",
+        "skipped.jsonl",
+        "report.txt",
+        "retention.png",
+        "tokens.png",
+    }
+    assert all(p.stat().st_size > 0 for p in paths)
+    saved = json.loads((settings.out / "results.json").read_text(encoding="utf-8"))
+    assert set(saved) >= {
+        "settings",
+        "environment",
+        "summary",
+        "results",
+        "vs_domprune",
+        "ablation",
+        "steps",
+        "chunking",
+        "memory",
+        "methods",
+        "missing_methods",
+        "seconds",
+    }
+
+    summary = saved["summary"]
+    assert summary["pages_measured"] == 8  # 4 pages from the JSONL + the same 4 files as an HTML folder
+    assert summary["questions"]["natural"] == 8
+    assert summary["questions"]["synthetic"] == 8  # one per page: Distance or Elevation gain
+    reasons = summary["skipped"]["by_reason"]
+    assert any(r.startswith("malformed JSON") for r in reasons)
+    assert reasons["natural question on 'question': answer not found in the page"] == 1
+    assert summary["skipped"]["count"] == 2
+    assert summary["tokens_before"]["all"]["median"] > max(BUDGETS)
+
+    results = {(r["method"], r["budget"], r["corpus"]): r for r in saved["results"]}
+    for budget in BUDGETS:
+        dp = results[("domprune", budget, "all")]
+        assert dp["fit_share"] == 1.0 and dp["errors"] == 0
+        assert dp["tokens_after"]["max"] <= budget
+        assert dp["retention"]["n_natural"] == 8 and dp["retention"]["n_synthetic"] == 8
+        assert 0.0 <= dp["retention"]["natural"] <= 1.0
+        assert dp["seconds"]["median"] > 0 and dp["calls_per_s"] > 0 and dp["mb_per_s"] > 0
+        assert results[("truncate", budget, "all")]["tokens_after"]["max"] <= budget
+        assert results[("domprune_noq", budget, "all")]["calls"] == 8
+        assert results[("domprune", budget, "all")]["calls"] == 16  # one call per question
+    # head truncation of these pages loses the answers that sit after the long navigation and text
+    assert results[("truncate", 250, "all")]["retention"]["natural"] == 0.0
+
+    vs = {(r["method"], r["budget"]): r for r in saved["vs_domprune"]}
+    assert vs[("truncate", 250)]["answers"] == 16
+    assert vs[("truncate", 250)]["retention"] == 0.0
+    ablation = {a["step"]: a for a in saved["ablation"]}
+    assert set(ablation) == {"filtering", "filtering+attributes"}
+    assert (
+        ablation["filtering+attributes"]["tokens_after"]["median"]
+        <= ablation["filtering"]["tokens_after"]["median"]
+    )
+    assert saved["chunking"]["natural"]["questions"] == 8
+    assert saved["memory"]["pages"] == 2 and saved["memory"]["peak_mb"]["max"] > 0
+
+    rows = [
+        json.loads(line) for line in (settings.out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert {r["type"] for r in rows} == {"page", "call", "answer", "ablation", "chunk", "memory"}
+    text = (settings.out / "report.txt").read_text(encoding="utf-8")
+    assert "domprune" in text and "Ablation" in text
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_cli_run_and_bad_input(
+    inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jsonl, _ = inputs
+    code = run(
+        _args(
+            "--input",
+            str(jsonl),
+            "--out",
+            str(tmp_path / "cli"),
+            "--budgets",
+            "1k,300",
+            "--methods",
+            "domprune,truncate",
+            "--no-progress",
+            "--no-ablation",
+            "--chunk-budget",
+            "0",
+            "--memory-sample",
+            "0",
+        )
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| domprune" in out and "results.json" in out
+    saved = json.loads((tmp_path / "cli" / "results.json").read_text(encoding="utf-8"))
+    assert saved["settings"]["budgets"] == [1000, 300]
+    assert run(_args("--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "x"), "--no-progress")) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert run(_args("--out", str(tmp_path / "x"))) == 2
+    assert "nothing to measure" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _args("--budgets", "ten")
+
+
+def test_htmlrag_baseline_fits(
+    inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("htmlrag")
+    pytest.importorskip("rank_bm25")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _, pages = inputs
+    settings = BenchSettings(
+        inputs=[str(pages)],
+        out=tmp_path / "hr",
+        budgets=[600],
+        sample=1,
+        methods=["htmlrag"],
+        htmlrag_sample=1,
+        synthetic_per_page=2,
+        chunk_budget=0,
+        memory_sample=0,
+        ablation=False,
+        progress=False,
+    )
+    numbers, _ = write_report(run_bench(settings, log=lambda _: None), settings.out)
+    (row,) = [r for r in numbers["results"] if r["corpus"] == "all"]
+    assert row["method"] == "htmlrag" and row["errors"] == 0 and row["calls"] == 2
+    assert row["tokens_after"]["max"] <= 600
