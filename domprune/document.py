@@ -282,8 +282,13 @@ def _serialize_html(
 ) -> str:
     out: list[str] = []
     tags, end, text, tail, transparent, notes = (
-        doc.tags, doc.end, doc.text, doc.tail, doc.transparent, doc.notes
-    )  # fmt: skip
+        doc.tags,
+        doc.end,
+        doc.text,
+        doc.tail,
+        doc.transparent,
+        doc.notes,
+    )
     stack: list[int] = []
     n = len(tags)
     if len(doc.open_s) != n:

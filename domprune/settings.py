@@ -94,7 +94,7 @@ class AttributeSettings(_Settings):
                 "option_selected",
                 "property",
             }
-        ),  # fmt: skip
+        ),
         description="Attribute names kept (underscore and dash spellings are equivalent). aria-* "
         "states and labels are kept unless `aria` is False.",
     )

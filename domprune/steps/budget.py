@@ -279,7 +279,7 @@ class _Fitter:
 
     def _add_context(self, prio: list[float], rel: list[float], top: float, heading_of: list[int]) -> None:
         """Give the label, headers and heading of a relevant unit nearly its priority."""
-        doc, units = self.doc, self.units
+        units = self.units
         n = len(units)
         unit_at: dict[int, list[int]] = {}
         for u in range(n):
@@ -410,7 +410,6 @@ def fit_to_budget(
     settings = settings or BudgetSettings()
     fitter = _Fitter(doc, alive, counter, fmt, settings)
     units = fitter.units
-    everything = list(range(len(units)))
     exact_counts = 0
     if sum(fitter.unit_cost) + sum(fitter.tag_cost) <= budget * 1.02:
         # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
