@@ -142,9 +142,10 @@ def load_examples(
     shape: RecordShape | None = None if fmt in ("auto", "hf") else fmt  # type: ignore[assignment]
     result = LoadResult()
     seen: dict[str, str] = {}
+    base_dir = _base_dir(source)
     for line, where, record_split, record in records:
         try:
-            example = _to_example(record, shape, record_split, base_dir=_base_dir(source))
+            example = _to_example(record, shape, record_split, base_dir=base_dir)
         except _RecordError as exc:
             result.rejects.append(
                 Reject(

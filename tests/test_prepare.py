@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,17 @@ def test_reserved_split_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PrepareError, match="reserved"):
         prepare_dataset(path, tmp_path / "out", _settings())
     assert not (tmp_path / "out").exists()
+
+
+def _die(example: object) -> None:
+    os._exit(3)  # a worker killed mid-run (e.g. by the out-of-memory killer)
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="needs the fork start method")
+def test_dead_worker_gives_a_clear_error(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare, "_fit_in_worker", _die)
+    with pytest.raises(PrepareError, match="run prepare again to resume"):
+        prepare_dataset(source, tmp_path / "out", _settings(workers=2))
+    assert not (tmp_path / "out" / "train.jsonl").exists()

@@ -61,25 +61,32 @@ class _Units:
     def __init__(self, doc: Document, alive: list[bool]) -> None:
         self.kind: list[int] = []
         self.elem: list[int] = []
-        keys: list[float] = []
-        text, tail, parent = doc.text, doc.tail, doc.parent
+        # document-order keys: an element's text at (i, 0, 0); a tail after its element's subtree,
+        # before the next element, deeper tails first
+        keys: list[tuple[int, int, int]] = []
+        text, tail, parent, end = doc.text, doc.tail, doc.parent, doc.end
+        depth = [0] * len(doc.tags)
+        for i in range(1, len(doc.tags)):
+            depth[i] = depth[parent[i]] + 1
         for i in range(len(doc.tags)):
             if not alive[i]:
                 if i and alive[parent[i]] and tail[i] and not tail[i].isspace():
-                    self._add(TAIL, i, keys, doc.end[i] - 0.5)
+                    self._add(TAIL, i, keys, (end[i], -1, -depth[i]))
                 continue
             if text[i] and not text[i].isspace():
-                self._add(TEXT, i, keys, i)
+                self._add(TEXT, i, keys, (i, 0, 0))
             elif informative(doc, i):
-                self._add(ATTR, i, keys, i)
+                self._add(ATTR, i, keys, (i, 0, 0))
             if i and tail[i] and not tail[i].isspace():
-                self._add(TAIL, i, keys, doc.end[i] - 0.5)
+                self._add(TAIL, i, keys, (end[i], -1, -depth[i]))
         order = sorted(range(len(keys)), key=keys.__getitem__)
         self.kind = [self.kind[k] for k in order]
         self.elem = [self.elem[k] for k in order]
+        self.keys = [keys[k] for k in order]
+        self.depth = depth
         self.owner = [e if k != TAIL else parent[e] for k, e in zip(self.kind, self.elem)]
 
-    def _add(self, kind: int, i: int, keys: list[float], key: float) -> None:
+    def _add(self, kind: int, i: int, keys: list[tuple[int, int, int]], key: tuple[int, int, int]) -> None:
         self.kind.append(kind)
         self.elem.append(i)
         keys.append(key)

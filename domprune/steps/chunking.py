@@ -15,7 +15,6 @@ from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
 from .budget import TAIL, _Fitter
-from .relevance import Query, bm25, words
 
 
 @dataclass
@@ -54,7 +53,7 @@ def chunk_document(
     if not n_units:
         return []
     end, parent = doc.end, doc.parent
-    keys = [end[e] - 0.5 if k == TAIL else float(e) for k, e in zip(units.kind, units.elem)]
+    keys, depth = units.keys, units.depth
     own_unit: dict[int, int] = {}
     tail_unit: dict[int, int] = {}
     for u in range(n_units):
@@ -71,8 +70,8 @@ def chunk_document(
             sub[parent[i]] += sub[i] + (fitter.unit_cost[tail_unit[i]] if i in tail_unit else 0)
 
     def units_of(i: int) -> list[int]:
-        lo = bisect.bisect_left(keys, float(i))
-        hi = bisect.bisect_left(keys, end[i] - 0.5)
+        lo = bisect.bisect_left(keys, (i, 0, 0))
+        hi = bisect.bisect_left(keys, (end[i], -1, -depth[i]))
         return list(range(lo, hi))
 
     # pieces in document order: whole subtrees that fit, else their parts
@@ -104,8 +103,8 @@ def chunk_document(
 
     chunks_units = _pack(fitter, pieces, budget)
     chunks: list[Chunk] = []
+    chunk_units: list[list[int]] = []
     heading_text = _heading_trail(doc, units)
-    query = Query.from_question(question) if question and question.strip() else None
     for us in chunks_units:
         out, keep, _, _ = fitter.render(us, False)
         tokens = counter.count(out)
@@ -118,6 +117,7 @@ def chunk_document(
                 t = counter.count(o)
                 if t <= budget:
                     chunks.append(_make(doc, keep, o, t, part, heading_text, len(chunks)))
+                    chunk_units.append(part)
                 elif len(part) == 1:
                     raise BudgetTooSmallError(
                         f"one piece of text needs {t} tokens, over the chunk budget of {budget}; "
@@ -129,10 +129,12 @@ def chunk_document(
                     parts[0:0] = [part[:mid], part[mid:]]
             continue
         chunks.append(_make(doc, keep, out, tokens, us, heading_text, len(chunks)))
-    if query:
-        scores = bm25([words(c.output) for c in chunks], query.terms)
-        for c, s in zip(chunks, scores):
-            c.score = s
+        chunk_units.append(us)
+    if question and question.strip():
+        # the same ranking as budget fitting: relevance with context, header units, main content
+        prio, header = fitter.rank(question)
+        for c, us in zip(chunks, chunk_units):
+            c.score = round(max((prio[u] + (1.0 if header[u] else 0.0) for u in us), default=0.0), 4)
     return chunks
 
 
