@@ -65,7 +65,8 @@ def _settings(model: Path, prepared: Path, out: Path, **extra) -> TrainSettings:
         "prompt_budget": BUDGET,
         "max_steps": 2,
         "num_generations": 2,
-        "gradient_accumulation_steps": 2,
+        "per_device_batch_size": 2,
+        "gradient_accumulation_steps": 1,
         "max_completion_length": 8,
         "save_steps": 1,
         "logging_steps": 1,
@@ -155,7 +156,8 @@ def test_cli_train_and_eval(prepared, tmp_path, capsys) -> None:
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
         f"model: {model}\nprepared_dir: {prepared}\noutput_dir: {tmp_path / 'run'}\nprompt_budget: {BUDGET}\n"
-        "max_steps: 1\nnum_generations: 2\ngradient_accumulation_steps: 2\nmax_completion_length: 4\n"
+        "max_steps: 1\nnum_generations: 2\nper_device_batch_size: 2\ngradient_accumulation_steps: 1\n"
+        "max_completion_length: 4\ngradient_checkpointing: false\n"
         "lora: {rank: 2, alpha: 4}\nrewards: {format: 1.0}\n",
         encoding="utf-8",
     )

@@ -18,7 +18,7 @@ from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
 from .filtering import informative
-from .relevance import ANSWER_PATTERNS, Query, bm25, words
+from .relevance import ANSWER_PATTERNS, Query, bm25, match_terms, words
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
 _BOILERPLATE_ROLES = frozenset(
@@ -246,7 +246,8 @@ class _Fitter:
             unit_words.append(w)
             blocks.setdefault(block_of[units.owner[u]], []).extend(w)
         block_ids = list(blocks)
-        scores = dict(zip(block_ids, bm25([blocks[b] for b in block_ids], query.terms)))
+        terms = match_terms([blocks[b] for b in block_ids], query.terms)
+        scores = dict(zip(block_ids, bm25([blocks[b] for b in block_ids], terms)))
         hint_terms = {t for t in query.terms if len(t) > 2}
         rel = [0.0] * len(units)
         patterns = [ANSWER_PATTERNS[k] for k in query.answer_kinds]
@@ -254,7 +255,7 @@ class _Fitter:
             o = units.owner[u]
             r = scores.get(block_of[o], 0.0)
             # own words count a little more than the block's
-            if r and any(w in query.terms for w in unit_words[u]):
+            if r and any(w in terms for w in unit_words[u]):
                 r *= 1.2
             h = hints[o] or hints[doc.parent[o]] if o > 0 else hints[o]
             if h and hint_terms.intersection(words(h)):
@@ -264,12 +265,14 @@ class _Fitter:
                 if any(p.search(t) for p in patterns):
                     r += 0.8
             rel[u] = r
-        # a template repeated down the page ("Published by X" x 30) says less than a one-off label
-        shapes: dict[tuple[str, ...], int] = {}
-        shape_of: list[tuple[str, ...]] = [()] * len(units)
+        # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
+        # units that match the same query terms with the same leading words share their score
+        shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
+        shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = [(frozenset(), ())] * len(units)
         for u in range(len(units)):
             if rel[u] > 0:
-                shape = tuple(w for w in unit_words[u][:3] if not w.isdigit())
+                ws = unit_words[u]
+                shape = (frozenset(w for w in ws if w in terms), tuple(w for w in ws[:3] if not w.isdigit()))
                 shape_of[u] = shape
                 shapes[shape] = shapes.get(shape, 0) + 1
         for u in range(len(units)):

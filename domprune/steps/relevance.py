@@ -218,7 +218,6 @@ def bm25(docs: Sequence[list[str]], query: dict[str, float], k1: float = 1.2, b:
     n = len(docs)
     if not n or not query:
         return [0.0] * n
-    query = match_terms(docs, query)
     df: Counter[str] = Counter()
     for d in docs:
         df.update(set(d).intersection(query))
