@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -117,8 +118,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(settings.model_dump_json(indent=2))
         return 0
     report = create_backend(settings).train()
-    summary = report.model_dump(exclude={"log_history"})
-    print(json.dumps(summary, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # one summary per launch, not one per process
+        print(json.dumps(report.model_dump(exclude={"log_history"}), indent=2))
     return 0
 
 

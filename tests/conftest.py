@@ -28,7 +28,24 @@ def qwen() -> Any:
     return domprune.get_tokenizer("qwen2.5")
 
 
-VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+VOID_TAGS = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+)
 
 
 def html_problems(fragment: str) -> list[str]:

@@ -17,7 +17,10 @@ def out(page: str, **attributes: object) -> str:
 @pytest.mark.parametrize(
     ("url", "short"),
     [
-        ("https://shop.example.com/boots/trail-runner-3?utm_source=x#top", "shop.example.com/boots/trail-runner-3"),
+        (
+            "https://shop.example.com/boots/trail-runner-3?utm_source=x#top",
+            "shop.example.com/boots/trail-runner-3",
+        ),
         ("https://www.example.com/", "example.com"),
         ("http://example.com/a/b/", "example.com/a/b"),
         ("/products/42/?ref=nav", "/products/42"),
@@ -138,9 +141,7 @@ def test_disabled_keeps_everything() -> None:
 
 
 def test_attribute_counts_reported() -> None:
-    r = domprune.prune(
-        '<p class="a" style="b"><a href="https://x.com/y?q=1">l</a></p>', budget=1000
-    ).steps[1]
+    r = domprune.prune('<p class="a" style="b"><a href="https://x.com/y?q=1">l</a></p>', budget=1000).steps[1]
     assert r.name == "attributes"
     assert r.removed["attributes_dropped"] == 2
     assert r.removed["urls_shortened"] == 1

@@ -82,7 +82,9 @@ def test_definition_list_label_kept_with_value() -> None:
 
 
 def test_text_format_keeps_the_row_too() -> None:
-    r = domprune.prune(CATALOGUE, budget=60, question="How much does the Zephyr Ultralight weigh?", settings=TEXT)
+    r = domprune.prune(
+        CATALOGUE, budget=60, question="How much does the Zephyr Ultralight weigh?", settings=TEXT
+    )
     assert "Zephyr Ultralight" in r.output and "412 g" in r.output
     assert "<" not in r.output
 

@@ -104,7 +104,11 @@ def test_paths_name_the_enclosing_elements() -> None:
 
 
 def test_path_uses_role_and_label() -> None:
-    page = '<div role="main"><section aria-label="Reviews">' + "<p>good review text here</p>" * 10 + "</section></div>"
+    page = (
+        '<div role="main"><section aria-label="Reviews">'
+        + "<p>good review text here</p>" * 10
+        + "</section></div>"
+    )
     chunks = domprune.chunk(page, budget=40)
     assert len(chunks) > 1
     assert chunks[0].path[:2] == ["div[role=main]", "section[aria-label=Reviews]"]

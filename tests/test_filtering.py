@@ -65,7 +65,7 @@ def test_svg_reduced_to_title() -> None:
         '<p style="visibility:hidden">SECRET</p>',
         '<input type="hidden" name="csrf" value="SECRET">',
         '<input type="HIDDEN" value="SECRET">',
-        '<div hidden><p>deep <b>SECRET</b></p></div>',
+        "<div hidden><p>deep <b>SECRET</b></p></div>",
         '<div bounding_box_rect="0,0,0,0"><p>SECRET</p></div>',
         '<div bounding_box_rect="10,10,0,30"><p>SECRET</p></div>',
     ],
@@ -119,7 +119,10 @@ def test_empty_elements_dropped() -> None:
 
 def test_empty_kept_when_disabled_without_fitting() -> None:
     settings = PruneSettings(fit=False, filtering=FilterSettings(empty=False))
-    assert domprune.prune("<div><p></p><p>x</p></div>", budget=100, settings=settings).output == "<p></p><p>x</p>"
+    assert (
+        domprune.prune("<div><p></p><p>x</p></div>", budget=100, settings=settings).output
+        == "<p></p><p>x</p>"
+    )
 
 
 def test_empty_kept_when_disabled_and_page_fits() -> None:
@@ -182,8 +185,8 @@ def test_fold_repeated_leaves_short_runs_alone() -> None:
 
 
 def test_fold_repeated_only_folds_similar_siblings() -> None:
-    page = "<div>" + "".join(
-        f"<p>para {i}</p>" if i % 2 else f"<h2>head {i}</h2>" for i in range(12)
-    ) + "</div>"
+    page = (
+        "<div>" + "".join(f"<p>para {i}</p>" if i % 2 else f"<h2>head {i}</h2>" for i in range(12)) + "</div>"
+    )
     text = out(page, fold_repeated=True)
     assert "folded" not in text and "para 11" in text

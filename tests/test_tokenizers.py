@@ -18,7 +18,7 @@ from domprune import tokenizers as tk
 CHAT = "<|im_start|>user\nhi<|im_end|>"
 SAMPLES = [
     "Hello world",
-    "<div class=\"price\">$129.95</div>",
+    '<div class="price">$129.95</div>',
     "Café — naïve façade, 東京 2024-05-01 🙂",
     "  lots   of\n\n spaces\t",
     CHAT,

@@ -31,6 +31,20 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), sep, *(line(r) for r in rows)])
 
 
+def _by_corpus_table(numbers: dict[str, Any]) -> str:
+    corpora = [*sorted({r["corpus"] for r in numbers["results"]} - {ALL}), ALL]
+    cells: dict[tuple[str, int], dict[str, str]] = {}
+    for r in numbers["results"]:
+        ret = r["retention"]
+        cells.setdefault((r["method"], r["budget"]), {})[r["corpus"]] = (
+            f"{_pct(ret['natural'])} ({ret['n_natural']})" if ret["n_natural"] else "-"
+        )
+    return format_table(
+        ["method", "budget", *corpora],
+        [[m, str(b), *(row.get(c, "-") for c in corpora)] for (m, b), row in cells.items()],
+    )
+
+
 def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
     """The human-readable report of :func:`~domprune.bench.aggregate.aggregate`'s numbers."""
     s = numbers["summary"]
@@ -91,6 +105,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
             ],
         ),
     ]
+    parts += ["", "Natural-question retention by corpus (answers in brackets)", _by_corpus_table(numbers)]
     if numbers["vs_domprune"]:
         parts += [
             "",

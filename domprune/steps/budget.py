@@ -251,15 +251,21 @@ class _Fitter:
         hint_terms = {t for t in query.terms if len(t) > 2}
         rel = [0.0] * len(units)
         patterns = [ANSWER_PATTERNS[k] for k in query.answer_kinds]
+        hint_hit: dict[str, bool] = {}
+        term_keys = terms.keys()
         for u in range(len(units)):
             o = units.owner[u]
             r = scores.get(block_of[o], 0.0)
             # own words count a little more than the block's
-            if r and any(w in terms for w in unit_words[u]):
+            if r and not term_keys.isdisjoint(unit_words[u]):
                 r *= 1.2
             h = hints[o] or hints[doc.parent[o]] if o > 0 else hints[o]
-            if h and hint_terms.intersection(words(h)):
-                r += 1.0
+            if h:
+                hit = hint_hit.get(h)
+                if hit is None:
+                    hit = hint_hit[h] = not hint_terms.isdisjoint(words(h))
+                if hit:
+                    r += 1.0
             if patterns:
                 t = units.text_of(doc, u)
                 if any(p.search(t) for p in patterns):
@@ -272,7 +278,7 @@ class _Fitter:
         for u in range(len(units)):
             if rel[u] > 0:
                 ws = unit_words[u]
-                shape = (frozenset(w for w in ws if w in terms), tuple(w for w in ws[:3] if not w.isdigit()))
+                shape = (frozenset(term_keys & set(ws)), tuple(w for w in ws[:3] if not w.isdigit()))
                 shape_of[u] = shape
                 shapes[shape] = shapes.get(shape, 0) + 1
         for u in range(len(units)):

@@ -186,12 +186,14 @@ def _heading_trail(doc: Document, units: object) -> dict[int, list[str]]:
         heading_of[i] = i if doc.tags[i] in HEADINGS else (heading_of[p] if p >= 0 else -1)
     for u, (k, e) in enumerate(zip(units.kind, units.elem)):  # type: ignore[attr-defined]
         o = units.owner[u]  # type: ignore[attr-defined]
-        out[u] = [t for _, t in trail]
         h = heading_of[o]
         if h >= 0 and k != TAIL:
             level = int(doc.tags[h][1])
             trail = [(lv, t) for lv, t in trail if lv < level]
+            out[u] = [t for _, t in trail]  # a chunk that starts with a heading: its parents
             trail.append((level, " ".join(doc.text[e].split())[:120]))
+        else:
+            out[u] = [t for _, t in trail]
     return out
 
 

@@ -155,7 +155,7 @@ def stem(w: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased, lightly stemmed word tokens."""
-    return [stem(w) for w in _WORD.findall(text.lower())]
+    return list(map(stem, _WORD.findall(text.lower())))
 
 
 @dataclass

@@ -170,6 +170,7 @@ def grpo_config(settings: TrainSettings, reward_weights: list[float]) -> Any:
         "use_vllm": settings.use_vllm,
         "vllm_mode": settings.vllm_mode,
         "remove_unused_columns": False,
+        "use_cpu": not _has_accelerator(),  # also makes CPU multi-process (gloo) launches distributed
         **settings.trl_args,
     }
     try:
@@ -190,6 +191,13 @@ def _precision_flags(precision: str) -> dict[str, bool]:
 
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)
+    return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
 
 
 def _trl_version() -> str:

@@ -1,0 +1,182 @@
+"""Property tests over generated HTML trees and budgets (hypothesis).
+
+For every generated page, budget, format and question:
+- the output is never over the budget (re-counted exactly with the tokenizer), or the budget is too
+  small and the error names a budget that works;
+- HTML output is well-formed: see ``conftest.html_problems`` (void elements have no end tag, every
+  other element is closed in order; the text is checked as written, not as a browser would repair it);
+- every word of the output occurs in the input's text or attribute values (nothing is invented);
+- the same input gives the same output, and pruning the output again at the same budget changes
+  nothing (HTML format; a text output has no markup left to parse).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import html as lxml_html
+
+import domprune
+from domprune import BudgetTooSmallError, PruneSettings, count_tokens
+
+TAGS = ["div", "p", "span", "ul", "li", "table", "tr", "td", "a", "b", "h2", "section"]
+ATTR_NAMES = ["class", "title", "href", "aria-label", "data-x", "style", "alt", "id", "onclick", "role"]
+WORDS = ["price", "boots", "café", "東京", "naïve", "$129", "12.5", "x", "weight", "🙂", "Ω", "lb"]
+PIECES = [
+    *WORDS,
+    " ",
+    " ",
+    "  ",
+    "\n",
+    "&amp;",
+    "&lt;",
+    "&gt;",
+    "&eacute;",
+    "&#x6771;",
+    "<",
+    "&",
+    "> ",
+    "'",
+    '"',
+]
+
+text_st = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
+attr_value_st = st.one_of(
+    text_st.map(lambda s: s.replace('"', "&quot;").replace("<", "&lt;")),
+    st.sampled_from(["display:none", "https://ex.com/a/b?q=1#f", "javascript:void(0)", "main", "nav"]),
+)
+attrs_st = st.lists(
+    st.tuples(st.sampled_from(ATTR_NAMES), attr_value_st), max_size=2, unique_by=lambda t: t[0]
+)
+
+
+def _element(tag: str, attrs: list[tuple[str, str]], children: list[str], tail: str) -> str:
+    a = "".join(f' {k}="{v}"' for k, v in attrs)
+    return f"<{tag}{a}>{''.join(children)}</{tag}>{tail}"
+
+
+node_st = st.recursive(
+    text_st,
+    lambda children: st.builds(
+        _element, st.sampled_from(TAGS), attrs_st, st.lists(children, max_size=4), text_st
+    ),
+    max_leaves=25,
+)
+page_st = st.lists(node_st, min_size=1, max_size=4).map(
+    lambda nodes: "<html><body>" + "".join(nodes) + "</body></html>"
+)
+question_st = st.one_of(st.none(), st.sampled_from(["What is the price?", "weight in lb", "東京 café"]))
+budget_st = st.integers(min_value=1, max_value=400)
+fmt_st = st.sampled_from(["html", "text"])
+
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+_WORD = re.compile(r"\w+")
+
+
+def _prune(page: str, budget: int, question: str | None, fmt: str) -> domprune.PruneResult | None:
+    """Prune, or check that a too-small budget names one that works (then ``None``)."""
+    prune_settings = PruneSettings(format=fmt)
+    try:
+        return domprune.prune(page, budget=budget, question=question, settings=prune_settings)
+    except BudgetTooSmallError as exc:
+        if exc.smallest_budget is not None:
+            assert exc.smallest_budget > budget
+            r = domprune.prune(page, budget=exc.smallest_budget, question=question, settings=prune_settings)
+            assert r.tokens_after <= exc.smallest_budget
+        return None
+    except domprune.InputError:
+        return None  # e.g. a page whose only text is white space
+
+
+def _source_text(page: str) -> str:
+    root = lxml_html.document_fromstring(page)
+    values = [v for el in root.iter() if isinstance(el.tag, str) for v in el.attrib.values()]
+    return root.text_content() + " " + " ".join(values)
+
+
+def _output_words(output: str, fmt: str) -> list[str]:
+    if fmt == "text":
+        return _WORD.findall(output)
+    root = lxml_html.fragment_fromstring(output, create_parent="div")
+    values = [v for el in root.iter() if isinstance(el.tag, str) for v in el.attrib.values()]
+    return _WORD.findall(root.text_content() + " " + " ".join(values))
+
+
+@PROPERTY_SETTINGS
+@given(page=page_st, budget=budget_st, question=question_st, fmt=fmt_st)
+def test_within_budget_and_well_formed(
+    page: str, budget: int, question: str | None, fmt: str, well_formed: Callable[[str], list[str]]
+) -> None:
+    r = _prune(page, budget, question, fmt)
+    if r is None:
+        return
+    assert r.tokens_after == count_tokens(r.output) <= budget
+    if fmt == "html":
+        assert well_formed(r.output) == [], r.output
+
+
+@PROPERTY_SETTINGS
+@given(page=page_st, budget=budget_st, question=question_st, fmt=fmt_st)
+def test_output_words_come_from_the_input(page: str, budget: int, question: str | None, fmt: str) -> None:
+    r = _prune(page, budget, question, fmt)
+    if r is None or not r.output:
+        return
+    source = _source_text(page)
+    for word in _output_words(r.output, fmt):
+        assert word in source, (word, r.output)
+
+
+@PROPERTY_SETTINGS
+@given(page=page_st, budget=budget_st, question=question_st, fmt=fmt_st)
+def test_deterministic(page: str, budget: int, question: str | None, fmt: str) -> None:
+    first = _prune(page, budget, question, fmt)
+    second = _prune(page, budget, question, fmt)
+    assert (first is None) == (second is None)
+    if first is not None and second is not None:
+        assert first.output == second.output
+        assert first.tokens_after == second.tokens_after
+
+
+@PROPERTY_SETTINGS
+@given(page=page_st, budget=budget_st, question=question_st)
+def test_idempotent(page: str, budget: int, question: str | None) -> None:
+    r = _prune(page, budget, question, "html")
+    if r is None or not r.output:
+        return
+    again = domprune.prune(r.output, budget=budget, question=question)
+    assert again.output == r.output
+
+
+# Reduced cases the property above found (kept as plain tests so they run every time).
+
+
+def test_page_that_fits_exactly_is_kept_whole() -> None:
+    page = "<ul>" + "<li>x</li>" * 50 + "</ul>"
+    full = domprune.prune(page, budget=10**6)
+    r = domprune.prune(page, budget=full.tokens_after)
+    assert r.output == full.output
+
+
+def test_unwrapped_spaces_do_not_double() -> None:
+    out = domprune.prune("<p>a<span> b </span> c</p>", budget=100).output
+    assert "  " not in out
+    assert domprune.prune(out, budget=100).output == out
+
+
+def test_tag_free_output_can_be_pruned_again() -> None:
+    out = domprune.prune("<div>price</div>", budget=50).output
+    assert domprune.prune(out, budget=50).output == out
+
+
+def test_text_attribute_values_are_separated() -> None:
+    text = PruneSettings(format="text")
+    assert domprune.prune('<p><img alt="Logo">Boots</p>', budget=100, settings=text).output == "Logo Boots"
+    assert (
+        domprune.prune('<p>Buy<img alt="cart icon">now</p>', budget=100, settings=text).output
+        == "Buy cart icon now"
+    )
