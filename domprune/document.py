@@ -7,6 +7,7 @@ lists; every step after that works on integers and strings. Element ``i``'s subt
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +159,41 @@ class Document:
         return alive
 
 
+_JSON_LD_DROP = frozenset(
+    {"@context", "articleBody", "text", "image", "thumbnailUrl", "logo", "sameAs", "potentialAction",
+     "url", "@id", "mainEntityOfPage", "video", "associatedMedia", "contentUrl", "embedUrl", "hasPart",
+     "breadcrumb", "isPartOf", "speakable", "thumbnail", "encoding", "width", "height"}
+)  # fmt: skip
+
+
+def compact_json_ld(text: str, max_chars: int) -> str:
+    """JSON-LD metadata without bodies, images and links (which cost much and answer little).
+
+    Values are kept as they are; long strings end with "…"; the result is cut at ``max_chars``.
+    Text that is not JSON is only white-space-collapsed and cut.
+    """
+    raw = text.strip()
+    if raw.startswith("<![CDATA[") and raw.endswith("]]>"):
+        raw = raw[9:-3]
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        out = " ".join(raw.split())
+    else:
+
+        def prune(v: Any, depth: int) -> Any:
+            if isinstance(v, dict):
+                return {k: prune(x, depth + 1) for k, x in v.items() if k not in _JSON_LD_DROP and depth < 6}
+            if isinstance(v, list):
+                return [prune(x, depth + 1) for x in v[:5]]
+            if isinstance(v, str) and len(v) > 300:
+                return v[:300] + "…"
+            return v
+
+        out = json.dumps(prune(data, 0), ensure_ascii=False, separators=(",", ":"))
+    return out if len(out) <= max_chars else out[:max_chars] + "…"
+
+
 def collapse(s: str) -> str:
     """Runs of white space become one space (kept at the edges: they separate words)."""
     parts = s.split()
@@ -198,8 +234,7 @@ def flatten(
         for el in json_ld:
             el.tag = "script"
             dropped -= 1
-            text = " ".join((el.text or "").split())
-            el.text = text if len(text) <= json_ld_chars else text[:json_ld_chars] + "…"
+            el.text = compact_json_ld(el.text or "", json_ld_chars)
             for child in list(el):
                 el.remove(child)
     tags: list[str] = []

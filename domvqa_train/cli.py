@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DomVQAError
-from .settings import TrainSettings
+from .settings import TrainSettings, launched_processes
 
 EXIT_ERROR = 2
 
@@ -111,12 +111,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .backends import create_backend
-
     settings = _load_settings(args)
     if args.print_settings:
         print(settings.model_dump_json(indent=2))
         return 0
+    settings.check_batch(launched_processes())  # before the heavy imports and the model load
+    from .backends import create_backend
+
     report = create_backend(settings).train()
     if os.environ.get("RANK", "0") == "0":  # one summary per launch, not one per process
         print(json.dumps(report.model_dump(exclude={"log_history"}), indent=2))

@@ -157,3 +157,8 @@ def test_comments_and_pis_are_dropped() -> None:
     out = domprune.prune("<p>a<!-- secret -->b<?php echo 1 ?></p>", budget=50).output
     assert "secret" not in out and "php" not in out
     assert "a" in out and "b" in out
+
+
+def test_undeclared_latin1_bytes() -> None:
+    # no BOM and no declared charset, not valid UTF-8: the web's fallback is windows-1252
+    assert _text("<p>café déjà vu, naïve</p>".encode("latin-1")) == "café déjà vu, naïve"

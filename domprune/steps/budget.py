@@ -35,7 +35,10 @@ _MAIN_HINT = re.compile(
     r"(^|[\s_-])(main|content|article|post|entry|story|body|text|prose|blog-post|product)($|[\s_-])",
     re.IGNORECASE,
 )
-_BYLINE_HINT = re.compile(r"byline|author|date|published|posted|time|dateline|creator", re.IGNORECASE)
+_BYLINE_HINT = re.compile(
+    r"byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter", re.IGNORECASE
+)
+_KEY_META = re.compile(r"site_name|author|creator|publish|date|title|byline", re.IGNORECASE)
 _HINT_ATTRS = frozenset({"class", "id", "role", "itemprop", "rel", "name", "property", "aria-label"})
 
 TEXT, TAIL, ATTR = 0, 1, 2
@@ -193,15 +196,20 @@ class _Fitter:
                     self.unit_cost[u] = counter.count(units.text_of(self.doc, u)[:200])
 
     # -- ranking -------------------------------------------------------------------------------
-    def rank(self, question: str | None) -> tuple[list[float], list[bool]]:
-        """Priority of each unit (higher first) and whether it is a header unit."""
+    def rank(self, question: str | None) -> tuple[list[float], list[float]]:
+        """Priority of each unit (higher first), and its header rank (0: not a header unit).
+
+        Header units (title, h1, informative meta, JSON-LD, bylines) answer the most common
+        questions about a page; they are taken first, within ``header_share`` of the budget.
+        """
         doc, units = self.doc, self.units
         bp, main, hints = _element_flags(doc, self.alive)
         n_el = max(1, len(doc.tags))
         heading_of = self._heading_elements()
         prio: list[float] = []
-        header: list[bool] = []
+        header: list[float] = []
         boiler = self.settings.boilerplate_last
+        bylines = 0
         for u in range(len(units)):
             o = units.owner[u]
             pos = units.elem[u] / n_el
@@ -213,10 +221,17 @@ class _Fitter:
                 base = 0.3 + 0.3 * (1 - pos)
             prio.append(base)
             tag = doc.tags[o]
-            is_header = tag in ("title", "h1", "meta", "script") or (
-                bool(hints[o]) and bool(_BYLINE_HINT.search(hints[o])) and self.unit_cost[u] < 60
-            )
-            header.append(is_header)
+            h = 0.0
+            if tag in ("title", "h1"):
+                h = 3.0
+            elif tag == "meta":
+                h = 2.5 if _KEY_META.search(hints[o]) else 1.5
+            elif tag == "script":
+                h = 2.0
+            elif bylines < 5 and hints[o] and self.unit_cost[u] < 60 and _BYLINE_HINT.search(hints[o]):
+                h = 1.0
+                bylines += 1
+            header.append(h)
         if question and question.strip():
             self._add_relevance(question, prio, hints, heading_of)
         return prio, header
@@ -439,8 +454,15 @@ def fit_to_budget(
     prio, header = fitter.rank(question)
     order = sorted(range(len(units)), key=lambda u: (-prio[u], u))
     header_limit = settings.header_share * budget
-    head_units = [u for u in order if header[u]]
-    head_taken, _ = fitter.select(head_units, header_limit) if head_units else ([], [])
+    head_units = sorted((u for u in order if header[u]), key=lambda u: (-header[u], u))
+    seen_text: set[str] = set()
+    unique_head = []
+    for u in head_units:  # og:title, twitter:title and <title> often say the same thing
+        t = " ".join(units.text_of(doc, u).split()).lower()
+        if t not in seen_text:
+            seen_text.add(t)
+            unique_head.append(u)
+    head_taken, _ = fitter.select(unique_head, header_limit) if unique_head else ([], [])
     first = set(head_taken)
     order = head_taken + [u for u in order if u not in first]
     count: Callable[[str], int] = counter.count

@@ -111,10 +111,10 @@ STOPWORDS = frozenset(
 )
 # question words -> terms a page uses for the answer (also matched against class/id/itemprop)
 EXPANSIONS: dict[str, tuple[str, ...]] = {
-    "who": ("author", "byline", "by", "writer", "creator"),
-    "wrote": ("author", "byline", "by", "writer"),
-    "written": ("author", "byline", "by", "writer"),
-    "author": ("byline", "by", "writer", "creator"),
+    "who": ("author", "byline", "by", "writer", "creator", "autor", "auteur", "von", "par", "por"),
+    "wrote": ("author", "byline", "by", "writer", "autor", "auteur", "von", "par", "por"),
+    "written": ("author", "byline", "by", "writer", "autor", "auteur"),
+    "author": ("byline", "by", "writer", "creator", "autor", "auteur"),
     "when": ("date", "time", "published", "posted", "updated", "datetime"),
     "date": ("time", "published", "posted", "updated", "datetime", "pubdate"),
     "published": ("date", "time", "posted", "publication", "pubdate"),
@@ -122,7 +122,9 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "price": ("cost", "sale", "offer"),
     "cost": ("price", "sale"),
     "much": ("price", "cost"),
-    "title": ("headline", "heading"),
+    "title": ("headline", "heading", "titel", "titre"),
+    "website": ("site", "site_name", "publisher"),
+    "site": ("site_name", "publisher"),
     "headline": ("title",),
     "where": ("address", "location", "place"),
     "publisher": ("published", "imprint"),
