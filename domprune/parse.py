@@ -47,15 +47,32 @@ def _parser() -> etree.HTMLParser:
 
 
 def decode_bytes(data: bytes) -> str:
-    """Decode HTML bytes: byte-order mark, then declared charset, then detection (bs4's UnicodeDammit)."""
-    from bs4.dammit import UnicodeDammit
+    """Decode HTML bytes: byte-order mark, declared charset, UTF-8, then detection.
+
+    Detection is bs4's ``UnicodeDammit``. With only a few non-ASCII bytes, detectors guess among
+    the single-byte code pages at random, so then the web's default, windows-1252, is used.
+    """
+    from bs4.dammit import EncodingDetector, UnicodeDammit
 
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
         if data.startswith(bom):
             return data[len(bom) :].decode(enc, errors="replace")
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True, search_entire_document=False)
+    if declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    non_ascii = len(data[:65536].translate(None, bytes(range(128))))
+    if non_ascii < 100:
+        return data.decode("windows-1252", errors="replace")
     dammit = UnicodeDammit(data, is_html=True)
     if dammit.unicode_markup is None:
-        return data.decode("utf-8", errors="replace")
+        return data.decode("windows-1252", errors="replace")
     return dammit.unicode_markup
 
 
