@@ -334,6 +334,16 @@ def _serialize_html(
         if out and not out[-1][-1:].isspace() and out[-1][-1:] != ">":
             out.append(" ")
 
+    def put(t: str) -> None:
+        if t.isspace():
+            sep()
+            return
+        if t[0] == " " and out and out[-1][-1:].isspace():
+            t = t[1:]
+            if not t:
+                return
+        out.append(escape_text(t))
+
     def after(k: int, was_written: bool) -> None:
         if k in notes and was_written:
             out.append(f"<!-- {notes[k]} -->")
@@ -345,7 +355,7 @@ def _serialize_html(
         elif keep_tail[k]:
             if not was_written and tags[k] in BLOCK and t[0] != " ":
                 sep()
-            out.append(escape_text(t))
+            put(t)
 
     i = 0
     pending_gap = False
@@ -372,7 +382,10 @@ def _serialize_html(
         else:
             out.append(open_s[i])
         if keep_text[i] and text[i]:
-            out.append(escape_text(text[i]))
+            if tags[i] == "script":  # raw text: entities are not decoded inside <script>
+                out.append(text[i].replace("</", "<\\/"))
+            else:
+                put(text[i])
         stack.append(i)
         i += 1
     while stack:

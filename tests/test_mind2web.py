@@ -83,8 +83,9 @@ def test_backend_ids_listed_and_kept_on_request() -> None:
 
 
 def test_backend_ids_follow_what_budget_fitting_kept() -> None:
-    r = domprune.prune(PAGE, budget=40, question="What is the price?", settings=KEEP_IDS)
-    assert r.tokens_after == count_tokens(r.output) <= 40
+    r = domprune.prune(PAGE, budget=90, question="What is the price?", settings=KEEP_IDS)
+    assert r.tokens_after == count_tokens(r.output) <= 90
+    assert "Waterproof" not in r.output
     assert "$129.95" in r.output
     assert sorted(re.findall(r'backend_node_id="(\d+)"', r.output)) == sorted(r.backend_ids)
     assert "124" in r.backend_ids
@@ -110,9 +111,9 @@ def test_text_format() -> None:
 
 
 def test_chunks_carry_backend_ids() -> None:
-    chunks = domprune.chunk(PAGE, budget=80, settings=KEEP_IDS)
+    chunks = domprune.chunk(PAGE, budget=150, settings=KEEP_IDS)
     assert len(chunks) > 1
     joined = " ".join(c.output for c in chunks)
     for node in ("112", "122", "124", "135", "140"):
         assert joined.count(f'backend_node_id="{node}"') == 1
-    assert all(c.tokens <= 80 for c in chunks)
+    assert all(c.tokens <= 150 for c in chunks)

@@ -11,6 +11,7 @@ _ARIA_REFS = frozenset(
      "aria-flowto", "aria-details", "aria-errormessage"}
 )  # fmt: skip
 _URL_ATTRS = frozenset({"href", "src"})
+_META_NAMES = frozenset({"name", "property", "itemprop", "content"})
 _DROP_URL_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
 
 
@@ -66,12 +67,17 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
     kept_all: list[list[tuple[str, str]]] = []
     empty: list[tuple[str, str]] = []
     names: dict[str, str | None] = {}  # attribute name -> normalised name if kept, else None
+    tags = doc.tags
     for i, attrs in enumerate(doc.attrs):
         if not attrs or not alive[i]:
             kept_all.append(empty)
             continue
         kept: list[tuple[str, str]] = []
+        meta = tags[i] == "meta"
         for k, v in attrs:
+            if meta and k in _META_NAMES:  # a meta's content means nothing without its name
+                kept.append((k, v if len(v) <= max_val else v[:max_val].rstrip() + "…"))
+                continue
             if k in names:
                 n = names[k]
             else:

@@ -84,7 +84,7 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
                 if tags[j] == "title" and not title:
                     title = doc.text[j].strip()
                 svg += _mark(doc, j) if doc.parent[j] == i else 0
-            doc.text[i] = title
+            doc.text[i] = title or doc.text[i]
             i = doc.end[i]
             continue
         i += 1
