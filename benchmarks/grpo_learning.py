@@ -34,17 +34,18 @@ def make_records(n: int, words: list[str], split: str, rng: random.Random) -> li
     for i in range(n):
         colour, product = rng.choice(words), rng.choice(PRODUCTS)
         price = rng.randint(5, 99)
-        html = (
-            f"<html><body><div class='card'><h2>{product.title()} #{i}</h2>"
-            f"<p>Price: {price} EUR</p><p>Colour: {colour}</p><button>Buy</button></div></body></html>"
-        )
+        html = f"<div><h2>{product.title()}</h2><p>Price: {price} EUR</p><p>Colour: {colour}</p></div>"
         question = f"What colour is the {product}?"
-        records.append({"id": f"{split}-{i}", "html": html, "question": question, "answer": colour, "split": split})
+        records.append(
+            {"id": f"{split}-{i}", "html": html, "question": question, "answer": colour, "split": split}
+        )
     return records
 
 
-def warm_up(model_dir: Path, out_dir: Path, dataset, words: list[str], steps: int, lr: float, seed: int) -> dict:
-    """Supervised warm-up on ``\\boxed{random colour}``: teaches the format, not the right colour."""
+def warm_up(
+    model_dir: Path, out_dir: Path, dataset, words: list[str], steps: int, lr: float, seed: int, correct: bool
+) -> dict:
+    """Supervised warm-up on ``\\boxed{colour}``; with ``correct=False`` the colour is random (format only)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -54,35 +55,43 @@ def warm_up(model_dir: Path, out_dir: Path, dataset, words: list[str], steps: in
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    prompts = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in dataset["prompt"]]
+    prompts = [
+        tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in dataset["prompt"]
+    ]
     losses = []
     for _ in range(steps):
         batch = rng.sample(range(len(prompts)), k=min(16, len(prompts)))
-        ids, labels = [], []
+        ids, labels, completions = [], [], []
         for i in batch:
             p = tok(prompts[i], add_special_tokens=False)["input_ids"]
-            c = tok(f"\\boxed{{{rng.choice(words)}}}<|im_end|>", add_special_tokens=False)["input_ids"]
+            answer = dataset[i]["answers"][0] if correct else rng.choice(words)
+            c = tok(f"\\boxed{{{answer}}}<|im_end|>", add_special_tokens=False)["input_ids"]
             ids.append(p + c)
             labels.append([-100] * len(p) + c)
+            completions.append(c)
         width = max(map(len, ids))
+        keep = max(len(c) for c in completions) + 1  # logits only where a completion token is predicted
         pad = tok.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-        label_ids = torch.tensor([[-100] * (width - len(x)) + x for x in labels])
+        label_ids = torch.tensor([[-100] * (width - len(x)) + x for x in labels])[:, -keep + 1 :]
         mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
-        loss = model(input_ids=input_ids, attention_mask=mask, labels=label_ids).loss
+        logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=keep).logits[:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), label_ids.reshape(-1))
         loss.backward()
         opt.step()
         opt.zero_grad()
         losses.append(loss.item())
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    return {"steps": steps, "lr": lr, "first_loss": losses[0], "last_loss": losses[-1]}
+    return {"steps": steps, "lr": lr, "answers": "correct" if correct else "random", "losses": losses}
 
 
 def evaluate(model: str, dataset, rewards: dict[str, float]) -> dict:
     from domvqa_train.evaluate import EvalSettings, evaluate_models
 
-    report = evaluate_models([model], dataset, EvalSettings(max_new_tokens=12, batch_size=16, rewards=rewards))
+    report = evaluate_models(
+        [model], dataset, EvalSettings(max_new_tokens=12, batch_size=16, rewards=rewards)
+    )
     return report.scores[0].model_dump(exclude={"model", "seconds"})
 
 
@@ -95,7 +104,10 @@ def plot(curve: list[dict], chance: float, path: Path) -> None:
     steps = [row["step"] for row in curve]
     em = [row["exact_match"] for row in curve]
     window = 10
-    smooth = [sum(em[max(0, i - window + 1) : i + 1]) / len(em[max(0, i - window + 1) : i + 1]) for i in range(len(em))]
+    smooth = [
+        sum(em[max(0, i - window + 1) : i + 1]) / len(em[max(0, i - window + 1) : i + 1])
+        for i in range(len(em))
+    ]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, em, alpha=0.3, label="exact-match reward per step")
     ax.plot(steps, smooth, label=f"moving mean ({window} steps)")
@@ -117,12 +129,19 @@ def main() -> int:
     parser.add_argument("--test", type=int, default=64)
     parser.add_argument("--warmup-steps", type=int, default=60)
     parser.add_argument("--steps", type=int, default=120, help="GRPO steps")
-    parser.add_argument("--lr", type=float, default=2e-3, help="GRPO (LoRA) learning rate")
+    parser.add_argument("--lr", type=float, default=5e-3, help="GRPO (LoRA) learning rate")
+    parser.add_argument(
+        "--warmup-answers",
+        choices=["random", "correct"],
+        default="random",
+        help="warm-up targets: a random colour (format only; default) or the right one",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if not 2 <= args.words <= len(COLOURS):
         parser.error(f"--words must be between 2 and {len(COLOURS)}")
 
+    from domprune import PromptTemplate
     from domvqa_train.backends.trl_grpo import TrlGrpoBackend
     from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
     from domvqa_train.settings import TrainSettings
@@ -136,12 +155,28 @@ def main() -> int:
     records = make_records(args.train, words, "train", rng) + make_records(args.test, words, "test", rng)
     data = out / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    prep = prepare_dataset(data, out / "prepared", PrepareSettings(prompt_budget=512, progress=False, resume=False))
+    template = PromptTemplate(
+        system=None, user="<dom>{dom}</dom>\nQuestion: {question}\nAnswer in \\boxed{}."
+    )
+    prep = prepare_dataset(
+        data,
+        out / "prepared",
+        PrepareSettings(prompt_budget=256, template=template, progress=False, resume=False),
+    )
     train, test = load_prepared(out / "prepared", "train"), load_prepared(out / "prepared", "test")
 
     base = build_tiny_model(out / "base", "qwen2", hidden_size=64, layers=2, seed=args.seed)
     warm = out / "warm"
-    warm_info = warm_up(base, warm, train, words, args.warmup_steps, lr=3e-3, seed=args.seed)
+    warm_info = warm_up(
+        base,
+        warm,
+        train,
+        words,
+        args.warmup_steps,
+        lr=3e-3,
+        seed=args.seed,
+        correct=args.warmup_answers == "correct",
+    )
     rewards = {"exact_match": 1.0, "format": 0.2}
     before = evaluate(str(warm), test, rewards)
 
@@ -149,9 +184,9 @@ def main() -> int:
         model=str(warm),
         prepared_dir=str(out / "prepared"),
         output_dir=str(out / "grpo"),
-        prompt_budget=512,
+        prompt_budget=256,
         max_steps=args.steps,
-        per_device_batch_size=16,
+        per_device_batch_size=8,
         gradient_accumulation_steps=1,
         num_generations=8,
         max_completion_length=12,

@@ -190,7 +190,8 @@ def compact_json_ld(text: str, max_chars: int) -> str:
                 return v[:300] + "…"
             return v
 
-        out = json.dumps(prune(data, 0), ensure_ascii=False, separators=(",", ":"))
+        # "<" as \u003c: the same JSON, and no "</script>" or "<|im_start|>" in the raw script text
+        out = json.dumps(prune(data, 0), ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
     return out if len(out) <= max_chars else out[:max_chars] + "…"
 
 
@@ -293,12 +294,14 @@ def serialize(
     *,
     fmt: str = "html",
     mark_removed: bool = False,
+    span: tuple[int, int] | None = None,
 ) -> str:
     """Write the kept part of ``doc`` as compact HTML or as plain text.
 
     ``keep[i]`` keeps element ``i``'s tags (the caller keeps it consistent: a kept element's parent
     is kept); ``keep_text[i]`` / ``keep_tail[i]`` keep its text / tail. ``None`` keeps everything that
-    filtering left.
+    filtering left. ``span=(lo, hi)`` says that nothing is kept below element ``lo`` or from ``hi`` on
+    but ancestors, so the walk can jump over the rest (chunks of wide pages).
     """
     n = len(doc.tags)
     if keep is None:
@@ -307,13 +310,40 @@ def serialize(
         keep_text = keep
     if keep_tail is None:
         keep_tail = [keep[doc.parent[i]] if i else False for i in range(n)]
+    skip = _Skipper(doc, span) if span is not None and not mark_removed else None
     return (_serialize_text if fmt == "text" else _serialize_html)(
-        doc, keep, keep_text, keep_tail, mark_removed
+        doc, keep, keep_text, keep_tail, mark_removed, skip
     )
 
 
+class _Skipper:
+    """Where to go next from an element that is not kept, given that only ``lo..hi`` holds content."""
+
+    def __init__(self, doc: Document, span: tuple[int, int]) -> None:
+        self.lo, self.hi, self.end, self.parent = span[0], span[1], doc.end, doc.parent
+        self.child_on_path: dict[int, int] = {}
+        a = span[0]
+        while a > 0:
+            self.child_on_path[doc.parent[a]] = a
+            a = doc.parent[a]
+
+    def next(self, i: int, stack: list[int], n: int) -> int:
+        if self.end[i] <= self.lo:
+            nxt = self.child_on_path.get(self.parent[i], -1)
+            if nxt > i:
+                return nxt
+        elif i >= self.hi:
+            return self.end[stack[-1]] if stack else n
+        return self.end[i]
+
+
 def _serialize_html(
-    doc: Document, keep: list[bool], keep_text: list[bool], keep_tail: list[bool], mark_removed: bool
+    doc: Document,
+    keep: list[bool],
+    keep_text: list[bool],
+    keep_tail: list[bool],
+    mark_removed: bool,
+    skip: _Skipper | None = None,
 ) -> str:
     out: list[str] = []
     tags, end, text, tail, transparent, notes = (
@@ -369,6 +399,9 @@ def _serialize_html(
                 out.append(close_s[k])
             after(k, True)
         if not keep[i]:
+            if skip is not None and (end[i] <= skip.lo or i >= skip.hi):
+                i = skip.next(i, stack, n)
+                continue
             if mark_removed and not doc.removed[i] and not pending_gap:
                 out.append("<!-- removed -->")
                 pending_gap = True
@@ -404,7 +437,12 @@ _TEXT_ATTRS = ("alt", "aria-label", "aria_label", "title", "placeholder", "value
 
 
 def _serialize_text(
-    doc: Document, keep: list[bool], keep_text: list[bool], keep_tail: list[bool], mark_removed: bool
+    doc: Document,
+    keep: list[bool],
+    keep_text: list[bool],
+    keep_tail: list[bool],
+    mark_removed: bool,
+    skip: _Skipper | None = None,
 ) -> str:
     out: list[str] = []
     tags, end, text, tail = doc.tags, doc.end, doc.text, doc.tail
@@ -434,6 +472,9 @@ def _serialize_text(
         while stack and end[stack[-1]] <= i:
             close(stack.pop())
         if not keep[i]:
+            if skip is not None and (end[i] <= skip.lo or i >= skip.hi):
+                i = skip.next(i, stack, n)
+                continue
             if keep_tail[i] and tail[i]:
                 if tags[i] in BLOCK:
                     brk()
@@ -444,10 +485,12 @@ def _serialize_text(
             brk()
         if keep_text[i] and text[i]:
             add(text[i])
-        elif doc.kept_attrs and not (keep_text[i] and text[i]) and end[i] == i + 1:
+        elif keep_text[i] and doc.kept_attrs[i]:
+            # an element whose label is in an attribute (img alt, input value...) prints it
             for k, v in doc.kept_attrs[i]:
-                if k in _TEXT_ATTRS and v:
+                if k in _TEXT_ATTRS and v.strip():
                     add(v if not out or out[-1] == "\n" else " " + v)
+                    out.append(" ")
                     break
         stack.append(i)
         i += 1

@@ -9,6 +9,7 @@ from functools import cached_property
 from .document import Document, flatten, serialize
 from .errors import SettingsError
 from .parse import Page, ParsedPage, parse_page
+from .safety import has_special, neutralize
 from .settings import PruneSettings
 from .steps import filtering
 from .steps.attributes import strip_attributes
@@ -124,6 +125,9 @@ def prepare_document(
         alive = doc.live()
     if f.unwrap:
         removed.update(filtering.unwrap(doc, alive))
+    neutralized = _neutralize(doc, alive, settings.format)
+    if neutralized:
+        removed["special_tokens_neutralized"] = neutralized
     t4 = time.perf_counter()
     steps = [
         StepReport("filtering", removed, (t2 - t0) + (t4 - t3)),
@@ -131,6 +135,29 @@ def prepare_document(
     ]
     steps[0].removed = {k: v for k, v in removed.items()}
     return doc, alive, steps
+
+
+def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
+    """Break chat special-token strings wherever the output would carry them raw."""
+    count = 0
+    for i in range(len(doc.tags)):
+        if not alive[i]:
+            continue
+        if has_special(f"<{doc.tags[i]}>") or has_special(f"</{doc.tags[i]}>"):
+            doc.transparent[i] = True  # e.g. an element named <tool_call>: keep its content only
+            count += 1
+        raw = doc.tags[i] == "script"
+        if (fmt == "text" or raw) and has_special(doc.text[i]):
+            doc.text[i] = neutralize(doc.text[i])
+            count += 1
+        if fmt == "text":
+            if has_special(doc.tail[i]):
+                doc.tail[i] = neutralize(doc.tail[i])
+                count += 1
+            if doc.kept_attrs[i] and any(has_special(v) for _, v in doc.kept_attrs[i]):
+                doc.kept_attrs[i] = [(k, neutralize(v)) for k, v in doc.kept_attrs[i]]
+                count += 1
+    return count
 
 
 def _question_matches(doc: Document, alive: list[bool], question: str) -> list[int]:

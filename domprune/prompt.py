@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .errors import BudgetTooSmallError, SettingsError
 from .parse import Page
 from .pipeline import DEFAULT_BUDGET, PruneResult, prune
+from .safety import neutralize
 from .settings import PruneSettings
 from .tokenizers import TokenCounter, get_tokenizer
 
@@ -36,8 +37,10 @@ class PromptTemplate(BaseModel):
         return v
 
     def messages(self, dom: str, question: str) -> list[dict[str, Any]]:
-        user = self.user.replace("{question}", question)
-        head, _, tail = user.partition("{dom}")
+        """The chat messages; the slots are filled literally (a question may contain "{dom}")."""
+        head, _, tail = self.user.partition("{dom}")
+        head = head.replace("{question}", question)
+        tail = tail.replace("{question}", question)
         msgs: list[dict[str, Any]] = []
         if self.system is not None:
             msgs.append({"role": "system", "content": self.system})
@@ -78,6 +81,7 @@ def fit_prompt(
         raise SettingsError("question must be a string")
     template = template or PromptTemplate()
     counter = get_tokenizer(tokenizer)
+    question = neutralize(question)  # a question is untrusted text too
 
     def render(dom: str) -> str:
         return counter.render_chat(template.messages(dom, question), add_generation_prompt)
@@ -85,20 +89,21 @@ def fit_prompt(
     overhead = counter.count(render(""))
     dom_budget = budget - overhead
     if dom_budget <= 0:
+        smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
         raise BudgetTooSmallError(
             f"the prompt template and question alone take {overhead} tokens, over the budget of "
-            f"{budget}; the smallest budget that works is above {overhead}",
-            overhead + 1,
+            f"{budget}; the smallest budget that works is {smallest}",
+            smallest,
         )
     for _ in range(6):
         try:
             result = prune(page, budget=dom_budget, question=question, tokenizer=counter, settings=settings)
         except BudgetTooSmallError as exc:
-            smallest = None if exc.smallest_budget is None else exc.smallest_budget + overhead
+            smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
             raise BudgetTooSmallError(
                 f"a prompt budget of {budget} tokens leaves {dom_budget} for the page after the template "
                 f"({overhead} tokens), too few for any part of it; the smallest prompt budget that "
-                f"works is about {smallest}",
+                f"works is {smallest}",
                 smallest,
             ) from exc
         text = render(result.output)
@@ -112,3 +117,33 @@ def fit_prompt(
         f"could not fit the prompt in {budget} tokens (template {overhead} tokens); raise the budget",
         None,
     )
+
+
+def _smallest_budget(
+    page: Page,
+    question: str,
+    counter: TokenCounter,
+    template: PromptTemplate,
+    settings: PruneSettings | None,
+    overhead: int,
+    render: Any,
+) -> int | None:
+    """The smallest prompt budget that fits: the page's own smallest DOM plus the template, checked."""
+    try:
+        prune(page, budget=1, question=question, tokenizer=counter, settings=settings)
+        dom = 1
+    except BudgetTooSmallError as exc:
+        if exc.smallest_budget is None:
+            return None
+        dom = exc.smallest_budget
+    for _ in range(8):  # joins between the DOM and the template may cost a token or two more
+        try:
+            result = prune(page, budget=dom, question=question, tokenizer=counter, settings=settings)
+        except BudgetTooSmallError:
+            dom += 1
+            continue
+        tokens = counter.count(render(result.output))
+        if tokens <= overhead + dom:
+            return tokens
+        dom += tokens - overhead - dom
+    return None

@@ -12,7 +12,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .errors import DomVQAError
@@ -41,7 +40,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="prune each DOM so its whole prompt fits prompt_budget; write JSONL")
     _settings_args(p)
-    p.add_argument("--data", help="raw data: conversations JSON, raw records, JSONL or hf:NAME (setting: data)")
+    p.add_argument(
+        "--data", help="raw data: conversations JSON, raw records, JSONL or hf:NAME (setting: data)"
+    )
     p.add_argument("--workers", type=int, default=1, help="processes that fit prompts in parallel")
     p.add_argument("--no-resume", action="store_true", help="recompute everything in the output folder")
 
@@ -65,7 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("adapter", help="adapter (or model) folder to load")
     p.add_argument("--examples", help="raw examples file (default: the prepared eval split)")
     p.add_argument("-n", "--num", type=int, default=3, help="how many examples to answer (default 3)")
-    p.add_argument("--base-model", help="base model for an adapter folder (default: from adapter_config.json)")
+    p.add_argument(
+        "--base-model", help="base model for an adapter folder (default: from adapter_config.json)"
+    )
     return parser
 
 
@@ -159,7 +162,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             report = prepare_dataset(args.examples, tmp, _prepare_settings(settings))
             if not report.written:
-                raise DomVQAError(f"no example of {args.examples} could be prepared; see `domvqa-train prepare`")
+                raise DomVQAError(
+                    f"no example of {args.examples} could be prepared; see `domvqa-train prepare`"
+                )
             dataset = load_prepared(tmp, next(iter(report.written)))
     else:
         dataset = load_prepared(settings.prepared_dir, settings.eval_split or settings.train_split)

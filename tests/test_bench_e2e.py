@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,8 @@ def test_bench_run_writes_every_number(inputs: tuple[Path, Path], tmp_path: Path
         <= ablation["filtering"]["tokens_after"]["median"]
     )
     assert saved["chunking"]["natural"]["questions"] == 8
-    assert saved["memory"]["pages"] == 2 and saved["memory"]["peak_mb"]["max"] > 0
+    assert saved["memory"]["pages"] == 2 and saved["memory"]["errors"] == 0
+    assert saved["memory"]["rss_peak_mb"]["max"] > saved["memory"]["rss_growth_mb"]["max"] >= 0
 
     rows = [
         json.loads(line) for line in (settings.out / "records.jsonl").read_text(encoding="utf-8").splitlines()
@@ -210,3 +212,30 @@ def test_htmlrag_baseline_fits(
     (row,) = [r for r in numbers["results"] if r["corpus"] == "all"]
     assert row["method"] == "htmlrag" and row["errors"] == 0 and row["calls"] == 2
     assert row["tokens_after"]["max"] <= 600
+
+
+def test_a_timed_out_call_stops_the_smaller_budgets(tmp_path: Path) -> None:
+    from domprune.bench.baselines import Method
+    from domprune.bench.records import Page, Question
+    from domprune.bench.runner import BenchRun, _PageBench
+    from domprune.tokenizers import get_tokenizer
+
+    def fit(state: str, budget: int) -> str:
+        if budget == 300:
+            time.sleep(5)
+        return state[:budget]
+
+    slow = Method("slow", "slow", "html", False, lambda html, q: html, fit)
+    settings = BenchSettings(inputs=["x"], out=tmp_path, budgets=[1000, 300, 100], call_timeout_s=0.3)
+    bench_run = BenchRun(settings=settings)
+    page = Page("p", "c", [Question("Who?", ("Ann",))], html="<p>Ann</p>")
+    _PageBench(bench_run, get_tokenizer("qwen2.5"), page, "<p>Ann</p>", page.questions).method(slow)
+    calls = {r["budget"]: r for r in bench_run.rows if r["type"] == "call"}
+    assert calls[1000]["error"] is None and calls[1000]["fits"]
+    assert calls[300]["error"].startswith("CallTimeout") and calls[300]["seconds"] < 3
+    assert (
+        calls[100]["error"] == "not run: a larger budget timed out on this page"
+        and calls[100]["seconds"] is None
+    )
+    answers = {r["budget"]: r["retained"] for r in bench_run.rows if r["type"] == "answer"}
+    assert answers == {1000: True, 300: False, 100: False}

@@ -159,3 +159,12 @@ def test_mind2web_chunks_keep_backend_ids_on_request() -> None:
 def test_bad_budget() -> None:
     with pytest.raises(domprune.SettingsError):
         domprune.chunk(PAGE, budget=0)
+
+
+def test_smallest_chunk_budget_is_the_largest_piece() -> None:
+    page = "<div><p>short</p><p>" + "word " * 30 + "</p></div>"
+    with pytest.raises(BudgetTooSmallError) as info:
+        domprune.chunk(page, budget=3)
+    smallest = info.value.smallest_budget
+    assert smallest is not None
+    assert all(c.tokens <= smallest for c in domprune.chunk(page, budget=smallest))

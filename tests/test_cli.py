@@ -201,3 +201,19 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
             main(argv)
         assert info.value.code == 2
         assert "Traceback" not in capsys.readouterr().err
+
+
+def test_out_dir_never_overwrites_a_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "index.html", tmp_path / "b" / "index.html"
+    first.write_text("<p>first page</p>")
+    second.write_text("<p>second page</p>")
+    out_dir = tmp_path / "out"
+    code, _, err = _run(capsys, "prune", str(first), str(second), "-o", str(out_dir))
+    written = " ".join(f.read_text() for f in out_dir.rglob("*") if f.is_file()) if out_dir.exists() else ""
+    # either both results are written, or the run refuses with a clear message
+    if code == 0:
+        assert "first page" in written and "second page" in written
+    else:
+        assert code == 2 and "index.html" in err and "Traceback" not in err

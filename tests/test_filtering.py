@@ -135,11 +135,14 @@ def test_element_with_only_a_tail_is_not_empty_parent() -> None:
 
 def test_unwrap_bare_wrappers_keeps_content() -> None:
     page = '<div><div><span>wrapped</span></div><span class="k">styled</span><p>para</p></div>'
-    text = out(page)
-    assert "<div>" not in text and "<span>" not in text
-    assert "wrapped" in text and "styled" in text and "<p>para</p>" in text
-    # block wrappers still separate words
-    assert "wrapped styled" in text or "wrapped</" in text or "wrapped <" in text
+    assert out(page) == "wrapped styled<p>para</p>"
+
+
+def test_unwrapped_blocks_still_separate_words_inline_ones_do_not() -> None:
+    assert (
+        out("<div><div>one</div><div>two</div><span>three</span><span>four</span></div>")
+        == "one two threefour"
+    )
 
 
 def test_unwrap_keeps_wrappers_with_attributes() -> None:

@@ -162,3 +162,9 @@ def test_comments_and_pis_are_dropped() -> None:
 def test_undeclared_latin1_bytes() -> None:
     # no BOM and no declared charset, not valid UTF-8: the web's fallback is windows-1252
     assert _text("<p>café déjà vu, naïve</p>".encode("latin-1")) == "café déjà vu, naïve"
+
+
+def test_xml_declaration_in_str_and_bytes() -> None:
+    page = '<?xml version="1.0" encoding="iso-8859-1"?><html><body><p>caf\xe9</p></body></html>'
+    assert _text(page) == "café"
+    assert _text(page.encode("latin-1")) == "café"

@@ -12,7 +12,10 @@ For every generated page, budget, format and question:
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -68,7 +71,8 @@ node_st = st.recursive(
 page_st = st.lists(node_st, min_size=1, max_size=4).map(
     lambda nodes: "<html><body>" + "".join(nodes) + "</body></html>"
 )
-question_st = st.one_of(st.none(), st.sampled_from(["What is the price?", "weight in lb", "東京 café"]))
+QUESTIONS = ["What is the price?", "weight in lb", "東京 café"]
+question_st = st.one_of(st.none(), st.sampled_from(QUESTIONS))
 budget_st = st.integers(min_value=1, max_value=400)
 fmt_st = st.sampled_from(["html", "text"])
 
@@ -100,11 +104,25 @@ def _source_text(page: str) -> str:
 
 
 def _output_words(output: str, fmt: str) -> list[str]:
+    """Words of each text piece and attribute value (pieces apart: dropping content between two
+    pieces must not count as inventing the glued word)."""
     if fmt == "text":
         return _WORD.findall(output)
     root = lxml_html.fragment_fromstring(output, create_parent="div")
     values = [v for el in root.iter() if isinstance(el.tag, str) for v in el.attrib.values()]
-    return _WORD.findall(root.text_content() + " " + " ".join(values))
+    return [w for piece in [*root.itertext(), *values] for w in _WORD.findall(piece)]
+
+
+def _made_of_source_pieces(word: str, source: str) -> bool:
+    """``word`` is a run of substrings of ``source`` (pieces that were apart in the page may touch in
+    the output once what stood between them is dropped, as in ``a<b>x</b>b`` -> ``ab``)."""
+    reachable = [True] + [False] * len(word)
+    for i in range(len(word)):
+        if reachable[i]:
+            for j in range(len(word), i, -1):
+                if not reachable[j] and word[i:j] in source:
+                    reachable[j] = True
+    return reachable[-1]
 
 
 @PROPERTY_SETTINGS
@@ -128,7 +146,7 @@ def test_output_words_come_from_the_input(page: str, budget: int, question: str 
         return
     source = _source_text(page)
     for word in _output_words(r.output, fmt):
-        assert word in source, (word, r.output)
+        assert _made_of_source_pieces(word, source), (word, r.output)
 
 
 @PROPERTY_SETTINGS
@@ -150,6 +168,54 @@ def test_idempotent(page: str, budget: int, question: str | None) -> None:
         return
     again = domprune.prune(r.output, budget=budget, question=question)
     assert again.output == r.output
+
+
+CHUNK_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+def _squash_text(output: str, fmt: str) -> str:
+    if fmt == "html":
+        output = lxml_html.fragment_fromstring(output, create_parent="div").text_content()
+    return "".join(output.split())
+
+
+@CHUNK_SETTINGS
+@given(page=page_st, budget=st.integers(min_value=8, max_value=300), question=question_st, fmt=fmt_st)
+def test_chunks_within_budget_and_complete(
+    page: str, budget: int, question: str | None, fmt: str, well_formed: Callable[[str], list[str]]
+) -> None:
+    prune_settings = PruneSettings(format=fmt)
+    try:
+        chunks = domprune.chunk(page, budget=budget, question=question, settings=prune_settings)
+    except BudgetTooSmallError as exc:
+        assert exc.smallest_budget is not None and exc.smallest_budget > budget
+        chunks = domprune.chunk(page, budget=exc.smallest_budget, question=question, settings=prune_settings)
+        budget = exc.smallest_budget
+    except domprune.InputError:
+        return
+    for c in chunks:
+        assert c.tokens == count_tokens(c.output) <= budget
+        if fmt == "html":
+            assert well_formed(c.output) == [], c.output
+        assert (c.score is not None) == bool(question and question.strip())
+    full = domprune.prune(page, budget=10**7, settings=PruneSettings(format=fmt, fit=False)).output
+    joined = "".join(_squash_text(c.output, fmt) for c in chunks)
+    assert joined == _squash_text(full, fmt)
+
+
+@CHUNK_SETTINGS
+@given(page=page_st, budget=st.integers(min_value=1, max_value=600), question=st.sampled_from(QUESTIONS))
+def test_fitted_prompt_within_budget(page: str, budget: int, question: str) -> None:
+    try:
+        fp = domprune.fit_prompt(page, question=question, budget=budget)
+    except BudgetTooSmallError:
+        return
+    except domprune.InputError:
+        return
+    assert fp.tokens == count_tokens(fp.text) <= budget
+    assert question in fp.text
 
 
 # Reduced cases the property above found (kept as plain tests so they run every time).
@@ -180,3 +246,30 @@ def test_text_attribute_values_are_separated() -> None:
         domprune.prune('<p>Buy<img alt="cart icon">now</p>', budget=100, settings=text).output
         == "Buy cart icon now"
     )
+
+
+_HASH_SEED_SCRIPT = """
+import domprune
+rows = "".join(f"<tr><td>Model {i}</td><td>{100 + i} g</td></tr>" for i in range(40))
+page = ("<html><head><title>Specs</title></head><body><nav class='menu'><a href='/'>Home</a></nav><main>"
+        + "".join(f"<p>Paragraph {i} about boots and trails.</p>" for i in range(60))
+        + "<table><tr><th>Model</th><th>Weight</th></tr>" + rows + "</table></main></body></html>")
+outs = []
+for q in (None, "How much does Model 7 weigh?", "boots trails"):
+    for b in (40, 150, 400):
+        for fmt in ("html", "text"):
+            outs.append(domprune.prune(page, budget=b, question=q, settings=domprune.PruneSettings(format=fmt)).output)
+    outs += [c.output + repr(c.score) for c in domprune.chunk(page, budget=120, question=q)]
+print(repr(outs))
+"""
+
+
+def test_deterministic_across_hash_seeds() -> None:
+    results = []
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-c", _HASH_SEED_SCRIPT], env=env, capture_output=True, text=True, check=True
+        )
+        results.append(proc.stdout)
+    assert results[0] == results[1]

@@ -14,20 +14,21 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from domvqa_train.backends import available_backends, create_backend, get_backend  # noqa: E402
-from domvqa_train.backends.trl_grpo import (  # noqa: E402
+from domvqa_train.backends import available_backends, create_backend, get_backend
+from domvqa_train.backends.trl_grpo import (
     RewardVarianceCallback,
+    TrainingInterrupted,
     TrlGrpoBackend,
     check_prompts_fit,
     lora_target_regex,
 )
-from domvqa_train.cli import main  # noqa: E402
-from domvqa_train.errors import BackendError, PrepareError  # noqa: E402
-from domvqa_train.evaluate import EvalSettings, evaluate_models, load_report  # noqa: E402
-from domvqa_train.modelio import ModelLoadError, generate, load_for_inference, load_model  # noqa: E402
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset  # noqa: E402
-from domvqa_train.settings import TrainSettings  # noqa: E402
-from domvqa_train.tiny import build_tiny_model  # noqa: E402
+from domvqa_train.cli import main
+from domvqa_train.errors import BackendError, PrepareError
+from domvqa_train.evaluate import EvalSettings, evaluate_models, load_report
+from domvqa_train.modelio import ModelLoadError, generate, load_for_inference, load_model
+from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.settings import TrainSettings
+from domvqa_train.tiny import build_tiny_model
 
 SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sample_conversations.json"
 BUDGET = 300
@@ -129,21 +130,55 @@ def test_reload_eval_and_cli_test(trained, prepared, tmp_path, capsys) -> None:
     assert "| format_accuracy |" in (tmp_path / "eval" / "eval_report.md").read_text(encoding="utf-8")
 
     capsys.readouterr()
-    args = ["test", str(adapter), "--prepared-dir", str(prepared), "-n", "2", "--set", "max_completion_length=4"]
+    args = [
+        "test",
+        str(adapter),
+        "--prepared-dir",
+        str(prepared),
+        "-n",
+        "2",
+        "--set",
+        "max_completion_length=4",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert printed.count("  model:    ") == 2 and "Blue Hall, Berlin" in printed
 
 
+class _InterruptAfterSave:
+    """A trainer callback that presses Ctrl-C right after the checkpoint of ``step`` is written."""
+
+    def __init__(self, step: int) -> None:
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class _Callback(TrainerCallback):
+            def on_save(self, args, state, control, **kwargs):
+                if state.global_step == outer.step:
+                    raise KeyboardInterrupt
+
+        self.step, self.callback = step, _Callback()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("trained", ["qwen2"], indirect=True)
-def test_resume_continues_from_last_checkpoint(trained, prepared, tmp_path) -> None:
+def test_interrupt_keeps_checkpoints_and_resume_continues(trained, prepared, tmp_path) -> None:
     run = tmp_path / "run"
-    shutil.copytree(trained.settings.output_dir, run)
-    again = _settings(trained.model, prepared, run, max_steps=3, merge_adapter=True)
-    report = TrlGrpoBackend(again, reward_funcs=[text_hash_reward]).train()
-    assert Path(report.resumed_from).name == "checkpoint-2"
-    assert report.steps == 3 and Path(report.last_checkpoint).name == "checkpoint-3"
+    shutil.copytree(trained.settings.output_dir, run)  # a finished 2-step run
+    longer = _settings(trained.model, prepared, run, max_steps=4, merge_adapter=True)
+    interrupted = TrlGrpoBackend(
+        longer, reward_funcs=[text_hash_reward], callbacks=[_InterruptAfterSave(3).callback]
+    )
+    with pytest.raises(
+        TrainingInterrupted, match=r"interrupted at step 3; the last checkpoint .*checkpoint-3"
+    ):
+        interrupted.train()
+    assert (run / "checkpoint-3").is_dir()
+
+    report = TrlGrpoBackend(longer, reward_funcs=[text_hash_reward]).train()
+    assert Path(report.resumed_from).name == "checkpoint-3"
+    assert report.steps == 4 and Path(report.last_checkpoint).name == "checkpoint-4"
     merged = Path(report.merged_dir)
     assert (merged / "config.json").is_file() and not (merged / "adapter_config.json").exists()
     assert type(load_model(str(merged))).__name__ == "Qwen2ForCausalLM"
@@ -215,3 +250,19 @@ def test_backend_registry() -> None:
 def test_unloadable_model_says_how_to_point_at_a_local_copy(tmp_path) -> None:
     with pytest.raises(ModelLoadError, match=r"--model /path/to/Holo1-3B"):
         load_model(str(tmp_path / "Holo1-3B-missing"))
+
+
+def test_screenshot_runs_need_screenshots_and_a_processor(prepared, tmp_path) -> None:
+    from domvqa_train.backends.trl_grpo import _attach_images
+    from domvqa_train.errors import SettingsError
+    from domvqa_train.modelio import load_processor
+
+    with pytest.raises(SettingsError, match=r"2 example\(s\) have no screenshot"):
+        _attach_images(load_prepared(prepared, "test"), str(prepared))
+    model = build_tiny_model(tmp_path / "vl", "qwen2_5_vl")
+    if json.loads((model / "tiny_model.json").read_text(encoding="utf-8"))["processor"]:
+        assert hasattr(load_processor(str(model), required=True), "image_processor")
+    else:  # transformers' Qwen2.5-VL processor needs torchvision; without it the error says so
+        with pytest.raises(ModelLoadError, match="torchvision"):
+            load_processor(str(model), required=True)
+        assert load_processor(str(model), required=False) is None

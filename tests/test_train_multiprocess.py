@@ -33,7 +33,9 @@ def test_two_process_cpu_run(tmp_path) -> None:
     model = build_tiny_model(tmp_path / "model", "qwen2")
     prepared = tmp_path / "prepared"
     prepare_dataset(
-        ROOT / "examples" / "sample_conversations.json", prepared, PrepareSettings(prompt_budget=300, progress=False)
+        ROOT / "examples" / "sample_conversations.json",
+        prepared,
+        PrepareSettings(prompt_budget=300, progress=False),
     )
     cfg = tmp_path / "run.yaml"
     # 1 prompt x 2 generations per round needs 2 processes: one process alone is refused before loading.

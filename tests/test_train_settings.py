@@ -23,14 +23,18 @@ def test_defaults_follow_the_issue() -> None:
 def test_yaml_file_with_overrides(tmp_path) -> None:
     cfg = tmp_path / "run.yaml"
     cfg.write_text("model: /models/tiny\nlora:\n  rank: 8\nrewards:\n  f1: 1.0\n", encoding="utf-8")
-    s = TrainSettings.from_file(cfg, ["lora.alpha=16", "rewards={exact_match: 1, format: 0.2}", "resume=false"])
+    s = TrainSettings.from_file(
+        cfg, ["lora.alpha=16", "rewards={exact_match: 1, format: 0.2}", "resume=false"]
+    )
     assert (s.model, s.lora.rank, s.lora.alpha, s.resume) == ("/models/tiny", 8, 16.0, False)
     assert s.rewards == {"exact_match": 1.0, "format": 0.2}
 
 
 def test_toml_file(tmp_path) -> None:
     cfg = tmp_path / "run.toml"
-    cfg.write_text('model = "m"\nmax_steps = 7\n[lora]\nrank = 4\ntarget_modules = ["q_proj"]\n', encoding="utf-8")
+    cfg.write_text(
+        'model = "m"\nmax_steps = 7\n[lora]\nrank = 4\ntarget_modules = ["q_proj"]\n', encoding="utf-8"
+    )
     s = TrainSettings.from_file(cfg)
     assert (s.model, s.max_steps, s.lora.rank, s.lora.target_modules) == ("m", 7, 4, ["q_proj"])
 
@@ -74,7 +78,9 @@ def test_batch_rule_matches_trl() -> None:
     from trl import GRPOConfig
 
     for batch, accum, gens in itertools.product([1, 2, 3], [1, 2, 4], [2, 3, 4]):
-        s = TrainSettings(per_device_batch_size=batch, gradient_accumulation_steps=accum, num_generations=gens)
+        s = TrainSettings(
+            per_device_batch_size=batch, gradient_accumulation_steps=accum, num_generations=gens
+        )
         try:
             s.check_batch(1)
             ours = True
@@ -98,7 +104,9 @@ def test_batch_rule_matches_trl() -> None:
 def test_batch_rule_counts_processes() -> None:
     s = TrainSettings(per_device_batch_size=1, gradient_accumulation_steps=1, num_generations=2)
     s.check_batch(2)
-    with pytest.raises(SettingsError, match=r"1 completions per round must be divisible by num_generations \(2\)"):
+    with pytest.raises(
+        SettingsError, match=r"1 completions per round must be divisible by num_generations \(2\)"
+    ):
         s.check_batch(1)
 
 

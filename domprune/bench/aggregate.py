@@ -51,8 +51,8 @@ def method_results(run: BenchRun) -> list[dict[str, Any]]:
         _by(calls, "method", "budget", "corpus").items(), key=lambda kv: (kv[0][0], -kv[0][1], kv[0][2])
     ):
         ok = [r for r in group if r["tokens_after"] is not None]
-        seconds = [r["seconds"] for r in group]
-        mb = sum(before[r["_page"]]["bytes"] for r in group) / 2**20
+        seconds = [r["seconds"] for r in group if r["seconds"] is not None]
+        mb = sum(before[r["_page"]]["bytes"] for r in group if r["seconds"] is not None) / 2**20
         reductions = [
             before[r["_page"]]["tokens_before"] / r["tokens_after"] for r in ok if r["tokens_after"]
         ]
@@ -69,7 +69,7 @@ def method_results(run: BenchRun) -> list[dict[str, Any]]:
                 "fit_share": share([r["fits"] for r in group]),
                 "retention": _retention(answers.get((method, budget, corpus), [])),
                 "seconds": summarize(seconds),
-                "calls_per_s": len(group) / sum(seconds) if sum(seconds) > 0 else None,
+                "calls_per_s": len(seconds) / sum(seconds) if sum(seconds) > 0 else None,
                 "mb_per_s": mb / sum(seconds) if sum(seconds) > 0 else None,
             }
         )
@@ -111,10 +111,10 @@ def vs_domprune(run: BenchRun, reference: str = "domprune") -> list[dict[str, An
         ]
         m_ret = share([a for a, _ in pairs])
         r_ret = share([b for _, b in pairs])
-        m_time = median([r["seconds"] for r in mine]) if mine else None
-        r_time = (
-            median([t for r in mine for t in ref_time[(r["corpus"], r["page"], budget)]]) if mine else None
-        )
+        m_times = [r["seconds"] for r in mine if r["seconds"] is not None]
+        r_times = [t for r in mine for t in ref_time[(r["corpus"], r["page"], budget)] if t is not None]
+        m_time = median(m_times) if m_times else None
+        r_time = median(r_times) if r_times else None
         out.append(
             {
                 "method": method,
@@ -206,13 +206,17 @@ def chunk_results(run: BenchRun) -> dict[str, Any]:
 
 def memory_results(run: BenchRun) -> dict[str, Any]:
     rows = [r for r in run.rows if r["type"] == "memory"]
+    ok = [r for r in rows if r["error"] is None]
     return {
         "pages": len(rows),
         "budget": rows[0]["budget"] if rows else None,
-        "peak_mb": summarize([r["peak_mb"] for r in rows]),
-        "peak_per_input_mb": summarize([r["peak_mb"] / r["html_mb"] for r in rows if r["html_mb"] > 0]),
-        "errors": sum(r["error"] is not None for r in rows),
-        "process_max_rss_mb": run.environment.get("max_rss_mb"),
+        "errors": len(rows) - len(ok),
+        "rss_growth_mb": summarize([r["rss_growth_mb"] for r in ok]),
+        "rss_peak_mb": summarize([r["rss_peak_mb"] for r in ok]),
+        "traced_peak_mb": summarize([r["traced_peak_mb"] for r in ok]),
+        "html_mb": summarize([r["html_mb"] for r in ok]),
+        "largest_page": max(ok, key=lambda r: r["html_mb"], default=None),
+        "bench_process_max_rss_mb": run.environment.get("max_rss_mb"),
     }
 
 

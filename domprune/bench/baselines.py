@@ -8,7 +8,8 @@ Baselines (each optional; one whose package is missing is left out with a note):
 
 - ``truncate``: the raw page, cut after ``budget`` tokens;
 - ``strip_truncate``: ``<script>``, ``<style>`` and comments removed (lxml), then cut;
-- ``trafilatura``: ``trafilatura.extract`` (main text, default settings), then cut;
+- ``trafilatura``: ``trafilatura.extract(html, with_metadata=True)`` (its metadata header with
+  title, author, date, then the main text), then cut;
 - ``htmlrag``: HtmlRAG's BM25 pruner (``clean_html`` + ``build_block_tree(max_node_words=10)`` +
   ``BM25HTMLPruner``), with the target model's vocabulary as a transformers tokenizer.
 """
@@ -114,7 +115,7 @@ def trafilatura_method(counter: TokenCounter) -> Method:
     import trafilatura
 
     def extract(html: str) -> str:
-        return trafilatura.extract(html) or ""
+        return trafilatura.extract(html, with_metadata=True) or ""
 
     return _truncating("trafilatura", "trafilatura + truncation", "text", extract, counter)
 

@@ -210,13 +210,15 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
             ),
         ]
     m = numbers["memory"]
-    if m["pages"]:
+    if m["pages"] and m["largest_page"]:
+        big = m["largest_page"]
         parts += [
             "",
-            f"Peak traced memory of prune (budget {m['budget']}, {m['pages']} pages): median "
-            f"{_fmt(m['peak_mb']['median'])} MB, max {_fmt(m['peak_mb']['max'])} MB, median "
-            f"{_fmt(m['peak_per_input_mb']['median'], 1)}x the input size; process max RSS "
-            f"{_fmt(m['process_max_rss_mb'], 0)} MB",
+            f"Memory of one prune call (budget {m['budget']}, {m['pages']} pages, each in a fresh process): "
+            f"peak RSS growth median {_fmt(m['rss_growth_mb']['median'], 1)} MB, max "
+            f"{_fmt(m['rss_growth_mb']['max'], 1)} MB; process peak RSS max {_fmt(m['rss_peak_mb']['max'], 0)} MB; "
+            f"largest page {_fmt(big['html_mb'], 2)} MB: +{_fmt(big['rss_growth_mb'], 1)} MB; "
+            f"Python-traced peak max {_fmt(m['traced_peak_mb']['max'], 1)} MB",
         ]
     for name, why in numbers["missing_methods"].items():
         parts.append(f"left out: {name}: {why}")

@@ -21,7 +21,6 @@ import random
 import resource
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from domprune.tokenizers import TokenCounter, get_tokenizer
 from .baselines import Method, build_methods
 from .corpora import load_corpus
 from .loaders import Loaded, load_input
+from .memory import measure_in_child
 from .metrics import Haystack, haystack
 from .questions import synthetic_questions
 from .records import Page, PageReadError, Question, Skip
@@ -152,11 +152,19 @@ class _PageBench:
         for qi, q in variants:
             state, prep_s, prep_err = _timed(lambda q=q: m.prepare(self.html, q.text if q else None), limit)
             targets = list(enumerate(self.questions)) if qi is None else [(qi, q)]
+            stop: str | None = None  # after a failed prepare or a timeout, smaller budgets are not run
             for budget in self.settings.budgets:
-                if prep_err is None:
-                    out, fit_s, err = _timed(lambda budget=budget, state=state: m.fit(state, budget), limit)
+                seconds: float | None
+                if stop is not None:
+                    out, seconds, err = None, None, stop
+                elif prep_err is not None:
+                    out, seconds, err = None, prep_s, prep_err
+                    stop = f"not run: {prep_err}"
                 else:
-                    out, fit_s, err = None, 0.0, prep_err
+                    out, fit_s, err = _timed(lambda budget=budget, state=state: m.fit(state, budget), limit)
+                    seconds = prep_s + fit_s
+                    if err is not None and err.startswith("CallTimeout"):
+                        stop = "not run: a larger budget timed out on this page"
                 text = None if out is None else (out if isinstance(out, str) else out.output)
                 row: dict[str, Any] = {
                     **self.base,
@@ -164,7 +172,7 @@ class _PageBench:
                     "method": m.name,
                     "budget": budget,
                     "question": qi,
-                    "seconds": prep_s + fit_s,
+                    "seconds": seconds,
                     "error": err,
                     "tokens_after": None if text is None else self.counter.count(text),
                 }
@@ -233,29 +241,24 @@ class _PageBench:
             self.run.rows.append(row)
 
 
-def _memory_rows(run: BenchRun, counter: TokenCounter, pages: list[tuple[Page, str]]) -> None:
-    """Peak traced memory of one ``prune`` call at the smallest budget, per page (not timed)."""
+def _memory_rows(run: BenchRun, pages: list[tuple[Page, str]]) -> None:
+    """Peak memory of one ``prune`` call at the smallest budget, per page, each in a fresh process."""
     budget = min(run.settings.budgets)
     for page, html in pages:
-        tracemalloc.start()
-        try:
-            domprune.prune(html, budget=budget, tokenizer=counter)
-            err = None
-        except Exception as exc:
-            err = f"{type(exc).__name__}: {str(exc)[:200]}"
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        run.rows.append(
-            {
-                "corpus": page.corpus,
-                "page": page.id,
-                "type": "memory",
-                "budget": budget,
-                "peak_mb": peak / 2**20,
-                "html_mb": len(html.encode("utf-8")) / 2**20,
-                "error": err,
-            }
-        )
+        probe = measure_in_child(html, budget, run.settings.tokenizer, run.settings.call_timeout_s)
+        row: dict[str, Any] = {
+            "corpus": page.corpus,
+            "page": page.id,
+            "type": "memory",
+            "budget": budget,
+            "html_mb": len(html.encode("utf-8")) / 2**20,
+            "error": probe.get("error"),
+        }
+        if row["error"] is None:
+            row["rss_growth_mb"] = probe["rss_peak_mb"] - probe["rss_before_mb"]
+            row["rss_peak_mb"] = probe["rss_peak_mb"]
+            row["traced_peak_mb"] = probe["traced_peak_mb"]
+        run.rows.append(row)
 
 
 def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> BenchRun:
@@ -278,7 +281,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         for m in methods
     }
     htmlrag_pages = {id(p) for p in _first_per_corpus(pages, settings.htmlrag_sample)}
-    memory_pages: list[tuple[Page, str]] = []
+    measured: list[tuple[int, Page]] = []
     for page in tqdm(pages, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr):
         try:
             html = page.read_html()
@@ -309,13 +312,22 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
             bench.ablation()
         if settings.chunk_budget:
             bench.chunks()
-        if len(memory_pages) < settings.memory_sample:
-            memory_pages.append((page, html))
-    if memory_pages:
-        _memory_rows(run, counter, memory_pages)
+        measured.append((len(html), page))
+    if settings.memory_sample and measured:
+        _memory_rows(run, [(p, p.read_html()) for p in _spread_by_size(measured, settings.memory_sample)])
     run.seconds = time.perf_counter() - start
     run.environment = _environment(counter)
     return run
+
+
+def _spread_by_size(pages: list[tuple[int, Page]], n: int) -> list[Page]:
+    """``n`` pages spread evenly over the size order, the largest always included."""
+    ordered = [p for _, p in sorted(pages, key=lambda sp: sp[0])]
+    if n >= len(ordered):
+        return ordered
+    last = len(ordered) - 1
+    picks = sorted({round(last * (k + 1) / n) for k in range(n)})
+    return [ordered[i] for i in picks]
 
 
 def _first_per_corpus(pages: list[Page], n: int | None) -> list[Page]:

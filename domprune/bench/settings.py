@@ -28,7 +28,7 @@ class BenchSettings(BaseModel):
     seed: int = 0
     methods: list[str] = Field(default_factory=lambda: list(ALL_METHODS))
     htmlrag_sample: int | None = Field(
-        4,
+        2,
         ge=0,
         description="HtmlRAG runs on this many of the drawn pages per corpus (it is slow; None: all).",
     )
@@ -36,10 +36,10 @@ class BenchSettings(BaseModel):
     chunk_budget: int = Field(
         2000, ge=0, description="Budget of each chunk for the chunking measure (0: off)."
     )
-    memory_sample: int = Field(8, ge=0, description="Pages whose peak memory (tracemalloc) is measured.")
+    memory_sample: int = Field(6, ge=0, description="Pages whose peak memory is measured (a process each).")
     ablation: bool = True
     call_timeout_s: float = Field(
-        120.0, gt=0, description="A call running longer is stopped and counted as failed."
+        60.0, gt=0, description="A call running longer is stopped and counted as failed."
     )
     progress: bool = True
 

@@ -157,6 +157,7 @@ class _Fitter:
         self.units = _Units(doc, alive)
         n = len(doc.tags)
         self.tag_cost = [0] * n
+        self.rel: list[float] = []  # question relevance of each unit, once ranked with a question
         self._cost_units_and_tags()
 
     # -- costs ---------------------------------------------------------------------------------
@@ -300,6 +301,7 @@ class _Fitter:
             if rel[u] > 0 and shapes[shape_of[u]] > 2:
                 rel[u] /= shapes[shape_of[u]] ** 0.5
         top = max(rel, default=0.0)
+        self.rel = rel
         if top <= 0:
             return
         for u in range(len(units)):
@@ -406,7 +408,10 @@ class _Fitter:
             cum.append(total)
         return taken, cum
 
-    def render(self, taken: list[int], mark_removed: bool) -> tuple[str, list[bool], list[bool], list[bool]]:
+    def render(
+        self, taken: list[int], mark_removed: bool, local: bool = False
+    ) -> tuple[str, list[bool], list[bool], list[bool]]:
+        """Serialize the units ``taken``; ``local`` when they are few and close together (chunks)."""
         doc, units = self.doc, self.units
         n = len(doc.tags)
         keep = [False] * n
@@ -417,13 +422,17 @@ class _Fitter:
             k, e = units.kind[u], units.elem[u]
             if k == TAIL:
                 keep_tail[e] = True
-            elif k == TEXT:
+            else:  # TEXT, or ATTR (text mode prints the label attribute of a kept ATTR unit)
                 keep_text[e] = True
             o = units.owner[u]
             while o >= 0 and not keep[o]:
                 keep[o] = True
                 o = parent[o]
-        out = serialize(doc, keep, keep_text, keep_tail, fmt=self.fmt, mark_removed=mark_removed)
+        span = None
+        if local and taken:
+            elems = [units.elem[u] for u in taken]
+            span = (min(elems), max(elems) + 1)
+        out = serialize(doc, keep, keep_text, keep_tail, fmt=self.fmt, mark_removed=mark_removed, span=span)
         return out, keep, keep_text, keep_tail
 
 

@@ -106,36 +106,59 @@ def chunk_document(
     chunk_units: list[list[int]] = []
     heading_text = _heading_trail(doc, units)
     for us in chunks_units:
-        out, keep, _, _ = fitter.render(us, False)
+        out, _, _, _ = fitter.render(us, False, local=True)
         tokens = counter.count(out)
         if tokens > budget:
             # estimates were off: split in halves until every part fits
             parts = [us]
             while parts:
                 part = parts.pop(0)
-                o, keep, _, _ = fitter.render(part, False)
+                o, _, _, _ = fitter.render(part, False, local=True)
                 t = counter.count(o)
                 if t <= budget:
-                    chunks.append(_make(doc, keep, o, t, part, heading_text, len(chunks)))
+                    chunks.append(_make(doc, units.owner, o, t, part, heading_text, len(chunks)))
                     chunk_units.append(part)
                 elif len(part) == 1:
+                    need = max(t, _largest_single(fitter, chunks_units, budget))
                     raise BudgetTooSmallError(
                         f"one piece of text needs {t} tokens, over the chunk budget of {budget}; "
-                        f"the smallest budget that works is {t}",
-                        t,
+                        f"the smallest budget that works is {need}",
+                        need,
                     )
                 else:
                     mid = len(part) // 2
                     parts[0:0] = [part[:mid], part[mid:]]
             continue
-        chunks.append(_make(doc, keep, out, tokens, us, heading_text, len(chunks)))
+        chunks.append(_make(doc, units.owner, out, tokens, us, heading_text, len(chunks)))
         chunk_units.append(us)
     if question and question.strip():
         # the same ranking as budget fitting: relevance with context, header units, main content
         prio, header = fitter.rank(question)
-        for c, us in zip(chunks, chunk_units):
-            c.score = round(max((prio[u] + (1.0 if header[u] else 0.0) for u in us), default=0.0), 4)
+        rel = fitter.rel
+        if rel and max(rel) > 0:
+            # the chunk's own best match; position and structure only break ties
+            top = max(rel)
+            for c, us in zip(chunks, chunk_units):
+                c.score = round(max(rel[u] for u in us) / top + 0.01 * max(prio[u] for u in us), 4)
+        else:  # nothing matches the question: the header and main content first
+            for c, us in zip(chunks, chunk_units):
+                c.score = round(max((prio[u] + (1.0 if header[u] else 0.0) for u in us), default=0.0), 4)
     return chunks
+
+
+def _largest_single(fitter: _Fitter, chunks_units: list[list[int]], budget: int) -> int:
+    """Exact tokens of the costliest single unit (with its ancestors) among those estimated over budget."""
+    doc = fitter.doc
+    worst = 0
+    for us in chunks_units:
+        for u in us:
+            c, o = fitter.unit_cost[u], fitter.units.owner[u]
+            while o >= 0:
+                c += fitter.tag_cost[o]
+                o = doc.parent[o]
+            if c >= budget * 0.8:
+                worst = max(worst, fitter.counter.count(fitter.render([u], False, local=True)[0]))
+    return worst
 
 
 def _pack(fitter: _Fitter, pieces: list[list[int]], budget: int) -> list[list[int]]:
@@ -199,28 +222,28 @@ def _heading_trail(doc: Document, units: object) -> dict[int, list[str]]:
 
 def _make(
     doc: Document,
-    keep: list[bool],
+    units_owner: list[int],
     out: str,
     tokens: int,
     us: list[int],
     heading_text: dict[int, list[str]],
     index: int,
 ) -> Chunk:
-    # the path: the deepest element that holds the whole chunk
-    path: list[str] = []
-    i = 0
-    while True:
-        kids = []
-        j = i + 1
-        while j < doc.end[i]:
-            if keep[j]:
-                kids.append(j)
-            j = doc.end[j]
-        if len(kids) != 1:
-            break
-        i = kids[0]
-        if not doc.transparent[i]:
-            path.append(_describe(doc, i))
-    if keep[0] and not doc.transparent[0]:
-        path.insert(0, _describe(doc, 0))
+    # the path: the deepest element that holds every unit of the chunk (their common ancestor)
+    owners = {units_owner[u] for u in us}
+    common: list[int] = []
+    for o in owners:
+        chain = []
+        while o >= 0:
+            chain.append(o)
+            o = doc.parent[o]
+        chain.reverse()
+        if not common:
+            common = chain
+        else:
+            k = 0
+            while k < min(len(common), len(chain)) and common[k] == chain[k]:
+                k += 1
+            common = common[:k]
+    path = [_describe(doc, i) for i in common if not doc.transparent[i]]
     return Chunk(index, out, tokens, path, heading_text.get(us[0], []) if us else [])

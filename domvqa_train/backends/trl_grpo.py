@@ -218,13 +218,28 @@ def _attach_images(dataset: Any, prepared_dir: str) -> Any:
             f"use_screenshots=true, but {len(missing)} example(s) have no screenshot (e.g. {missing[0]}); "
             "prepare only examples with screenshots or set use_screenshots=false"
         )
-    base = Path(prepared_dir)
+    roots = [Path.cwd(), Path(prepared_dir), *_source_dirs(prepared_dir)]
 
     def resolve(row: dict[str, Any]) -> dict[str, Any]:
-        path = Path(row["screenshot"])
-        return {"image": str(path if path.is_absolute() or path.exists() else base / path)}
+        for root in roots:
+            path = root / row["screenshot"]  # an absolute screenshot path ignores root
+            if path.is_file():
+                return {"image": str(path)}
+        raise SettingsError(
+            f"screenshot {row['screenshot']!r} of example {row['id']} not found (looked in "
+            f"{', '.join(map(str, roots))}); fix the path in the data or set use_screenshots=false"
+        )
 
     return dataset.map(resolve).cast_column("image", Image())
+
+
+def _source_dirs(prepared_dir: str) -> list[Path]:
+    """The folder of the raw data named in prepare's ``report.json`` (relative screenshot paths start there)."""
+    try:
+        source = json.loads((Path(prepared_dir) / "report.json").read_text(encoding="utf-8"))["source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [] if str(source).startswith("hf:") else [Path(source).parent]
 
 
 class TrlGrpoBackend:
