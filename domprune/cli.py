@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,17 +53,27 @@ def _progress(items: list, enabled: bool):  # type: ignore[no-untyped-def]
     return tqdm(items, unit="page", file=sys.stderr)
 
 
-def _write(out_dir: Path | None, name: str, suffix: str, text: str) -> None:
+def _out_stems(names: Sequence[str]) -> dict[str, str]:
+    """Output file stems, unique: the file name, or its path below the inputs' common folder."""
+    stems = {n: Path(n).stem for n in names}
+    if len(set(stems.values())) == len(stems):
+        return stems
+    root = os.path.commonpath([str(Path(n).resolve().parent) for n in names])
+    return {n: str(Path(n).resolve().relative_to(root).with_suffix("")).replace(os.sep, "__") for n in names}
+
+
+def _write(out_dir: Path | None, stem: str, suffix: str, text: str) -> None:
     if out_dir is None:
         sys.stdout.write(text + "\n")
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / (Path(name).stem + suffix)).write_text(text + "\n", encoding="utf-8")
+    (out_dir / (stem + suffix)).write_text(text + "\n", encoding="utf-8")
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
     settings = _settings(args)
     items = _inputs(args.files)
+    stems = _out_stems([name for name, _ in items])
     failed = 0
     for name, page in _progress(items, len(items) > 1 and sys.stderr.isatty()):
         try:
@@ -77,9 +88,9 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             continue
         if args.json:
             record = {"file": name, **r.to_dict()}
-            _write(args.out, name, ".json", json.dumps(record, ensure_ascii=False))
+            _write(args.out, stems[name], ".json", json.dumps(record, ensure_ascii=False))
         else:
-            _write(args.out, name, ".txt" if args.format == "text" else ".html", r.output)
+            _write(args.out, stems[name], ".txt" if args.format == "text" else ".html", r.output)
         if args.verbose:
             print(
                 f"{name}: {r.tokens_before} -> {r.tokens_after} tokens (budget {r.budget}) "
@@ -92,6 +103,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 def _cmd_chunk(args: argparse.Namespace) -> int:
     settings = _settings(args)
     items = _inputs(args.files)
+    stems = _out_stems([name for name, _ in items])
     failed = 0
     for name, page in items:
         try:
@@ -112,7 +124,9 @@ def _cmd_chunk(args: argparse.Namespace) -> int:
                  "headings": c.headings, "score": c.score, "output": c.output}
                 for c in chunks
             ]  # fmt: skip
-            _write(args.out, name, ".jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+            _write(
+                args.out, stems[name], ".jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows)
+            )
         else:
             text = "\n".join(
                 f"<!-- chunk {c.index}: {c.tokens} tokens; {' > '.join(c.path)}"
@@ -120,7 +134,7 @@ def _cmd_chunk(args: argparse.Namespace) -> int:
                 + f" -->\n{c.output}"
                 for c in chunks
             )
-            _write(args.out, name, ".chunks.html", text)
+            _write(args.out, stems[name], ".chunks.html", text)
     return 1 if failed else 0
 
 

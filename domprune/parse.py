@@ -22,7 +22,6 @@ Page = Any  # str | bytes | os.PathLike | lxml element or tree
 Dialect = Literal["html", "mind2web"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_TAG = re.compile(r"<[A-Za-z!/?]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -134,8 +133,8 @@ def _check_markup(text: str) -> str:
     controls = len(_CONTROL.findall(sample))
     if controls > max(8, len(sample) // 50) or sample.count("\ufffd") > max(16, len(sample) // 20):
         raise InputError("the input looks like binary data, not HTML; pass the HTML text of a page")
-    if not _TAG.search(sample):
-        raise InputError("the input has no HTML markup (no tags); pass the HTML of a page, not plain text")
+    # Text without tags is read as the text of a page (it may be domprune's own output, whose tags
+    # were all unwrapped); only binary data is refused.
     return text
 
 

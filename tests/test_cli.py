@@ -171,7 +171,6 @@ def test_count_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
         (["count", "{missing}"], ""),
         (["count", "{page}", "-t", "nope"], "unknown tokenizer"),
         (["prune", "{binary}"], "binary"),
-        (["prune", "{text}"], "no HTML markup"),
     ],
 )
 def test_bad_input_exit_2_one_line(

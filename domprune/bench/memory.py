@@ -1,12 +1,14 @@
 """Peak memory of one ``prune`` call, measured in a fresh Python process per page.
 
 tracemalloc sees only Python's allocations (lxml's C tree is invisible to it), so each page is
-also run in a child process whose peak resident set (``ru_maxrss``) is read before and after the
-call: the growth is the memory the call added on top of the interpreter, domprune and the page.
+also run in a child process whose resident set is read before the call and whose peak resident
+set (``VmHWM``, reset just before) is read after it: the growth is the memory the call added on
+top of the interpreter, domprune and the page text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import subprocess
@@ -17,8 +19,28 @@ from pathlib import Path
 from typing import Any
 
 
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+def _status_mb(field: str) -> float | None:
+    """A ``VmRSS``/``VmHWM`` line of ``/proc/self/status`` in MiB (Linux), else ``None``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> None:
+    """Reset the kernel's peak-RSS mark (``VmHWM``) to the current RSS, where Linux allows it."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mb() -> float:
+    # VmHWM belongs to this process image; ru_maxrss would include the parent's peak, which a
+    # child inherits across fork and exec on Linux.
+    hwm = _status_mb("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_in_child(html: str, budget: int, tokenizer: str, timeout_s: float = 120.0) -> dict[str, Any]:
@@ -47,9 +69,10 @@ def _child(page: str, budget: int, tokenizer: str) -> dict[str, Any]:
     counter = domprune.get_tokenizer(tokenizer)
     html = Path(page).read_text(encoding="utf-8")
     domprune.prune("<p>warm up</p>", budget=budget, tokenizer=counter)
-    before = _maxrss_mb()
+    _reset_peak()
+    before = _status_mb("VmRSS") or _peak_mb()
     domprune.prune(html, budget=budget, tokenizer=counter)
-    peak = _maxrss_mb()
+    peak = _peak_mb()
     tracemalloc.start()  # a second call, traced (tracemalloc's own bookkeeping would inflate the RSS)
     domprune.prune(html, budget=budget, tokenizer=counter)
     traced = tracemalloc.get_traced_memory()[1] / 2**20

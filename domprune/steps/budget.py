@@ -451,7 +451,7 @@ def fit_to_budget(
     fitter = _Fitter(doc, alive, counter, fmt, settings)
     units = fitter.units
     exact_counts = 0
-    if sum(fitter.unit_cost) + sum(fitter.tag_cost) <= budget * 1.15:
+    if sum(fitter.unit_cost) + sum(fitter.tag_cost) <= budget * 1.5:
         # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
         out = serialize(doc, fmt=fmt)
         tokens = counter.count(out)
