@@ -16,3 +16,4 @@ if [ "${LARGE:-1}" != "0" ]; then
   python -m domprune.bench --corpus "$CORPORA" --out bench-out/large --sample 150 \
     --methods domprune,domprune_noq,truncate,strip_truncate,trafilatura
 fi
+if [ "${LARGE:-1}" != "0" ]; then python benchmarks/compose_results.py; else python benchmarks/compose_results.py bench-out/default; fi

@@ -31,11 +31,6 @@ class LoadedModel:
     is_vision_language: bool
     name: str
 
-    @property
-    def processing_class(self) -> Any:
-        """The processor when there is one (images), else the tokenizer."""
-        return self.processor if self.processor is not None else self.tokenizer
-
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()

@@ -191,7 +191,7 @@ def format_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown setting (check the spelling; `domvqa-train train --help` lists the settings)"
+            msg = "unknown setting (check the spelling; `domvqa-train train --print-settings` shows them all)"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 

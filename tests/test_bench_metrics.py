@@ -39,6 +39,8 @@ def test_haystack_reads_text_and_attributes_but_not_scripts() -> None:
     assert hay.contains("Big News")  # across inline markup
     assert hay.contains("price: $12.99")  # &nbsp; normalised
     assert not hay.contains("Hidden Answer")  # script text is not content
+    ld = haystack('<script type="application/ld+json">{"author": {"name": "Jo Ng"}}</script><p>x</p>')
+    assert ld.contains("jo ng")  # JSON-LD is data a reader (or model) can use
     assert not hay.contains("")  # an empty answer never matches
 
 

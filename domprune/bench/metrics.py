@@ -4,10 +4,11 @@ An answer is *retained* when its normalised form occurs in the normalised conten
 Normalisation unescapes HTML entities (twice, for labels that were escaped twice), applies NFKC,
 maps typographic quotes and dashes to ASCII, folds case and collapses whitespace.
 
-The content of an HTML output is what a reader of the markup can see: the text outside ``<script>``,
+The content of an HTML output is what a reader of the markup can use: the text outside ``<script>``,
 ``<style>`` and ``<template>`` (text nodes joined with a space, so ``<b>A</b><i>B</i>`` gives ``a b``;
-the same text joined without a separator is searched too, for answers split by inline markup) plus
-every attribute value (``alt``, ``title``, ``content``, ``value``...). A text output is its own content.
+the same text joined without a separator is searched too, for answers split by inline markup), the
+text of JSON scripts (``type="application/ld+json"``: structured data, not code), and every
+attribute value (``alt``, ``title``, ``content``, ``value``...). A text output is its own content.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _html_parts(markup: str) -> tuple[list[str], list[str]]:
                 texts.append(el.tail)
             continue
         attrs.extend(v for v in el.attrib.values() if v)
-        if el.text and el.tag.lower() not in _HIDDEN_TAGS:
+        if el.text and (el.tag.lower() not in _HIDDEN_TAGS or "json" in (el.get("type") or "").lower()):
             texts.append(el.text)
         if el.tail:
             texts.append(el.tail)

@@ -38,7 +38,7 @@ _MAIN_HINT = re.compile(
 _BYLINE_HINT = re.compile(
     r"byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter", re.IGNORECASE
 )
-_KEY_META = re.compile(r"site_name|author|creator|publish|date|title|byline", re.IGNORECASE)
+_KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
 _HINT_ATTRS = frozenset({"class", "id", "role", "itemprop", "rel", "name", "property", "aria-label"})
 
 TEXT, TAIL, ATTR = 0, 1, 2
@@ -211,6 +211,7 @@ class _Fitter:
         header: list[float] = []
         boiler = self.settings.boilerplate_last
         bylines = 0
+        byline_memo: dict[int, bool] = {}
         for u in range(len(units)):
             o = units.owner[u]
             pos = units.elem[u] / n_el
@@ -229,13 +230,28 @@ class _Fitter:
                 h = 2.5 if _KEY_META.search(hints[o]) else 1.5
             elif tag == "script":
                 h = 2.0
-            elif bylines < 5 and hints[o] and self.unit_cost[u] < 60 and _BYLINE_HINT.search(hints[o]):
+            elif bylines < 8 and self.unit_cost[u] < 40 and self._byline(o, hints, byline_memo):
                 h = 1.0
                 bylines += 1
             header.append(h)
         if question and question.strip():
             self._add_relevance(question, prio, hints, heading_of)
         return prio, header
+
+    def _byline(self, o: int, hints: list[str], memo: dict[int, bool]) -> bool:
+        """Whether element ``o`` or one of its three nearest ancestors is marked as a byline/date."""
+        if o in memo:
+            return memo[o]
+        found, e = False, o
+        for _ in range(4):
+            if e < 0:
+                break
+            if hints[e] and _BYLINE_HINT.search(hints[e]):
+                found = True
+                break
+            e = self.doc.parent[e]
+        memo[o] = found
+        return found
 
     def _heading_elements(self) -> list[int]:
         """For each element, the heading element it sits in (-1 if none)."""

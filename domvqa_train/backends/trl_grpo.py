@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,8 +17,6 @@ from ..errors import DomVQAError, PrepareError, SettingsError
 from ..modelio import LoadedModel, load_for_inference, load_model, load_processor, load_tokenizer
 from ..settings import TrainSettings, launched_processes
 from .base import TrainReport
-
-logger = logging.getLogger(__name__)
 
 RewardFunc = Callable[..., list[float]]
 SETTINGS_FILE = "domvqa_train_settings.json"
@@ -375,11 +372,3 @@ class TrlGrpoBackend:
             dtype=self.settings.dtype,
             images=self.settings.use_screenshots,
         )
-
-
-def read_saved_settings(path: str | Path) -> TrainSettings | None:
-    """The settings saved next to an adapter, if any."""
-    file = Path(path) / SETTINGS_FILE
-    if not file.is_file():
-        return None
-    return TrainSettings.model_validate(json.loads(file.read_text(encoding="utf-8")))

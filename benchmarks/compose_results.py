@@ -1,0 +1,127 @@
+"""Write benchmarks/RESULTS.md from the bench runs of benchmarks/run_bench.sh (bench-out/*/).
+
+Usage (from the repository root): python benchmarks/compose_results.py [RUN_DIR ...]
+Every number in RESULTS.md comes from the runs' results.json / report.txt; this script adds the
+method description, the commands and the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "RESULTS.md"
+
+INTRO = """\
+# domprune bench results
+
+Produced by `bash benchmarks/run_bench.sh` (then `python benchmarks/compose_results.py`), from the
+repository root, with the corpora folder at `../shared/corpora`. Re-run both to refresh this file.
+
+## What is measured
+
+- **Pages and questions.** Four labelled corpora of real pages (mozilla-readability, Postlight parser
+  fixtures, SWDE books, trafilatura's evaluation set). *Natural* questions come from the labels
+  ("What is the title of this article?", "Who wrote this article?", "What is the ISBN-13 of the
+  book?", ...); a question is kept only when its answer occurs in the page. *Synthetic* questions
+  (reported apart) ask for the value next to a label found anywhere in the page: two-cell table
+  rows, `<dt>/<dd>`, form labels, and small elements reading `Label: value`
+  (`domprune/bench/questions.py`); up to 2 per page, drawn with the seed.
+- **Retention.** An answer is retained when its normalised form (HTML entities unescaped, NFKC,
+  typographic quotes/dashes to ASCII, case folded, white space collapsed) occurs in the output's
+  content: for HTML, its text outside `<script>/<style>/<template>`, the text of JSON-LD scripts,
+  and every attribute value; for text outputs, the text. The same test selects the questions, so
+  every kept answer is retained by the raw page.
+- **Methods.** `domprune` (`prune` with the question), `domprune_noq` (`prune` without it), and
+  baselines cut to the budget with the same tokenizer: `truncate` (raw page, head), `strip_truncate`
+  (scripts, styles, comments removed, then head), `trafilatura` (`extract(with_metadata=True)`, then
+  head), `htmlrag` (HtmlRAG 0.1.1's BM25 pruner, `max_node_words=10`, with the Qwen2.5 vocabulary as
+  a transformers tokenizer; slow, so run on 2 pages per corpus of the default run only: its
+  "against domprune" rows compare the two on exactly those pages and questions).
+- **Tokens** are counted with the Qwen2.5 vocabulary (Holo1-3B's), on the DOM alone (no prompt).
+  Reduction = tokens of the raw page / tokens of the output (median over calls).
+- **Time** of one call = the method's budget-independent work (parsing, extraction, tokenisation)
+  plus its work for that budget, one call at a time in one process. calls/s = 1 / mean time.
+- **Ablation.** `prune` with budget fitting off: filtering only, then filtering + attribute
+  stripping; "fits B" is the share of pages that would already fit budget B.
+- **Chunking.** `chunk(page, budget=2000, question=...)`: is the answer in the top-scored chunk,
+  in any chunk.
+- **Memory.** One `prune` call at the smallest budget per page, each in a fresh process: growth of the
+  peak resident set (`VmHWM`) over the resident set before the call; pages spread over the sizes,
+  the largest included.
+"""
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def _markdown(report: str) -> str:
+    """The report's plain lines as paragraphs/list items, its tables as Markdown tables."""
+    out: list[str] = []
+    for line in report.rstrip().splitlines():
+        is_table = line.startswith("|")
+        if out and out[-1] and is_table != out[-1].startswith("|"):
+            out.append("")
+        out.append(f"- {line.strip()}" if line.startswith("  ") else line)
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    runs = [Path(a) for a in argv] or [ROOT / "bench-out" / "default", ROOT / "bench-out" / "large"]
+    parts = [INTRO]
+    for run in runs:
+        results, report = run / "results.json", run / "report.txt"
+        if not results.exists() or not report.exists():
+            print(
+                f"compose_results: {run} has no results.json/report.txt; run benchmarks/run_bench.sh first",
+                file=sys.stderr,
+            )
+            return 2
+        numbers = json.loads(results.read_text(encoding="utf-8"))
+        s, env = numbers["settings"], numbers["environment"]
+        cmd = ["python -m domprune.bench --corpus ../shared/corpora", f"--out bench-out/{run.name}"]
+        if s["sample"] != 12:
+            cmd.append(f"--sample {s['sample'] or 0}")
+        if len(s["methods"]) != 6:
+            cmd.append("--methods " + ",".join(s["methods"]))
+        for name in ("retention.png", "tokens.png"):
+            if (run / name).exists():
+                shutil.copyfile(run / name, ROOT / "benchmarks" / f"{run.name}-{name}")
+        parts += [
+            f"## Run `{run.name}`",
+            "",
+            f"Command: `{' '.join(cmd)}` (all other options at their defaults: budgets {s['budgets']}, "
+            f"seed {s['seed']}, HtmlRAG on {s['htmlrag_sample']} pages per corpus, "
+            f"{s['synthetic_per_page']} synthetic questions per page).",
+            f"Machine: {env['cpu_count']} CPU cores ({env['processor']}), no GPU, {env['platform']}, "
+            f"Python {env['python']}; shared with other jobs while it ran, so times are indicative.",
+            f"Wall time of the run: {numbers['seconds']:.0f} s.",
+            "",
+            f"![retention vs budget]({run.name}-retention.png)",
+            f"![tokens before and after]({run.name}-tokens.png)",
+            "",
+            _markdown(report.read_text(encoding="utf-8")),
+            "",
+        ]
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--", "domprune") else ""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts.insert(1, f"Measured {stamp} at commit {commit}{dirty}.\n")
+    OUT.write_text("\n".join(parts), encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
