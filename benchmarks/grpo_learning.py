@@ -2,10 +2,14 @@
 
 Task: each page is a small product card whose ``Colour:`` field holds one of ``--words`` colours; the
 question asks for the colour. The tiny random Qwen2 model first gets a short supervised warm-up on
-``\\boxed{<colour>}`` answers whose colour is drawn AT RANDOM (it learns the answer format and the
-colour words, not which colour is right: greedy accuracy stays near chance). Then GRPO trains a LoRA
-adapter with the exact-match + format rewards. If the loop works, the mean reward per step rises
-and held-out exact match climbs above chance; both are measured and written out.
+``\\boxed{<colour>}`` answers whose colour is drawn AT RANDOM by default (it learns the answer format
+and the colour words, not which colour is right, so exact match starts near chance). Then GRPO trains
+a LoRA adapter with the exact-match + format rewards through the package's trl backend. The script
+records the per-step rewards of the sampled completions and greedy held-out scores before and after
+GRPO, so whether the loop learned at a given scale is read off the numbers, not assumed.
+
+On CPU, trl scores every prompt position against the whole 151k-token vocabulary (its Triton path
+that scores only completion tokens needs a GPU), so each step costs seconds even for a tiny model.
 
     python benchmarks/grpo_learning.py --out runs/grpo_learning
 
@@ -139,7 +143,8 @@ def main() -> int:
     parser.add_argument("--test", type=int, default=32)
     parser.add_argument("--warmup-steps", type=int, default=40)
     parser.add_argument("--steps", type=int, default=24, help="GRPO steps")
-    parser.add_argument("--lr", type=float, default=1e-3, help="GRPO (LoRA) learning rate")
+    parser.add_argument("--warmup-lr", type=float, default=5e-3, help="warm-up (full model) learning rate")
+    parser.add_argument("--lr", type=float, default=3e-3, help="GRPO (LoRA) learning rate")
     parser.add_argument(
         "--warmup-answers",
         choices=["random", "correct"],
@@ -183,7 +188,7 @@ def main() -> int:
         train,
         words,
         args.warmup_steps,
-        lr=3e-3,
+        lr=args.warmup_lr,
         seed=args.seed,
         correct=args.warmup_answers == "correct",
     )

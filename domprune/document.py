@@ -13,6 +13,8 @@ from typing import Any
 
 from lxml import etree
 
+from .safety import neutralize
+
 BLOCK = frozenset(
     [
         "address",
@@ -501,4 +503,5 @@ def _serialize_text(
         if stack and keep_tail[k] and tail[k]:
             add(tail[k])
     lines = (" ".join(line.split()) for line in "".join(out).split("\n"))
-    return "\n".join(line for line in lines if line)
+    # pieces joined across inline elements can re-form a chat special token: break it here
+    return neutralize("\n".join(line for line in lines if line))

@@ -7,7 +7,7 @@ Rows (plain dicts, written to ``records.jsonl`` by the report):
 - ``answer``: whether one question's answer survived one call;
 - ``chunk``: whether a question's answer is in the top-ranked chunk / in any chunk;
 - ``ablation``: domprune with budget fitting off (filtering only; filtering + attributes);
-- ``memory``: peak traced memory of one ``prune`` call.
+- ``memory``: peak memory of one ``prune`` call, measured in a fresh process.
 
 An error inside a method is recorded on its row (the call counts as failed, its answers as lost);
 a page that cannot be read becomes a skip with the reason.
@@ -16,6 +16,7 @@ a page that cannot be read becomes a skip with the reason.
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import random
 import resource
@@ -23,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -342,13 +344,21 @@ def _first_per_corpus(pages: list[Page], n: int | None) -> list[Page]:
     return out
 
 
-def _environment(counter: TokenCounter) -> dict[str, Any]:
-    import os
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
+
+def _environment(counter: TokenCounter) -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "domprune": getattr(domprune, "__version__", "?"),
         "tokenizer": getattr(counter, "name", type(counter).__name__),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..document import Document
+from ..document import BLOCK, Document
 from ..settings import FilterSettings
 
 NOISE_TAGS: tuple[str, ...] = tuple(
@@ -170,12 +170,30 @@ def remove_empty(doc: Document, alive: list[bool]) -> dict[str, int]:
 def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
     """Mark attribute-less wrappers transparent: their tags are not written, their content is."""
     count = 0
-    kept, tags, transparent = doc.kept_attrs, doc.tags, doc.transparent
+    kept, tags, transparent, parent = doc.kept_attrs, doc.tags, doc.transparent, doc.parent
     for i in range(len(tags)):
         if alive[i] and not kept[i] and tags[i] in UNWRAP_TAGS:
+            if tags[i] in _BLOCK_WRAPPERS and i and _inline_context(doc, parent[i]):
+                # a block inside an inline element or a <p>: lenient parsers accept it only with the
+                # block in between, so unwrapping it would change the tree a second parse builds
+                continue
             transparent[i] = True
             count += 1
     return {"unwrapped_elements": count}
+
+
+_BLOCK_WRAPPERS = frozenset({"div", "center"})
+
+
+def _inline_context(doc: Document, p: int) -> bool:
+    """Whether the nearest written ancestor (from ``p`` up) holds only phrasing content (span, p, h2...)."""
+    while p >= 0 and doc.transparent[p]:
+        p = doc.parent[p]
+    return p >= 0 and (doc.tags[p] not in BLOCK or doc.tags[p] in _PHRASING_ONLY)
+
+
+# block elements whose content model is phrasing content: a <p> or <div> inside gets re-nested
+_PHRASING_ONLY = frozenset("p h1 h2 h3 h4 h5 h6 pre dt legend summary caption option title".split())
 
 
 def _signature(doc: Document, i: int) -> tuple[str, ...]:
