@@ -102,8 +102,9 @@ def main(argv: list[str]) -> int:
             f"## Run `{run.name}`",
             "",
             f"Command: `{' '.join(cmd)}` (all other options at their defaults: budgets {s['budgets']}, "
-            f"seed {s['seed']}, HtmlRAG on {s['htmlrag_sample']} pages per corpus, "
-            f"{s['synthetic_per_page']} synthetic questions per page).",
+            f"seed {s['seed']}, "
+            + (f"HtmlRAG on {s['htmlrag_sample']} pages per corpus, " if "htmlrag" in s["methods"] else "")
+            + f"{s['synthetic_per_page']} synthetic questions per page).",
             f"Machine: {env['cpu_count']} CPU cores ({env['processor']}), no GPU, {env['platform']}, "
             f"Python {env['python']}; shared with other jobs while it ran, so times are indicative.",
             f"Wall time of the run: {numbers['seconds']:.0f} s.",

@@ -35,7 +35,10 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="domvqa-train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="domvqa-train",
+        description="Prepare DOM question data, train GRPO LoRA adapters, evaluate, test.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="prune each DOM so its whole prompt fits prompt_budget; write JSONL")

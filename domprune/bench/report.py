@@ -244,7 +244,10 @@ def plot(numbers: dict[str, Any], run: BenchRun, out: Path) -> list[Path]:
                 if r["method"] == method and r["retention"][kind] is not None
             )
             if pts:
-                ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=method)
+                pages = max(r["pages"] for r in results if r["method"] == method)
+                ax.plot(
+                    [p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=f"{method} ({pages} p.)"
+                )
         ax.set_xscale("log")
         ax.set_xlabel("budget (tokens)")
         ax.set_title(f"{kind} questions")

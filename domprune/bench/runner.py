@@ -282,7 +282,11 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         m.name: {"label": m.label, "format": m.fmt, "uses_question": str(m.uses_question), "note": m.note}
         for m in methods
     }
-    htmlrag_pages = {id(p) for p in _first_per_corpus(pages, settings.htmlrag_sample)}
+    htmlrag_pages = (
+        {id(p) for p in _first_per_corpus(pages, settings.htmlrag_sample)}
+        if "htmlrag" in run.methods
+        else set()
+    )
     measured: list[tuple[int, Page]] = []
     for page in tqdm(pages, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr):
         try:
