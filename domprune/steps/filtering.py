@@ -9,24 +9,8 @@ from ..document import BLOCK, Document
 from ..settings import FilterSettings
 
 NOISE_TAGS: tuple[str, ...] = tuple(
-    [
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "iframe",
-        "frame",
-        "frameset",
-        "object",
-        "embed",
-        "applet",
-        "canvas",
-        "param",
-        "source",
-        "track",
-        "link",
-        "base",
-    ]
+    "script style noscript template iframe frame frameset object embed applet canvas param source "
+    "track link base".split()
 )
 _INFORMATIVE_META = re.compile(
     r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher",
