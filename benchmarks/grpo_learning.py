@@ -1,19 +1,25 @@
-"""Does the RL loop learn? A synthetic DOM question task, a tiny model, GRPO, and the reward curve.
+"""Does the RL loop learn? An extractive DOM question task, a tiny model, GRPO, a control, the curve.
 
-Task: each page is a small product card whose ``Colour:`` field holds one of ``--words`` colours; the
-question asks for the colour. The tiny random Qwen2 model first gets a short supervised warm-up on
-``\\boxed{<colour>}`` answers whose colour is drawn AT RANDOM by default (it learns the answer format
-and the colour words, not which colour is right, so exact match starts near chance). Then GRPO trains
-a LoRA adapter with the exact-match + format rewards through the package's trl backend. The script
-records the per-step rewards of the sampled completions and greedy held-out scores before and after
-GRPO, so whether the loop learned at a given scale is read off the numbers, not assumed.
+Task: each page is a small product card with ``--fields`` colour fields (``Colour``, ``Trim``,
+``Strap``, ...) holding distinct colours in a shuffled order; the question asks for the ``Colour``.
+The tiny random Qwen2 model first gets a short supervised warm-up whose target is ``\\boxed{c}``: ``c``
+is the right colour for a ``--warmup-correct`` fraction of the examples and otherwise a colour drawn AT
+RANDOM among those written on the page, so the warm policy answers in the format but is right only part
+of the time, and GRPO has reward variance to work with. Then GRPO trains a LoRA adapter through the
+package's own code path (prepare -> ``TrlGrpoBackend``) with the exact-match reward, twice from the
+same warm model with the same seed and steps:
 
-On CPU, trl scores every prompt position against the whole 151k-token vocabulary (its Triton path
-that scores only completion tokens needs a GPU), so each step costs seconds even for a tiny model.
+* ``grpo``: the real reward;
+* ``control``: the same rewards shuffled across the step's completions (same mean, no information),
+  so a rise that the control does not show is attributable to the reward signal, not to the updates.
+
+Held-out exact match (greedy decoding) is measured before and after each run. On CPU a step costs
+seconds even for this tiny model: trl's fused LM head scores every completion token against the whole
+151k-token vocabulary, and the backward pass through it dominates.
 
     python benchmarks/grpo_learning.py --out runs/grpo_learning
 
-Writes ``grpo_learning.json`` (every number) and ``grpo_learning.png`` (the curve) to ``--out``.
+Writes ``grpo_learning.json`` (every number) and ``grpo_learning.png`` (the curves) to ``--out``.
 """
 
 from __future__ import annotations
@@ -25,53 +31,68 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 COLOURS = ["red", "blue", "green", "black", "white", "yellow", "purple", "orange"]
+FIELDS = ["Colour", "Trim", "Strap", "Lining"]
 PRODUCTS = ["scarf", "mug", "lamp", "chair", "backpack", "kettle", "notebook", "umbrella"]
 
 
-def make_records(n: int, words: list[str], split: str, rng: random.Random) -> list[dict]:
-    """``n`` raw records (html/question/answer) with a uniformly drawn colour each."""
+def make_records(n: int, fields: int, palette: int, split: str, rng: random.Random) -> list[dict]:
+    """``n`` raw records: a card with ``fields`` distinct colours (of the first ``palette``); the answer
+    is the ``Colour`` field's."""
     records = []
     for i in range(n):
-        colour, product = rng.choice(words), rng.choice(PRODUCTS)
-        price = rng.randint(5, 99)
-        html = f"<div><h2>{product.title()}</h2><p>Price: {price} EUR</p><p>Colour: {colour}</p></div>"
-        question = f"What colour is the {product}?"
+        product = rng.choice(PRODUCTS)
+        colours = rng.sample(COLOURS[:palette], fields)
+        rows = list(zip(FIELDS[:fields], colours, strict=True))
+        rng.shuffle(rows)
+        items = "".join(f"<li>{name}: {colour}</li>" for name, colour in rows)
+        html = f"<div><h2>{product.title()}</h2><ul>{items}</ul></div>"
         records.append(
-            {"id": f"{split}-{i}", "html": html, "question": question, "answer": colour, "split": split}
+            {
+                "id": f"{split}-{i}",
+                "html": html,
+                "question": f"What is the Colour of the {product}?",
+                "answer": colours[0],
+                "split": split,
+                "page_colours": colours,
+            }
         )
     return records
 
 
-def warm_up(
-    model_dir: Path, out_dir: Path, dataset, words: list[str], steps: int, lr: float, seed: int, correct: bool
-) -> dict:
-    """Supervised warm-up on ``\\boxed{colour}``; with ``correct=False`` the colour is random (format only)."""
+def warm_up(model_dir: Path, out_dir: Path, dataset, page_colours: dict[str, list[str]], args) -> dict:
+    """Supervised warm-up on ``\\boxed{c}``: ``c`` is the right colour with probability
+    ``--warmup-correct``, else a random colour of the page (format and copying only)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.warmup_lr)
     prompts = [
-        tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in dataset["prompt"]
+        tok(tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False), add_special_tokens=False)[
+            "input_ids"
+        ]
+        for p in dataset["prompt"]
     ]
+    ids_of = dataset["id"]
     losses = []
-    for _ in range(steps):
+    for _ in range(args.warmup_steps):
         batch = rng.sample(range(len(prompts)), k=min(16, len(prompts)))
         ids, labels, completions = [], [], []
         for i in batch:
-            p = tok(prompts[i], add_special_tokens=False)["input_ids"]
-            answer = dataset[i]["answers"][0] if correct else rng.choice(words)
+            colours = page_colours[ids_of[i]]  # colours[0] is the right answer
+            answer = colours[0] if rng.random() < args.warmup_correct else rng.choice(colours)
             c = tok(f"\\boxed{{{answer}}}<|im_end|>", add_special_tokens=False)["input_ids"]
-            ids.append(p + c)
-            labels.append([-100] * len(p) + c)
+            ids.append(prompts[i] + c)
+            labels.append([-100] * len(prompts[i]) + c)
             completions.append(c)
         width = max(map(len, ids))
         keep = max(len(c) for c in completions) + 1  # logits only where a completion token is predicted
@@ -87,16 +108,88 @@ def warm_up(
         losses.append(loss.item())
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    return {"steps": steps, "lr": lr, "answers": "correct" if correct else "random", "losses": losses}
+    return {
+        "steps": args.warmup_steps,
+        "lr": args.warmup_lr,
+        "correct_fraction": args.warmup_correct,
+        "losses": losses,
+    }
 
 
-def evaluate(model: str, dataset, rewards: dict[str, float]) -> dict:
+def evaluate(model: str, dataset, page_colours: dict[str, list[str]]) -> dict:
+    """Greedy held-out scores, plus how often the boxed answer is some colour of the page (copy rate)."""
     from domvqa_train.evaluate import EvalSettings, evaluate_models
+    from domvqa_train.rewards import extract_boxed
 
     report = evaluate_models(
-        [model], dataset, EvalSettings(max_new_tokens=12, batch_size=16, rewards=rewards)
+        [model], dataset, EvalSettings(max_new_tokens=8, batch_size=32, rewards={"exact_match": 1.0})
     )
-    return report.scores[0].model_dump(exclude={"model", "seconds"})
+    scores = report.scores[0].model_dump(exclude={"model", "seconds"})
+    rows = report.predictions[model]
+    copied = [(extract_boxed(r["completion"]) or "").strip().lower() in page_colours[r["id"]] for r in rows]
+    scores["copies_a_page_colour"] = sum(copied) / len(copied)
+    return scores
+
+
+class ShuffledReward:
+    """Exact match with the values shuffled across the call's completions: same mean, no information."""
+
+    __name__ = "shuffled_exact_match_reward"
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:
+        from domvqa_train.rewards import exact_match_reward
+
+        values = exact_match_reward(completions, **kwargs)
+        self.rng.shuffle(values)
+        return values
+
+
+def grpo_run(name: str, warm: Path, out: Path, args, reward_funcs=None) -> tuple[Any, float]:
+    """One GRPO LoRA run from the warm model through ``TrlGrpoBackend``; returns (report, seconds)."""
+    from domvqa_train.backends.trl_grpo import TrlGrpoBackend
+    from domvqa_train.settings import TrainSettings
+
+    settings = TrainSettings(
+        model=str(warm),
+        prepared_dir=str(out / "prepared"),
+        output_dir=str(out / name),
+        prompt_budget=256,
+        max_steps=args.steps,
+        per_device_batch_size=args.prompts * args.generations,
+        gradient_accumulation_steps=1,
+        num_generations=args.generations,
+        max_completion_length=args.max_completion_length,
+        temperature=1.0,
+        learning_rate=args.lr,
+        lora={"rank": 16, "alpha": 32, "dropout": 0.0},
+        rewards={"exact_match": 1.0},
+        logging_steps=1,
+        save_steps=args.steps,
+        resume=False,
+        gradient_checkpointing=False,
+        dtype="float32",
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+    backend = TrlGrpoBackend(settings, reward_funcs=reward_funcs, reward_weights=None)
+    report = backend.train()
+    return report, time.perf_counter() - started
+
+
+def curve_of(report) -> list[dict]:
+    """Per-step mean reward (= exact match of the step's sampled completions) from trl's log."""
+    return [
+        {
+            "step": row["step"],
+            "reward": row["reward"],
+            "frac_reward_zero_std": row.get("frac_reward_zero_std"),
+        }
+        for row in report.log_history
+        if "reward" in row
+    ]
 
 
 def _moving_mean(values: list[float], window: int) -> list[float]:
@@ -106,73 +199,89 @@ def _moving_mean(values: list[float], window: int) -> list[float]:
     ]
 
 
-def plot(curve: list[dict], chance: float, path: Path) -> None:
-    """Per-step means of the sampled completions' rewards (thin) and their moving means (thick)."""
+def plot(curves: dict[str, list[dict]], chance: float, path: Path) -> None:
+    """Per-step mean reward of the sampled completions (thin) and its moving mean (thick), per run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [row["step"] for row in curve]
-    window = max(1, len(curve) // 6)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (
-        ("reward", "total reward"),
-        ("format", "format reward"),
-        ("exact_match", "exact match"),
-    ):
-        values = [row[key] for row in curve]
-        (line,) = ax.plot(steps, values, alpha=0.25, linewidth=1)
+    for name, curve in curves.items():
+        steps = [row["step"] for row in curve]
+        values = [row["reward"] for row in curve]
+        window = max(1, len(curve) // 10)
+        (line,) = ax.plot(steps, values, alpha=0.2, linewidth=1)
         ax.plot(
-            steps, _moving_mean(values, window), color=line.get_color(), label=f"{label} ({window}-step mean)"
+            steps, _moving_mean(values, window), color=line.get_color(), label=f"{name} ({window}-step mean)"
         )
-    ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"exact-match chance ({chance:.2f})")
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"1 / fields ({chance:.2f})")
     ax.set_xlabel("GRPO step")
-    ax.set_ylabel("mean over the step's sampled completions")
+    ax.set_ylabel("exact match of the step's sampled completions")
+    ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="best", fontsize=8)
-    ax.set_title("GRPO on a synthetic DOM question task (tiny Qwen2, CPU)")
+    ax.set_title("GRPO on an extractive DOM question task (tiny Qwen2, CPU)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def _first_last(curve: list[dict]) -> dict[str, float]:
+    tenth = max(1, len(curve) // 10)
+    first, last = curve[:tenth], curve[-tenth:]
+    return {
+        "train_reward_first_10pct_steps": sum(r["reward"] for r in first) / len(first),
+        "train_reward_last_10pct_steps": sum(r["reward"] for r in last) / len(last),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/grpo_learning")
-    parser.add_argument("--words", type=int, default=4, help="number of possible colours (chance = 1/words)")
-    parser.add_argument("--train", type=int, default=128)
-    parser.add_argument("--test", type=int, default=32)
-    parser.add_argument("--warmup-steps", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=24, help="GRPO steps")
+    parser.add_argument("--fields", type=int, default=2, help="colour fields per page (chance = 1/fields)")
+    parser.add_argument("--colours", type=int, default=4, help="colour vocabulary size (>= --fields)")
+    parser.add_argument("--train", type=int, default=256)
+    parser.add_argument("--test", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
+    parser.add_argument("--layers", type=int, default=2, help="tiny model decoder layers")
+    parser.add_argument("--warmup-steps", type=int, default=60)
     parser.add_argument("--warmup-lr", type=float, default=5e-3, help="warm-up (full model) learning rate")
-    parser.add_argument("--lr", type=float, default=3e-3, help="GRPO (LoRA) learning rate")
     parser.add_argument(
-        "--warmup-answers",
-        choices=["random", "correct"],
-        default="random",
-        help="warm-up targets: a random colour (format only; default) or the right one",
+        "--warmup-correct",
+        type=float,
+        default=0.0,
+        help="fraction of warm-up targets that are the right colour (the rest: a random page colour)",
     )
+    parser.add_argument("--steps", type=int, default=150, help="GRPO steps")
+    parser.add_argument("--prompts", type=int, default=4, help="prompts per GRPO step")
+    parser.add_argument("--generations", type=int, default=4, help="completions per prompt")
+    parser.add_argument("--max-completion-length", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=2e-3, help="GRPO (LoRA) learning rate")
+    parser.add_argument("--no-control", action="store_true", help="skip the shuffled-reward control run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if not 2 <= args.words <= len(COLOURS):
-        parser.error(f"--words must be between 2 and {len(COLOURS)}")
+    if not 2 <= args.fields <= len(FIELDS):
+        parser.error(f"--fields must be between 2 and {len(FIELDS)}")
+    if not args.fields <= args.colours <= len(COLOURS):
+        parser.error(f"--colours must be between --fields and {len(COLOURS)}")
 
     from domprune import PromptTemplate
-    from domvqa_train.backends.trl_grpo import TrlGrpoBackend
     from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
-    from domvqa_train.settings import TrainSettings
     from domvqa_train.tiny import build_tiny_model
 
     started = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
-    words = COLOURS[: args.words]
-    records = make_records(args.train, words, "train", rng) + make_records(args.test, words, "test", rng)
-    data = out / "data.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    template = PromptTemplate(
-        system=None, user="<dom>{dom}</dom>\nQuestion: {question}\nAnswer in \\boxed{}."
+    records = make_records(args.train, args.fields, args.colours, "train", rng) + make_records(
+        args.test, args.fields, args.colours, "test", rng
     )
+    page_colours = {r["id"]: r["page_colours"] for r in records}
+    data = out / "data.jsonl"
+    data.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
+        encoding="utf-8",
+    )
+    template = PromptTemplate(system=None, user="<dom>{dom}</dom>\n{question} Answer in \\boxed{}.")
     prep = prepare_dataset(
         data,
         out / "prepared",
@@ -180,81 +289,56 @@ def main() -> int:
     )
     train, test = load_prepared(out / "prepared", "train"), load_prepared(out / "prepared", "test")
 
-    base = build_tiny_model(out / "base", "qwen2", hidden_size=64, layers=2, seed=args.seed)
+    base = build_tiny_model(
+        out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed
+    )
     warm = out / "warm"
-    warm_info = warm_up(
-        base,
-        warm,
-        train,
-        words,
-        args.warmup_steps,
-        lr=args.warmup_lr,
-        seed=args.seed,
-        correct=args.warmup_answers == "correct",
-    )
-    rewards = {"exact_match": 1.0, "format": 0.5}
-    before = evaluate(str(warm), test, rewards)
+    warm_started = time.perf_counter()
+    warm_info = warm_up(base, warm, train, page_colours, args)
+    warm_info["seconds"] = time.perf_counter() - warm_started
+    before = evaluate(str(warm), test, page_colours)
+    print("held-out after warm-up:", json.dumps(before), flush=True)
 
-    settings = TrainSettings(
-        model=str(warm),
-        prepared_dir=str(out / "prepared"),
-        output_dir=str(out / "grpo"),
-        prompt_budget=256,
-        max_steps=args.steps,
-        per_device_batch_size=8,
-        gradient_accumulation_steps=1,
-        num_generations=8,
-        max_completion_length=10,
-        temperature=1.0,
-        learning_rate=args.lr,
-        lora={"rank": 16, "alpha": 32, "dropout": 0.0},
-        rewards=rewards,
-        logging_steps=1,
-        save_steps=args.steps,
-        resume=False,
-        gradient_checkpointing=False,
-        dtype="float32",
-        seed=args.seed,
-    )
-    grpo_started = time.perf_counter()
-    report = TrlGrpoBackend(settings).train()
-    grpo_seconds = time.perf_counter() - grpo_started
-    after = evaluate(report.adapter_dir, test, rewards)
-
-    curve = [
-        {
-            "step": row["step"],
-            "reward": row["reward"],
-            "exact_match": row["rewards/exact_match_reward/mean"],
-            "format": row["rewards/format_reward/mean"],
-            "frac_reward_zero_std": row.get("frac_reward_zero_std"),
+    runs: dict[str, dict] = {}
+    variants = [("grpo", None)] + ([] if args.no_control else [("control", [ShuffledReward(args.seed)])])
+    for name, funcs in variants:
+        report, seconds = grpo_run(name, warm, out, args, reward_funcs=funcs)
+        after = evaluate(report.adapter_dir, test, page_colours)
+        curve = curve_of(report)
+        runs[name] = {
+            "reward": "exact match"
+            if funcs is None
+            else "exact match shuffled across each step's completions",
+            "held_out_after": after,
+            **_first_last(curve),
+            "seconds": seconds,
+            "seconds_per_step": seconds / max(1, report.steps),
+            "curve": curve,
         }
-        for row in report.log_history
-        if "reward" in row
-    ]
-    tenth = max(1, len(curve) // 10)
-    first, last = curve[:tenth], curve[-tenth:]
+        print(name, json.dumps({k: v for k, v in runs[name].items() if k != "curve"}), flush=True)
+
     result = {
         "command": "python " + " ".join(sys.argv),
-        "chance_exact_match": 1 / args.words,
-        "data": {"train": prep.written.get("train", 0), "test": prep.written.get("test", 0), "words": words},
+        "args": vars(args),
+        "chance_exact_match": 1 / args.fields,
+        "data": {"train": prep.written.get("train", 0), "test": prep.written.get("test", 0)},
+        "example_prompt": train[0]["prompt"],
         "warm_up": warm_info,
-        "settings": settings.model_dump(),
         "held_out_before_grpo": before,
-        "held_out_after_grpo": after,
-        "train_reward_first_10pct_steps": sum(r["reward"] for r in first) / len(first),
-        "train_reward_last_10pct_steps": sum(r["reward"] for r in last) / len(last),
-        "train_exact_match_first_10pct_steps": sum(r["exact_match"] for r in first) / len(first),
-        "train_exact_match_last_10pct_steps": sum(r["exact_match"] for r in last) / len(last),
-        "grpo_seconds": grpo_seconds,
+        "runs": runs,
         "total_seconds": time.perf_counter() - started,
-        "curve": curve,
     }
     (out / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    plot(curve, 1 / args.words, out / "grpo_learning.png")
-    keys = ("format_accuracy", "exact_match", "mean_reward")
-    print(json.dumps({k: v for k, v in result.items() if k != "curve" and k != "settings"}, indent=2))
-    print("held-out", {k: (round(before[k], 3), round(after[k], 3)) for k in keys})
+    plot({name: run["curve"] for name, run in runs.items()}, 1 / args.fields, out / "grpo_learning.png")
+    print(f"\nsummary (held-out exact match, greedy, n={len(test)})")
+    print(f"  after warm-up          {before['exact_match']:.3f}")
+    for name, run in runs.items():
+        print(
+            f"  after {name:<16} {run['held_out_after']['exact_match']:.3f}   train reward first->last 10% "
+            f"of steps {run['train_reward_first_10pct_steps']:.3f} -> {run['train_reward_last_10pct_steps']:.3f}"
+            f"   {run['seconds']:.0f} s ({run['seconds_per_step']:.2f} s/step)"
+        )
+    print(f"  total {result['total_seconds']:.0f} s")
     return 0
 
 

@@ -294,9 +294,21 @@ def _serialize_html(
         doc.finalize_tags()
     open_s, close_s = doc.open_s, doc.close_s
 
-    def sep() -> None:
-        if out and not out[-1][-1:].isspace() and out[-1][-1:] != ">":
-            out.append(" ")
+    def sep(force: bool = False) -> None:
+        """A space between words. ``force``: also after an inline tag (a removed <br> or an unwrapped
+        <div> between "</b>" and "March" still separates the words)."""
+        if not out:
+            return
+        last = out[-1]
+        if last[-1:].isspace():
+            return
+        if last[-1:] == ">":
+            if not force or last.startswith("<!--"):
+                return
+            name = last[1:].lstrip("/").split(" ", 1)[0].split(">", 1)[0]
+            if name in BLOCK:
+                return
+        out.append(" ")
 
     def put(t: str) -> None:
         if t.isspace():
@@ -318,7 +330,7 @@ def _serialize_html(
             sep()
         elif keep_tail[k]:
             if not was_written and tags[k] in BLOCK and t[0] != " ":
-                sep()
+                sep(force=True)
             put(t)
 
     i = 0
@@ -328,7 +340,7 @@ def _serialize_html(
             k = stack.pop()
             if transparent[k]:
                 if tags[k] in BLOCK:
-                    sep()
+                    sep(force=True)
             else:
                 out.append(close_s[k])
             after(k, True)
@@ -345,7 +357,7 @@ def _serialize_html(
         pending_gap = False
         if transparent[i]:
             if tags[i] in BLOCK:
-                sep()
+                sep(force=True)
         else:
             out.append(open_s[i])
         if keep_text[i] and text[i]:
@@ -359,7 +371,7 @@ def _serialize_html(
         k = stack.pop()
         if transparent[k]:
             if tags[k] in BLOCK:
-                sep()
+                sep(force=True)
         else:
             out.append(close_s[k])
         if stack:

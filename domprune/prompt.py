@@ -88,6 +88,14 @@ def fit_prompt(
 
     overhead = counter.count(render(""))
     dom_budget = budget - overhead
+    if dom_budget <= 0 and overhead <= budget:
+        # no room for a DOM: fine if the page has no content at all
+        try:
+            empty = prune(page, budget=1, question=question, tokenizer=counter, settings=settings)
+        except BudgetTooSmallError:
+            empty = None
+        if empty is not None and not empty.output:
+            return FittedPrompt(template.messages("", question), render(""), overhead, 0, empty)
     if dom_budget <= 0:
         smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
         raise BudgetTooSmallError(

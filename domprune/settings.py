@@ -109,6 +109,9 @@ class AttributeSettings(_Settings):
     )
     max_url_chars: int = Field(60, ge=8)
     max_value_chars: int = Field(120, ge=8, description="Longer values are cut and end with '…'.")
+    max_meta_chars: int = Field(
+        320, ge=8, description="The same for <meta> content (descriptions often hold a subtitle)."
+    )
 
 
 class BudgetSettings(_Settings):

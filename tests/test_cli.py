@@ -216,3 +216,24 @@ def test_out_dir_never_overwrites_a_result(tmp_path: Path, capsys: pytest.Captur
         assert "first page" in written and "second page" in written
     else:
         assert code == 2 and "index.html" in err and "Traceback" not in err
+
+
+def test_keep_backend_ids_and_mark_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "m2w.html"
+    page.write_text(
+        '<html backend_node_id="1"><body backend_node_id="2">'
+        + "".join(
+            f'<p backend_node_id="{10 + i}"><text backend_node_id="{100 + i}">row {i}</text></p>'
+            for i in range(30)
+        )
+        + "</body></html>"
+    )
+    code, out, _ = _run(
+        capsys, "prune", str(page), "--keep-backend-ids", "--json", "-b", "60", "--mark-removed"
+    )
+    assert code == 0
+    record = json.loads(out)
+    assert 'backend_node_id="100"' in record["output"]
+    assert "<!-- removed -->" in record["output"]
+    assert record["dialect"] == "mind2web"
+    assert record["tokens_after"] <= 60

@@ -133,3 +133,13 @@ def test_with_a_local_hf_tokenizer(qwen_hf_tokenizer: Any, tmp_path: Path) -> No
     )
     offline = fit_prompt(PAGE, question=QUESTION, budget=250)
     assert offline.text == fp.text
+
+
+def test_empty_page_fits_in_the_template_budget() -> None:
+    page = "<html><body></body></html>"
+    with pytest.raises(BudgetTooSmallError) as info:
+        fit_prompt(page, question="What is the price?", budget=1)
+    smallest = info.value.smallest_budget
+    assert smallest is not None
+    fp = fit_prompt(page, question="What is the price?", budget=smallest)
+    assert fp.tokens <= smallest

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
@@ -273,3 +274,16 @@ def test_deterministic_across_hash_seeds() -> None:
         )
         results.append(proc.stdout)
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<p><a><div>price</div></a></p>",
+        "<p><span><div>a</div><div>b</div></span></p>",
+        "<b><div><p>x</p></div></b>",
+    ],
+)
+def test_inline_wrapper_around_block_stays_idempotent(page: str) -> None:
+    out = domprune.prune(page, budget=100).output
+    assert domprune.prune(out, budget=100).output == out

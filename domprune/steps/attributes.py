@@ -62,7 +62,7 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
     if settings.keep_backend_ids:
         keep.add("backend-node-id")
     aria, shorten = settings.aria, settings.shorten_urls
-    max_url, max_val = settings.max_url_chars, settings.max_value_chars
+    max_url, max_val, max_meta = settings.max_url_chars, settings.max_value_chars, settings.max_meta_chars
     dropped = shortened = truncated = 0
     kept_all: list[list[tuple[str, str]]] = []
     empty: list[tuple[str, str]] = []
@@ -76,7 +76,7 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
         meta = tags[i] == "meta"
         for k, v in attrs:
             if meta and k in _META_NAMES:  # a meta's content means nothing without its name
-                kept.append((k, v if len(v) <= max_val else v[:max_val].rstrip() + "…"))
+                kept.append((k, v if len(v) <= max_meta else v[:max_meta].rstrip() + "…"))
                 continue
             if k in names:
                 n = names[k]

@@ -161,12 +161,23 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
                 # a block inside an inline element or a <p>: lenient parsers accept it only with the
                 # block in between, so unwrapping it would change the tree a second parse builds
                 continue
+            if tags[i] not in BLOCK and _has_block_child(doc, i, alive):
+                continue  # likewise an inline element that holds a block (<p><a><div>)
             transparent[i] = True
             count += 1
     return {"unwrapped_elements": count}
 
 
 _BLOCK_WRAPPERS = frozenset({"div", "center"})
+
+
+def _has_block_child(doc: Document, i: int, alive: list[bool]) -> bool:
+    j, end = i + 1, doc.end[i]
+    while j < end:
+        if alive[j] and doc.tags[j] in BLOCK and doc.tags[j] != "br":
+            return True
+        j = doc.end[j]
+    return False
 
 
 def _inline_context(doc: Document, p: int) -> bool:
