@@ -47,6 +47,8 @@ repository root, with the corpora folder at `../shared/corpora`. Re-run both to 
   Reduction = tokens of the raw page / tokens of the output (median over calls).
 - **Time** of one call = the method's budget-independent work (parsing, extraction, tokenisation)
   plus its work for that budget, one call at a time in one process. calls/s = 1 / mean time.
+  "x tokenizer pass" = median over calls of the call's time / the time of one `count` of the whole
+  raw page with the same tokenizer, measured just before on the same page.
 - **Ablation.** `prune` with budget fitting off: filtering only, then filtering + attribute
   stripping; "fits B" is the share of pages that would already fit budget B.
 - **Chunking.** `chunk(page, budget=2000, question=...)`: is the answer in the top-scored chunk,

@@ -56,6 +56,12 @@ def method_results(run: BenchRun) -> list[dict[str, Any]]:
         reductions = [
             before[r["_page"]]["tokens_before"] / r["tokens_after"] for r in ok if r["tokens_after"]
         ]
+        # the call's time over one tokenizer pass over the same page (same run, same machine)
+        vs_tokenizer = [
+            r["seconds"] / before[r["_page"]]["tokenize_seconds"]
+            for r in group
+            if r["seconds"] is not None and before[r["_page"]].get("tokenize_seconds")
+        ]
         out.append(
             {
                 "method": method,
@@ -71,6 +77,7 @@ def method_results(run: BenchRun) -> list[dict[str, Any]]:
                 "seconds": summarize(seconds),
                 "calls_per_s": len(seconds) / sum(seconds) if sum(seconds) > 0 else None,
                 "mb_per_s": mb / sum(seconds) if sum(seconds) > 0 else None,
+                "vs_tokenizer_pass": summarize(vs_tokenizer),
             }
         )
     return out
@@ -233,6 +240,7 @@ def summary(run: BenchRun) -> dict[str, Any]:
         "skipped": {"count": len(run.skipped), "by_reason": dict(reasons.most_common())},
         "tokens_before": tokens,
         "bytes_before": summarize([p["bytes"] for p in run.pages]),
+        "tokenize_seconds": summarize([p["tokenize_seconds"] for p in run.pages if "tokenize_seconds" in p]),
     }
 
 

@@ -80,6 +80,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                 "p90",
                 "calls/s",
                 "MB/s",
+                "x tokenizer pass",
                 "errors",
             ],
             [
@@ -98,6 +99,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                     _fmt(r["seconds"]["p90"], 3),
                     _fmt(r["calls_per_s"], 1),
                     _fmt(r["mb_per_s"], 2),
+                    _fmt((r.get("vs_tokenizer_pass") or {}).get("median"), 2),
                     str(r["errors"]),
                 ]
                 for r in numbers["results"]

@@ -297,12 +297,16 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         hay = haystack(html)
         questions, skips = _page_questions(page, html, hay, settings)
         run.skipped.extend(skips)
+        started = time.perf_counter()
+        tokens_before = counter.count(html)  # also the reference time: one tokenizer pass over the page
+        tokenize_seconds = time.perf_counter() - started
         run.pages.append(
             {
                 "corpus": page.corpus,
                 "page": page.id,
                 "bytes": len(html.encode("utf-8")),
-                "tokens_before": counter.count(html),
+                "tokens_before": tokens_before,
+                "tokenize_seconds": tokenize_seconds,
                 "questions": len(questions),
                 "natural": sum(q.kind == "natural" for q in questions),
                 "synthetic": sum(q.kind == "synthetic" for q in questions),
