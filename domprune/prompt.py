@@ -99,8 +99,8 @@ def fit_prompt(
     if dom_budget <= 0:
         smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
         raise BudgetTooSmallError(
-            f"the prompt template and question alone take {overhead} tokens, over the budget of "
-            f"{budget}; the smallest budget that works is {smallest}",
+            f"the prompt template and question take {overhead} tokens of the budget of {budget}, "
+            f"leaving no room for the page; the smallest budget that works is {smallest}",
             smallest,
         )
     for _ in range(6):
