@@ -300,6 +300,7 @@ def main() -> int:
     print("held-out after warm-up:", json.dumps(before), flush=True)
 
     runs: dict[str, dict] = {}
+    result: dict[str, Any] = {}
     variants = [("grpo", None)] + ([] if args.no_control else [("control", [ShuffledReward(args.seed)])])
     for name, funcs in variants:
         report, seconds = grpo_run(name, warm, out, args, reward_funcs=funcs)
@@ -316,20 +317,20 @@ def main() -> int:
             "curve": curve,
         }
         print(name, json.dumps({k: v for k, v in runs[name].items() if k != "curve"}), flush=True)
-
-    result = {
-        "command": "python " + " ".join(sys.argv),
-        "args": vars(args),
-        "chance_exact_match": 1 / args.fields,
-        "data": {"train": prep.written.get("train", 0), "test": prep.written.get("test", 0)},
-        "example_prompt": train[0]["prompt"],
-        "warm_up": warm_info,
-        "held_out_before_grpo": before,
-        "runs": runs,
-        "total_seconds": time.perf_counter() - started,
-    }
-    (out / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    plot({name: run["curve"] for name, run in runs.items()}, 1 / args.fields, out / "grpo_learning.png")
+        result = {
+            "command": "python " + " ".join(sys.argv),
+            "args": vars(args),
+            "exact_match_copying_a_random_page_colour": 1 / args.fields,
+            "data": {"train": prep.written.get("train", 0), "test": prep.written.get("test", 0)},
+            "example_prompt": train[0]["prompt"],
+            "warm_up": warm_info,
+            "held_out_before_grpo": before,
+            "runs": runs,
+            "total_seconds": time.perf_counter() - started,
+        }
+        # written after every run, so an interrupted benchmark keeps the runs it finished
+        (out / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        plot({n: run["curve"] for n, run in runs.items()}, 1 / args.fields, out / "grpo_learning.png")
     print(f"\nsummary (held-out exact match, greedy, n={len(test)})")
     print(f"  after warm-up          {before['exact_match']:.3f}")
     for name, run in runs.items():
