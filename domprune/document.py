@@ -51,6 +51,7 @@ class Document:
     dialect: str = "html"
     removed: list[bool] = field(default_factory=list)  # subtree dropped by filtering
     transparent: list[bool] = field(default_factory=list)  # tags not written, content kept
+    wrap_blocks: set[int] = field(default_factory=set)  # bare inline wrappers written only around blocks
     kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
     open_s: list[str] = field(default_factory=list)  # written open tags, once attributes are final
@@ -293,6 +294,8 @@ def _serialize_html(
     if len(doc.open_s) != n:
         doc.finalize_tags()
     open_s, close_s = doc.open_s, doc.close_s
+    wrap_blocks = doc.wrap_blocks
+    hidden: set[int] = set()  # wrap_blocks elements written without tags this time
 
     def sep(force: bool = False) -> None:
         """A space between words. ``force``: also after an inline tag (a removed <br> or an unwrapped
@@ -338,7 +341,7 @@ def _serialize_html(
     while i < n:
         while stack and end[stack[-1]] <= i:
             k = stack.pop()
-            if transparent[k]:
+            if transparent[k] or k in hidden:
                 if tags[k] in BLOCK:
                     sep(force=True)
             else:
@@ -355,7 +358,9 @@ def _serialize_html(
             i = end[i]
             continue
         pending_gap = False
-        if transparent[i]:
+        if i in wrap_blocks and not _holds_block(doc, i, keep):
+            hidden.add(i)
+        if transparent[i] or i in hidden:
             if tags[i] in BLOCK:
                 sep(force=True)
         else:
@@ -369,7 +374,7 @@ def _serialize_html(
         i += 1
     while stack:
         k = stack.pop()
-        if transparent[k]:
+        if transparent[k] or k in hidden:
             if tags[k] in BLOCK:
                 sep(force=True)
         else:
@@ -377,6 +382,16 @@ def _serialize_html(
         if stack:
             after(k, True)
     return "".join(out).strip()
+
+
+def _holds_block(doc: Document, i: int, keep: list[bool]) -> bool:
+    """Whether a kept child of ``i`` is a block element (other than <br>)."""
+    j, end = i + 1, doc.end[i]
+    while j < end:
+        if keep[j] and doc.tags[j] in BLOCK and doc.tags[j] != "br":
+            return True
+        j = doc.end[j]
+    return False
 
 
 _TEXT_ATTRS = ("alt", "aria-label", "aria_label", "title", "placeholder", "value", "input_value", "content")

@@ -77,8 +77,13 @@ question_st = st.one_of(st.none(), st.sampled_from(QUESTIONS))
 budget_st = st.integers(min_value=1, max_value=400)
 fmt_st = st.sampled_from(["html", "text"])
 
+# derandomize: the same examples every run, so CI is reproducible; run a deeper sweep by hand with
+# settings(max_examples=1500, derandomize=False, database=None) when the core changes.
 PROPERTY_SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    derandomize=True,
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 _WORD = re.compile(r"\w+")
 
@@ -172,7 +177,10 @@ def test_idempotent(page: str, budget: int, question: str | None) -> None:
 
 
 CHUNK_SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 
@@ -277,13 +285,15 @@ def test_deterministic_across_hash_seeds() -> None:
 
 
 @pytest.mark.parametrize(
-    "page",
+    ("page", "budget"),
     [
-        "<p><a><div>price</div></a></p>",
-        "<p><span><div>a</div><div>b</div></span></p>",
-        "<b><div><p>x</p></div></b>",
+        ("<p><a><div>price</div></a></p>", 100),
+        ("<p><span><div>a</div><div>b</div></span></p>", 100),
+        ("<b><div><p>x</p></div></b>", 100),
+        ("<html><body><span><div>price</div>price</span></body></html>", 6),
     ],
+    ids=["a-div", "span-divs", "b-div-p", "budget-dropped-block"],
 )
-def test_inline_wrapper_around_block_stays_idempotent(page: str) -> None:
-    out = domprune.prune(page, budget=100).output
-    assert domprune.prune(out, budget=100).output == out
+def test_inline_wrapper_around_block_stays_idempotent(page: str, budget: int) -> None:
+    out = domprune.prune(page, budget=budget).output
+    assert domprune.prune(out, budget=budget).output == out

@@ -162,7 +162,10 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
                 # block in between, so unwrapping it would change the tree a second parse builds
                 continue
             if tags[i] not in BLOCK and _has_block_child(doc, i, alive):
-                continue  # likewise an inline element that holds a block (<p><a><div>)
+                # likewise an inline element that holds a block (<p><a><div>): written only while
+                # one of its written children is a block (decided when serializing)
+                doc.wrap_blocks.add(i)
+                continue
             transparent[i] = True
             count += 1
     return {"unwrapped_elements": count}
