@@ -140,10 +140,11 @@ def prepare_document(
 def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
     """Break chat special-token strings wherever the output would carry them raw."""
     count = 0
+    bad_tags = {t for t in set(doc.tags) if has_special(f"<{t}>") or has_special(f"</{t}>")}
     for i in range(len(doc.tags)):
         if not alive[i]:
             continue
-        if has_special(f"<{doc.tags[i]}>") or has_special(f"</{doc.tags[i]}>"):
+        if bad_tags and doc.tags[i] in bad_tags:
             doc.transparent[i] = True  # e.g. an element named <tool_call>: keep its content only
             count += 1
         raw = doc.tags[i] == "script"

@@ -113,6 +113,7 @@ def _element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[b
     main = [False] * n
     hints = [""] * n
     tags, attrs, parent = doc.tags, doc.attrs, doc.parent
+    memo: dict[str, tuple[bool, bool]] = {}
     for i in range(n):
         if not alive[i]:
             continue
@@ -131,14 +132,15 @@ def _element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[b
                         role = v.lower()
             h = " ".join(vals)
         hints[i] = h
-        if tag in ("main", "article") or role == "main" or (h and _MAIN_HINT.search(h)):
+        hm = hb = False
+        if h:  # class strings repeat down a page: match each distinct one once
+            seen = memo.get(h)
+            if seen is None:
+                seen = memo[h] = (bool(_MAIN_HINT.search(h)), bool(_BOILERPLATE_HINT.search(h)))
+            hm, hb = seen
+        if tag in ("main", "article") or role == "main" or hm:
             m = True
-        if (
-            tag in _BOILERPLATE_TAGS
-            or role in _BOILERPLATE_ROLES
-            or (tag == "header" and not m)
-            or (h and _BOILERPLATE_HINT.search(h))
-        ):
+        if tag in _BOILERPLATE_TAGS or role in _BOILERPLATE_ROLES or (tag == "header" and not m) or hb:
             b = True
         bp[i], main[i] = b, m
     return bp, main, hints
@@ -211,7 +213,7 @@ class _Fitter:
         header: list[float] = []
         boiler = self.settings.boilerplate_last
         bylines = 0
-        byline_memo: dict[int, bool] = {}
+        byline_memo: dict[str, bool] = {}
         for u in range(len(units)):
             o = units.owner[u]
             pos = units.elem[u] / n_el
@@ -238,20 +240,21 @@ class _Fitter:
             self._add_relevance(question, prio, hints, heading_of)
         return prio, header
 
-    def _byline(self, o: int, hints: list[str], memo: dict[int, bool]) -> bool:
+    def _byline(self, o: int, hints: list[str], memo: dict[str, bool]) -> bool:
         """Whether element ``o`` or one of its three nearest ancestors is marked as a byline/date."""
-        if o in memo:
-            return memo[o]
-        found, e = False, o
+        e = o
         for _ in range(4):
             if e < 0:
                 break
-            if hints[e] and _BYLINE_HINT.search(hints[e]):
-                found = True
-                break
+            h = hints[e]
+            if h:
+                hit = memo.get(h)
+                if hit is None:
+                    hit = memo[h] = bool(_BYLINE_HINT.search(h))
+                if hit:
+                    return True
             e = self.doc.parent[e]
-        memo[o] = found
-        return found
+        return False
 
     def _heading_elements(self) -> list[int]:
         """For each element, the heading element it sits in (-1 if none)."""
