@@ -358,7 +358,7 @@ def _serialize_html(
             i = end[i]
             continue
         pending_gap = False
-        if i in wrap_blocks and not _holds_block(doc, i, keep):
+        if i in wrap_blocks and not holds_block(doc, i, keep):
             hidden.add(i)
         if transparent[i] or i in hidden:
             if tags[i] in BLOCK:
@@ -384,8 +384,8 @@ def _serialize_html(
     return "".join(out).strip()
 
 
-def _holds_block(doc: Document, i: int, keep: list[bool]) -> bool:
-    """Whether a kept child of ``i`` is a block element (other than <br>)."""
+def holds_block(doc: Document, i: int, keep: list[bool]) -> bool:
+    """Whether a child of ``i`` with ``keep[child]`` set is a block element (other than <br>)."""
     j, end = i + 1, doc.end[i]
     while j < end:
         if keep[j] and doc.tags[j] in BLOCK and doc.tags[j] != "br":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..document import BLOCK, Document
+from ..document import BLOCK, Document, holds_block
 from ..settings import FilterSettings
 
 NOISE_TAGS: tuple[str, ...] = tuple(
@@ -161,7 +161,7 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
                 # a block inside an inline element or a <p>: lenient parsers accept it only with the
                 # block in between, so unwrapping it would change the tree a second parse builds
                 continue
-            if tags[i] not in BLOCK and _has_block_child(doc, i, alive):
+            if tags[i] not in BLOCK and holds_block(doc, i, alive):
                 # likewise an inline element that holds a block (<p><a><div>): written only while
                 # one of its written children is a block (decided when serializing)
                 doc.wrap_blocks.add(i)
@@ -173,14 +173,6 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
 
 _BLOCK_WRAPPERS = frozenset({"div", "center"})
 
-
-def _has_block_child(doc: Document, i: int, alive: list[bool]) -> bool:
-    j, end = i + 1, doc.end[i]
-    while j < end:
-        if alive[j] and doc.tags[j] in BLOCK and doc.tags[j] != "br":
-            return True
-        j = doc.end[j]
-    return False
 
 
 def _inline_context(doc: Document, p: int) -> bool:
