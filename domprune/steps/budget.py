@@ -470,11 +470,15 @@ def fit_to_budget(
     fitter = _Fitter(doc, alive, counter, fmt, settings)
     units = fitter.units
     exact_counts = 0
-    if sum(fitter.unit_cost) + sum(fitter.tag_cost) <= budget * 1.5:
+    estimate = sum(fitter.unit_cost) + sum(fitter.tag_cost)
+    scale = 1.0  # exact tokens per estimated token, once a whole page has been counted
+    if estimate <= budget * 1.5:
         # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
         out = serialize(doc, fmt=fmt)
         tokens = counter.count(out)
         exact_counts += 1
+        if estimate > 0:
+            scale = tokens / estimate
         if tokens <= budget:
             keep = list(alive)
             tails = [bool(i) and alive[doc.parent[i]] for i in range(len(alive))]
@@ -495,7 +499,8 @@ def fit_to_budget(
     order = head_taken + [u for u in order if u not in first]
     count: Callable[[str], int] = counter.count
 
-    limit = float(budget)
+    # piece-by-piece estimates overcount joins like "><"; a whole-page count calibrates them
+    limit = float(budget) / scale * 0.995 if scale < 1.0 else float(budget)
     best: tuple[str, list[bool], list[bool], list[bool], int, int] | None = None
     for _ in range(3):  # refill rounds: the first estimate is usually a little off
         taken, cum = fitter.select(order, limit)
