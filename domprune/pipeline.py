@@ -133,7 +133,6 @@ def prepare_document(
         StepReport("filtering", removed, (t2 - t0) + (t4 - t3)),
         StepReport("attributes", attr_removed, t3 - t2),
     ]
-    steps[0].removed = {k: v for k, v in removed.items()}
     return doc, alive, steps
 
 

@@ -146,6 +146,15 @@ def _element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[b
     return bp, main, hints
 
 
+def heading_elements(doc: Document) -> list[int]:
+    """For each element, the heading element (h1-h6) it sits in, or -1."""
+    out = [-1] * len(doc.tags)
+    for i in range(len(doc.tags)):
+        p = doc.parent[i]
+        out[i] = i if doc.tags[i] in HEADINGS else (out[p] if p >= 0 else -1)
+    return out
+
+
 class _Fitter:
     def __init__(
         self,
@@ -208,7 +217,7 @@ class _Fitter:
         doc, units = self.doc, self.units
         bp, main, hints = _element_flags(doc, self.alive)
         n_el = max(1, len(doc.tags))
-        heading_of = self._heading_elements()
+        heading_of = heading_elements(doc)
         prio: list[float] = []
         header: list[float] = []
         boiler = self.settings.boilerplate_last
@@ -255,15 +264,6 @@ class _Fitter:
                     return True
             e = self.doc.parent[e]
         return False
-
-    def _heading_elements(self) -> list[int]:
-        """For each element, the heading element it sits in (-1 if none)."""
-        doc = self.doc
-        out = [-1] * len(doc.tags)
-        for i in range(len(doc.tags)):
-            p = doc.parent[i]
-            out[i] = i if doc.tags[i] in HEADINGS else (out[p] if p >= 0 else -1)
-        return out
 
     def _add_relevance(
         self, question: str, prio: list[float], hints: list[str], heading_of: list[int]
@@ -533,8 +533,6 @@ def fit_to_budget(
         limit = new_limit
     if best is None:
         best = _smallest_single(fitter, order, budget, settings)
-        if best is None:
-            raise _too_small(fitter, order, budget, fmt, settings)
     out, keep, kt, kl, tokens, k = best
     return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts)
 
@@ -555,34 +553,28 @@ def _cheapest(fitter: _Fitter, order: list[int], k: int = 40) -> list[int]:
 
 def _smallest_single(
     fitter: _Fitter, order: list[int], budget: int, settings: BudgetSettings
-) -> tuple[str, list[bool], list[bool], list[bool], int, int] | None:
-    """When the greedy pass kept nothing: the best-ranked single unit whose exact count fits."""
+) -> tuple[str, list[bool], list[bool], list[bool], int, int]:
+    """When the greedy pass kept nothing: the best-ranked single unit whose exact count fits.
+
+    Raises :class:`BudgetTooSmallError` naming the smallest budget among the cheapest units when
+    none fits.
+    """
+    if not order:
+        raise BudgetTooSmallError(f"the page has no content left to fit in {budget} tokens", None)
     fitting = []
+    counts = []
     for u in _cheapest(fitter, order):
         out, keep, kt, kl = fitter.render([u], settings.mark_removed)
         tokens = fitter.counter.count(out)
+        counts.append(tokens)
         if tokens <= budget and out:
             fitting.append((order.index(u), out, keep, kt, kl, tokens))
     if not fitting:
-        return None
+        smallest = min(counts, default=None)
+        raise BudgetTooSmallError(
+            f"a budget of {budget} tokens is too small for any part of this page; "
+            f"the smallest budget that works is {smallest}",
+            smallest,
+        )
     _, out, keep, kt, kl, tokens = min(fitting, key=lambda x: x[0])
     return out, keep, kt, kl, tokens, 1
-
-
-def _too_small(
-    fitter: _Fitter, order: list[int], budget: int, fmt: str, settings: BudgetSettings
-) -> Exception:
-    if not order:
-        return BudgetTooSmallError(f"the page has no content left to fit in {budget} tokens", None)
-    smallest = min(
-        (
-            fitter.counter.count(fitter.render([u], settings.mark_removed)[0])
-            for u in _cheapest(fitter, order)
-        ),
-        default=None,
-    )
-    return BudgetTooSmallError(
-        f"a budget of {budget} tokens is too small for any part of this page; "
-        f"the smallest budget that works is {smallest}",
-        smallest,
-    )

@@ -10,11 +10,11 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from ..document import HEADINGS, Document
+from ..document import Document
 from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
-from .budget import TAIL, _Fitter
+from .budget import TAIL, _Fitter, _Units, heading_elements
 
 
 @dataclass
@@ -164,33 +164,29 @@ def _largest_single(fitter: _Fitter, chunks_units: list[list[int]], budget: int)
 def _pack(fitter: _Fitter, pieces: list[list[int]], budget: int) -> list[list[int]]:
     """Pack consecutive pieces into chunks by estimated cost (ancestor tags counted per chunk)."""
     doc = fitter.doc
+
+    def cost(piece: list[int], kept: set[int]) -> tuple[float, set[int]]:
+        """The piece's units plus the tags of their ancestors not yet in the chunk."""
+        add_cost, new_kept = 0.0, set()
+        for u in piece:
+            add_cost += fitter.unit_cost[u]
+            o = fitter.units.owner[u]
+            while o >= 0 and o not in kept and o not in new_kept:
+                new_kept.add(o)
+                add_cost += fitter.tag_cost[o]
+                o = doc.parent[o]
+        return add_cost, new_kept
+
     chunks: list[list[int]] = []
     current: list[int] = []
     kept: set[int] = set()
     total = 0.0
     for piece in pieces:
-        add_cost = 0.0
-        new_kept: list[int] = []
-        for u in piece:
-            add_cost += fitter.unit_cost[u]
-            o = fitter.units.owner[u]
-            while o >= 0 and o not in kept and o not in new_kept:
-                new_kept.append(o)
-                add_cost += fitter.tag_cost[o]
-                o = doc.parent[o]
+        add_cost, new_kept = cost(piece, kept)
         if current and total + add_cost > budget:
             chunks.append(current)
             current, kept, total = [], set(), 0.0
-            return_piece = piece
-            add_cost = 0.0
-            new_kept = []
-            for u in return_piece:
-                add_cost += fitter.unit_cost[u]
-                o = fitter.units.owner[u]
-                while o >= 0 and o not in kept and o not in new_kept:
-                    new_kept.append(o)
-                    add_cost += fitter.tag_cost[o]
-                    o = doc.parent[o]
+            add_cost, new_kept = cost(piece, kept)
         current.extend(piece)
         kept.update(new_kept)
         total += add_cost
@@ -199,16 +195,13 @@ def _pack(fitter: _Fitter, pieces: list[list[int]], budget: int) -> list[list[in
     return chunks
 
 
-def _heading_trail(doc: Document, units: object) -> dict[int, list[str]]:
+def _heading_trail(doc: Document, units: _Units) -> dict[int, list[str]]:
     """For each unit, the texts of the headings in force where it starts (h1 > h2 > ...)."""
     trail: list[tuple[int, str]] = []
     out: dict[int, list[str]] = {}
-    heading_of = [-1] * len(doc.tags)
-    for i in range(len(doc.tags)):
-        p = doc.parent[i]
-        heading_of[i] = i if doc.tags[i] in HEADINGS else (heading_of[p] if p >= 0 else -1)
-    for u, (k, e) in enumerate(zip(units.kind, units.elem)):  # type: ignore[attr-defined]
-        o = units.owner[u]  # type: ignore[attr-defined]
+    heading_of = heading_elements(doc)
+    for u, (k, e) in enumerate(zip(units.kind, units.elem)):
+        o = units.owner[u]
         h = heading_of[o]
         if h >= 0 and k != TAIL:
             level = int(doc.tags[h][1])

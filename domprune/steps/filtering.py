@@ -174,7 +174,6 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
 _BLOCK_WRAPPERS = frozenset({"div", "center"})
 
 
-
 def _inline_context(doc: Document, p: int) -> bool:
     """Whether the nearest written ancestor (from ``p`` up) holds only phrasing content (span, p, h2...)."""
     while p >= 0 and doc.transparent[p]:
