@@ -99,7 +99,11 @@ def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = 
     from .prepare import PrepareSettings
 
     return PrepareSettings(
-        tokenizer=settings.tokenizer, prompt_budget=settings.prompt_budget, workers=workers, resume=resume
+        tokenizer=settings.tokenizer,
+        prompt_budget=settings.prompt_budget,
+        image_tokens=settings.image_tokens if settings.use_screenshots else 0,
+        workers=workers,
+        resume=resume,
     )
 
 
@@ -139,6 +143,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not split:
         raise DomVQAError("no eval split: pass --split NAME (or set `eval_split`)")
     dataset = load_prepared(settings.prepared_dir, split)
+    if settings.use_screenshots:
+        from .screenshots import resolve_screenshots
+
+        dataset = resolve_screenshots(dataset, settings.prepared_dir)
     eval_settings = EvalSettings(
         max_examples=args.max_examples,
         max_new_tokens=settings.max_completion_length,
@@ -159,6 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from .modelio import generate, load_for_inference
     from .prepare import load_prepared, prepare_dataset
+    from .screenshots import load_image, resolve_screenshots
 
     settings = _load_settings(args)
     if args.examples:
@@ -169,16 +178,25 @@ def cmd_test(args: argparse.Namespace) -> int:
                     f"no example of {args.examples} could be prepared; see `domvqa-train prepare`"
                 )
             dataset = load_prepared(tmp, next(iter(report.written)))
+            dataset = dataset.select(range(min(args.num, len(dataset))))
+            if settings.use_screenshots:
+                dataset = resolve_screenshots(dataset, tmp)
     else:
         dataset = load_prepared(settings.prepared_dir, settings.eval_split or settings.train_split)
-    dataset = dataset.select(range(min(args.num, len(dataset))))
+        dataset = dataset.select(range(min(args.num, len(dataset))))
+        if settings.use_screenshots:
+            dataset = resolve_screenshots(dataset, settings.prepared_dir)
+    images = [load_image(p) for p in dataset["screenshot"]] if settings.use_screenshots else None
     loaded = load_for_inference(
         args.adapter,
         base_model=args.base_model,
         attn_implementation=settings.attn_implementation,
         dtype=settings.dtype,
+        images=images is not None,
     )
-    answers = generate(loaded, dataset["prompt"], max_new_tokens=settings.max_completion_length)
+    answers = generate(
+        loaded, dataset["prompt"], max_new_tokens=settings.max_completion_length, images=images
+    )
     for row, answer in zip(dataset, answers, strict=True):
         print(f"[{row['id']}] Q: {row.get('question', '')}")
         print(f"  expected: {' | '.join(row['answers'])}")

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .modelio import generate, load_for_inference
+from .screenshots import load_image
 
 
 class EvalSettings(BaseModel):
@@ -113,11 +114,10 @@ def score_completions(
 
 
 def _images(dataset: Any, enabled: bool) -> list[Any] | None:
+    """The screenshots as RGB images (paths already resolved, see :func:`~domvqa_train.screenshots.resolve_screenshots`)."""
     if not enabled or "screenshot" not in dataset.column_names:
         return None
-    from PIL import Image
-
-    return [Image.open(p).convert("RGB") if p else None for p in dataset["screenshot"]]
+    return [load_image(p) if p else None for p in dataset["screenshot"]]
 
 
 def evaluate_models(

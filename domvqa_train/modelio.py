@@ -6,6 +6,7 @@ A folder holding a LoRA adapter (``adapter_config.json``) loads its base model a
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,25 +88,79 @@ def load_tokenizer(name: str) -> Any:
 def load_processor(name: str, *, required: bool) -> Any | None:
     """The multimodal processor, or ``None`` when it cannot be loaded and is not ``required``.
 
-    transformers' Qwen2.5-VL processor needs ``torchvision`` (its video processor); text-only prompts do
-    not need the processor at all, so only screenshot runs ask for it.
+    ``AutoProcessor`` first. Without ``torchvision`` it cannot build Qwen2.5-VL's processor (the video
+    processor needs torchvision); then a model with a Qwen2-VL image processor gets the image-and-text
+    processor of :func:`image_text_processor_class`, which is all screenshots need. Text-only prompts never
+    need a processor.
     """
     from transformers import AutoProcessor
 
     try:
         processor = AutoProcessor.from_pretrained(name, padding_side="left")
     except Exception as exc:
-        if required:
-            raise ModelLoadError(
-                f"screenshots need the image processor of {name!r}, which did not load: {_first_line(exc)}. "
-                "Install torchvision (Qwen2.5-VL's processor needs it) or set use_screenshots=false"
-            ) from None
-        return None
+        processor, error = None, exc
+        if _has_qwen2_vl_images_without_torchvision(name):
+            try:
+                processor = image_text_processor_class().from_pretrained(name, padding_side="left")
+            except Exception as fallback_exc:
+                error = fallback_exc
+        if processor is None:
+            if required:
+                raise ModelLoadError(
+                    f"screenshots need the image processor of {name!r}, which did not load: {_first_line(error)}. "
+                    "Point at a model folder with its processor files (preprocessor_config.json or "
+                    "processor_config.json), install torchvision, or set use_screenshots=false"
+                ) from None
+            return None
     if not hasattr(processor, "image_processor"):
         if required:
             raise ModelLoadError(f"{name!r} has no image processor; set use_screenshots=false")
         return None
     return processor
+
+
+def _has_qwen2_vl_images_without_torchvision(name: str) -> bool:
+    """True when torchvision is missing and ``name``'s image processor is Qwen2-VL's (PIL backend)."""
+    from transformers import AutoImageProcessor, Qwen2VLImageProcessorPil
+    from transformers.utils import is_torchvision_available
+
+    if is_torchvision_available():
+        return False  # AutoProcessor failed for another reason; its error is the one to show
+    try:
+        return isinstance(AutoImageProcessor.from_pretrained(name), Qwen2VLImageProcessorPil)
+    except Exception:
+        return False
+
+
+@functools.cache
+def image_text_processor_class() -> type:
+    """``Qwen2_5_VLProcessor`` without its video processor: images and text only, no torchvision needed.
+
+    transformers' Qwen2.5-VL processor requires a video processor, and Qwen2-VL's video processor needs
+    torchvision, which some machines cannot install (e.g. next to a CPU-only torch build). Screenshots are
+    images, which ``Qwen2VLImageProcessorPil`` handles with PIL. This subclass only drops ``video_processor``
+    from the constructor (transformers reads a processor's parts from its ``__init__`` signature); the chat
+    template, image-token expansion and image features are ``Qwen2_5_VLProcessor``'s own code. It saves as a
+    ``Qwen2_5_VLProcessor`` plus the legacy ``preprocessor_config.json`` that Qwen2.5-VL checkpoints such as
+    Holo1-3B ship, where ``AutoProcessor`` (with torchvision) finds the settings of the video processor.
+    """
+    from transformers import Qwen2_5_VLProcessor
+
+    class ImageTextQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+        def __init__(
+            self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any
+        ) -> None:
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+        def to_dict(self) -> dict[str, Any]:
+            return {**super().to_dict(), "processor_class": "Qwen2_5_VLProcessor"}
+
+        def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+            files = super().save_pretrained(save_directory, *args, **kwargs)
+            self.image_processor.save_pretrained(save_directory)
+            return files
+
+    return ImageTextQwen2_5_VLProcessor
 
 
 def torch_dtype(name: str) -> Any:

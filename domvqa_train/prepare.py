@@ -64,6 +64,11 @@ class PrepareSettings(BaseModel):
 
     tokenizer: str = Field(default="qwen2.5", description="Tokenizer that counts the budget (domprune name).")
     prompt_budget: int = Field(default=16384, gt=0, description="Tokens of the whole chat-templated prompt.")
+    image_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="Tokens of prompt_budget kept free for the screenshot of examples that have one (0: none).",
+    )
     template: PromptTemplate | None = Field(default=None, description="None: default_template().")
     workers: int = Field(default=1, ge=1, description="Processes that fit prompts in parallel.")
     resume: bool = Field(default=True, description="Skip examples already finished in out_dir.")
@@ -75,6 +80,7 @@ class PrepareSettings(BaseModel):
         return {
             "tokenizer": self.tokenizer,
             "prompt_budget": self.prompt_budget,
+            **({"image_tokens": self.image_tokens} if self.image_tokens else {}),  # older folders lack it
             "template": {"system": template.system, "user": template.user},
         }
 
@@ -191,11 +197,18 @@ def _fit_in_worker(example: DomQAExample) -> dict[str, Any] | Reject:
 def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, Any] | Reject:
     """The output row of one example, or a :class:`Reject` that says why its prompt could not be built."""
     template = settings.template or default_template()
+    budget = settings.prompt_budget - (settings.image_tokens if example.screenshot else 0)
+    if budget <= 0:
+        return _reject(
+            example,
+            "over_budget",
+            f"image_tokens={settings.image_tokens} leaves no room in prompt_budget={settings.prompt_budget}",
+        )
     try:
         fitted = domprune.fit_prompt(
             example.dom,
             question=example.question,
-            budget=settings.prompt_budget,
+            budget=budget,
             tokenizer=settings.tokenizer,
             template=template,
         )
@@ -203,10 +216,8 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
         return _reject(example, type(exc).__name__, str(exc))
     except Exception as exc:  # a bug in one page must not stop a long run; it is reported per example
         return _reject(example, f"unexpected_{type(exc).__name__}", f"unexpected error: {exc!r}")
-    if fitted.tokens > settings.prompt_budget:
-        return _reject(
-            example, "over_budget", f"prompt has {fitted.tokens} tokens > budget {settings.prompt_budget}"
-        )
+    if fitted.tokens > budget:
+        return _reject(example, "over_budget", f"prompt has {fitted.tokens} tokens > budget {budget}")
     return {
         "id": example.id,
         "prompt": fitted.messages,

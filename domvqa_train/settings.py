@@ -84,6 +84,12 @@ class TrainSettings(BaseModel):
     tokenizer: str = Field("qwen2.5", description="tokenizer that counts prompt tokens during `prepare`")
     prompt_budget: int = Field(16384, ge=256, description="max tokens of the full chat prompt")
     use_screenshots: bool = Field(False, description="give the page screenshot to a vision-language model")
+    image_tokens: int = Field(
+        0,
+        ge=0,
+        description="with use_screenshots: tokens of prompt_budget that `prepare` keeps free for the screenshot "
+        "(Qwen2.5-VL: resized pixels / 784 + 2); training checks every prompt's exact total",
+    )
 
     # LoRA and optimisation
     lora: LoraSettings = Field(default_factory=LoraSettings)
@@ -141,6 +147,15 @@ class TrainSettings(BaseModel):
 
         build_reward_funcs(value)  # RewardSpecError (a ValueError) names the known rewards
         return value
+
+    @model_validator(mode="after")
+    def _room_for_text(self) -> TrainSettings:
+        if self.image_tokens >= self.prompt_budget:
+            raise ValueError(
+                f"image_tokens ({self.image_tokens}) must leave room for the text in prompt_budget "
+                f"({self.prompt_budget}); lower image_tokens or the image processor's max_pixels"
+            )
+        return self
 
     def generation_batch_size(self, num_processes: int) -> int:
         """Completions generated per optimisation round across all processes (trl's rule)."""

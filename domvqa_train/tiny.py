@@ -77,25 +77,19 @@ def _build_qwen2_5_vl(tok: Any, hidden_size: int, layers: int) -> Any:
     return Qwen2_5_VLForConditionalGeneration(config)
 
 
-def _save_processor(tok: Any, out: Path) -> bool:
-    """Save a Qwen2.5-VL processor next to the model; ``False`` when it cannot be built here.
+def _save_processor(tok: Any, out: Path) -> None:
+    """Save a Qwen2.5-VL processor (small image processor, tokenizer, chat template) next to the model.
 
-    transformers' Qwen2.5-VL processor needs a video processor, which needs ``torchvision``; without it
-    only the tokenizer is saved and the model is used for text-only prompts.
+    It is :func:`domvqa_train.modelio.image_text_processor_class` (no video processor, so no torchvision
+    needed); the folder gets the files a Qwen2.5-VL checkpoint ships, and ``load_processor`` reads them back.
     """
-    try:
-        from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+    from transformers import Qwen2VLImageProcessorPil
 
-        processor = Qwen2_5_VLProcessor(
-            image_processor=Qwen2VLImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16),
-            tokenizer=tok,
-            video_processor=Qwen2VLVideoProcessor(),
-            chat_template=tok.chat_template,
-        )
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return False
+    from .modelio import image_text_processor_class
+
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16)
+    processor = image_text_processor_class()(image_processor, tok, chat_template=tok.chat_template)
     processor.save_pretrained(out)
-    return True
 
 
 def build_tiny_model(
@@ -128,7 +122,9 @@ def build_tiny_model(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    has_processor = kind == "qwen2_5_vl" and _save_processor(tok, out)
+    has_processor = kind == "qwen2_5_vl"
+    if has_processor:
+        _save_processor(tok, out)
     info = {
         "kind": kind,
         "hidden_size": hidden_size,

@@ -253,16 +253,21 @@ def test_unloadable_model_says_how_to_point_at_a_local_copy(tmp_path) -> None:
 
 
 def test_screenshot_runs_need_screenshots_and_a_processor(prepared, tmp_path) -> None:
+    from transformers.utils import is_torchvision_available
+
     from domvqa_train.backends.trl_grpo import _attach_images
     from domvqa_train.errors import SettingsError
-    from domvqa_train.modelio import load_processor
+    from domvqa_train.modelio import image_text_processor_class, load_processor
 
     with pytest.raises(SettingsError, match=r"2 example\(s\) have no screenshot"):
         _attach_images(load_prepared(prepared, "test"), str(prepared))
     model = build_tiny_model(tmp_path / "vl", "qwen2_5_vl")
-    if json.loads((model / "tiny_model.json").read_text(encoding="utf-8"))["processor"]:
-        assert hasattr(load_processor(str(model), required=True), "image_processor")
-    else:  # transformers' Qwen2.5-VL processor needs torchvision; without it the error says so
-        with pytest.raises(ModelLoadError, match="torchvision"):
-            load_processor(str(model), required=True)
-        assert load_processor(str(model), required=False) is None
+    processor = load_processor(str(model), required=True)
+    assert hasattr(processor, "image_processor") and processor.tokenizer.padding_side == "left"
+    # AutoProcessor when it can build Qwen2.5-VL's processor; without torchvision, the image-and-text one
+    assert isinstance(processor, image_text_processor_class()) != is_torchvision_available()
+
+    text_only = build_tiny_model(tmp_path / "text", "qwen2")
+    with pytest.raises(ModelLoadError, match="use_screenshots=false"):
+        load_processor(str(text_only), required=True)
+    assert load_processor(str(text_only), required=False) is None

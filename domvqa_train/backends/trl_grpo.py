@@ -7,7 +7,6 @@ tokenizer and refuses to start when one is over ``prompt_budget`` (``prepare`` g
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from ..errors import DomVQAError, PrepareError, SettingsError
 from ..modelio import LoadedModel, load_for_inference, load_model, load_processor, load_tokenizer
+from ..screenshots import image_prompt_tokens, resolve_screenshots
 from ..settings import TrainSettings, launched_processes
 from .base import TrainReport
 
@@ -85,20 +85,33 @@ def prompt_lengths(prompts: Sequence[list[dict[str, Any]]], tokenizer: Any) -> l
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
-def check_prompts_fit(dataset: Any, tokenizer: Any, budget: int) -> int:
+def check_prompts_fit(
+    dataset: Any, tokenizer: Any, budget: int, image_tokens: Sequence[int] | None = None
+) -> int:
     """Re-count every ``prompt`` with the model's tokenizer; raise unless all are <= ``budget``.
 
+    ``image_tokens`` adds each row's screenshot tokens (:func:`~domvqa_train.screenshots.image_prompt_tokens`).
     Returns the longest prompt's token count.
     """
     lengths = prompt_lengths(dataset["prompt"], tokenizer)
-    over = [(row_id, n) for row_id, n in zip(dataset["id"], lengths, strict=True) if n > budget]
+    extra = list(image_tokens) if image_tokens is not None else [0] * len(lengths)
+    totals = [n + e for n, e in zip(lengths, extra, strict=True)]
+    over = [(row_id, n, e) for row_id, n, e in zip(dataset["id"], totals, extra, strict=True) if n > budget]
     if over:
-        shown = ", ".join(f"{row_id} ({n} tokens)" for row_id, n in over[:5])
-        raise PrepareError(
-            f"{len(over)} prepared prompt(s) exceed prompt_budget={budget} with the model's tokenizer: {shown}. "
-            "Run `domvqa-train prepare` again with this model's tokenizer (--set tokenizer=hf:/path/to/model)"
+        shown = ", ".join(
+            f"{row_id} ({n} tokens{f', {e} of them the screenshot' if e else ''})"
+            for row_id, n, e in over[:5]
         )
-    return max(lengths, default=0)
+        fix = (
+            "Reserve the screenshot's tokens when preparing (--set image_tokens=N; Qwen2.5-VL: resized pixels / 784 "
+            "+ 2) or lower the image processor's max_pixels"
+            if any(e for _, _, e in over)
+            else "Run `domvqa-train prepare` again with this model's tokenizer (--set tokenizer=hf:/path/to/model)"
+        )
+        raise PrepareError(
+            f"{len(over)} prepared prompt(s) exceed prompt_budget={budget} with the model's tokenizer: {shown}. {fix}"
+        )
+    return max(totals, default=0)
 
 
 class RewardVarianceCallback:
@@ -207,36 +220,8 @@ def _attach_images(dataset: Any, prepared_dir: str) -> Any:
     """Add an ``image`` column (decoded screenshots) that trl gives to vision-language models."""
     from datasets import Image
 
-    if "screenshot" not in dataset.column_names:
-        raise SettingsError("use_screenshots=true, but the prepared data has no 'screenshot' column")
-    missing = [row_id for row_id, shot in zip(dataset["id"], dataset["screenshot"], strict=True) if not shot]
-    if missing:
-        raise SettingsError(
-            f"use_screenshots=true, but {len(missing)} example(s) have no screenshot (e.g. {missing[0]}); "
-            "prepare only examples with screenshots or set use_screenshots=false"
-        )
-    roots = [Path.cwd(), Path(prepared_dir), *_source_dirs(prepared_dir)]
-
-    def resolve(row: dict[str, Any]) -> dict[str, Any]:
-        for root in roots:
-            path = root / row["screenshot"]  # an absolute screenshot path ignores root
-            if path.is_file():
-                return {"image": str(path)}
-        raise SettingsError(
-            f"screenshot {row['screenshot']!r} of example {row['id']} not found (looked in "
-            f"{', '.join(map(str, roots))}); fix the path in the data or set use_screenshots=false"
-        )
-
-    return dataset.map(resolve).cast_column("image", Image())
-
-
-def _source_dirs(prepared_dir: str) -> list[Path]:
-    """The folder of the raw data named in prepare's ``report.json`` (relative screenshot paths start there)."""
-    try:
-        source = json.loads((Path(prepared_dir) / "report.json").read_text(encoding="utf-8"))["source"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    return [] if str(source).startswith("hf:") else [Path(source).parent]
+    dataset = resolve_screenshots(dataset, prepared_dir)
+    return dataset.add_column("image", dataset["screenshot"]).cast_column("image", Image())
 
 
 class TrlGrpoBackend:
@@ -286,7 +271,8 @@ class TrlGrpoBackend:
         """Load tokenizer, processor (screenshot runs only) and model; LoRA is attached by the trainer."""
         s = self.settings
         self.tokenizer = load_tokenizer(s.model)
-        self.processor = load_processor(s.model, required=True) if s.use_screenshots else None
+        if s.use_screenshots and self.processor is None:
+            self.processor = load_processor(s.model, required=True)
         self.model = load_model(s.model, attn_implementation=s.attn_implementation, dtype=s.dtype)
 
     # -- training ------------------------------------------------------------------------------
@@ -300,7 +286,12 @@ class TrlGrpoBackend:
         dataset = self._load_split(s.train_split)
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(s.model)
-        longest = check_prompts_fit(dataset, self.tokenizer, s.prompt_budget)
+        image_tokens = None
+        if s.use_screenshots:
+            if self.processor is None:
+                self.processor = load_processor(s.model, required=True)
+            image_tokens = image_prompt_tokens(self.processor, dataset["screenshot"])
+        longest = check_prompts_fit(dataset, self.tokenizer, s.prompt_budget, image_tokens)
         args = grpo_config(s, self.reward_weights)
         if self.model is None:
             self.prepare_model()
