@@ -2,22 +2,32 @@
 
 Task: each page is a small product card with ``--fields`` colour fields (``Colour``, ``Trim``,
 ``Strap``, ...) holding distinct colours in a shuffled order; the question asks for the ``Colour``.
-The tiny random Qwen2 model first gets a short supervised warm-up whose target is ``\\boxed{c}``: ``c``
-is the right colour for a ``--warmup-correct`` fraction of the examples and otherwise a colour drawn AT
-RANDOM among those written on the page, so the warm policy answers in the format but is right only part
-of the time, and GRPO has reward variance to work with. Then GRPO trains a LoRA adapter through the
-package's own code path (prepare -> ``TrlGrpoBackend``) with the exact-match reward, twice from the
-same warm model with the same seed and steps:
+The tiny random Qwen2 model (Holo1's tokenizer) first gets a supervised warm-up whose target is
+``\\boxed{c}``: ``c`` is the right colour for a ``--warmup-correct`` fraction of the examples and
+otherwise a colour drawn AT RANDOM among those written on the page, so the warm policy answers in the
+format and copies from the card but is right only part of the time, and GRPO has reward variance to
+work with. Then GRPO trains a LoRA adapter through the package's own code path (prepare ->
+``TrlGrpoBackend``) with the exact-match reward, from the same warm model with the same seed and steps:
 
 * ``grpo``: the real reward;
 * ``control``: the same rewards shuffled across the step's completions (same mean, no information),
   so a rise that the control does not show is attributable to the reward signal, not to the updates.
 
-Held-out exact match (greedy decoding) is measured before and after each run. On CPU a step costs
-seconds even for this tiny model: trl's fused LM head scores every completion token against the whole
-151k-token vocabulary, and the backward pass through it dominates.
+Held-out exact match is measured before and after each run, greedy and sampled (4 answers per
+example at temperature 1, sampled like trl's GRPO generation: the policy GRPO trains). On CPU, trl scores every prompt position against
+the 151k-token vocabulary; :func:`score_completion_positions_only` makes it score the completion
+positions only, as it does on GPUs (same numbers, ~10x less work).
+
+One process, everything in turn::
 
     python benchmarks/grpo_learning.py --out runs/grpo_learning
+
+or on two cores, warm-up once and the two runs side by side, then one JSON and plot::
+
+    python benchmarks/grpo_learning.py --out runs/gl/warm --runs ''
+    OMP_NUM_THREADS=1 python benchmarks/grpo_learning.py --out runs/gl/grpo --runs grpo --warm runs/gl/warm/warm &
+    OMP_NUM_THREADS=1 python benchmarks/grpo_learning.py --out runs/gl/control --runs control --warm runs/gl/warm/warm
+    wait; python benchmarks/grpo_learning.py --out runs/gl --combine runs/gl/warm runs/gl/grpo runs/gl/control
 
 Writes ``grpo_learning.json`` (every number) and ``grpo_learning.png`` (the curves) to ``--out``.
 """
@@ -28,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -37,6 +48,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 COLOURS = ["red", "blue", "green", "black", "white", "yellow", "purple", "orange"]
 FIELDS = ["Colour", "Trim", "Strap", "Lining"]
+USER_TEMPLATE = "<dom>{dom}</dom>\n{question} Answer in \\boxed{}."
 PRODUCTS = ["scarf", "mug", "lamp", "chair", "backpack", "kettle", "notebook", "umbrella"]
 
 
@@ -64,14 +76,23 @@ def make_records(n: int, fields: int, palette: int, split: str, rng: random.Rand
     return records
 
 
-def warm_up(model_dir: Path, out_dir: Path, dataset, page_colours: dict[str, list[str]], args) -> dict:
+def warm_up(model_dir: Path, out_dir: Path, dataset, val, page_colours: dict[str, list[str]], args) -> dict:
     """Supervised warm-up on ``\\boxed{c}``: ``c`` is the right colour with probability
-    ``--warmup-correct``, else a random colour of the page (format and copying only)."""
+    ``--warmup-correct``, else a random colour of the page.
+
+    Every ``--warmup-check-every`` steps the greedy exact match on the validation pages is measured;
+    the warm-up stops at the first check that reaches ``--warmup-target-em`` (or after
+    ``--warmup-steps``). When a tiny model starts to use the field label is a sudden, seed-dependent
+    event (hundreds of steps apart between runs), so a fixed step count gives warm policies of very
+    different skill; a target gives GRPO a comparable start: right part of the time, not always.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from domvqa_train.evaluate import EvalSettings, evaluate_models
+
     torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed + 1)  # not the data generator's stream
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.train()
@@ -83,8 +104,10 @@ def warm_up(model_dir: Path, out_dir: Path, dataset, page_colours: dict[str, lis
         for p in dataset["prompt"]
     ]
     ids_of = dataset["id"]
-    losses = []
-    for _ in range(args.warmup_steps):
+    losses: list[float] = []
+    checks: list[dict[str, float]] = []
+    check_settings = EvalSettings(max_new_tokens=8, batch_size=32, rewards={"exact_match": 1.0})
+    for step in range(1, args.warmup_steps + 1):
         batch = rng.sample(range(len(prompts)), k=min(16, len(prompts)))
         ids, labels, completions = [], [], []
         for i in batch:
@@ -106,28 +129,46 @@ def warm_up(model_dir: Path, out_dir: Path, dataset, page_colours: dict[str, lis
         opt.step()
         opt.zero_grad()
         losses.append(loss.item())
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+        if step % args.warmup_check_every == 0 or step == args.warmup_steps:
+            model.save_pretrained(out_dir)
+            tok.save_pretrained(out_dir)
+            em = evaluate_models([str(out_dir)], val, check_settings).scores[0].exact_match
+            checks.append({"step": step, "val_exact_match": em})
+            print(f"warm-up step {step}: validation exact match {em:.3f}", flush=True)
+            if em >= args.warmup_target_em:
+                break
     return {
-        "steps": args.warmup_steps,
+        "steps": len(losses),
+        "max_steps": args.warmup_steps,
         "lr": args.warmup_lr,
         "correct_fraction": args.warmup_correct,
+        "target_val_exact_match": args.warmup_target_em,
+        "checks": checks,
         "losses": losses,
     }
 
 
-def evaluate(model: str, dataset, page_colours: dict[str, list[str]]) -> dict:
-    """Greedy held-out scores, plus how often the boxed answer is some colour of the page (copy rate)."""
+def evaluate(model: str, dataset, page_colours: dict[str, list[str]], seed: int = 0) -> dict:
+    """Held-out scores of greedy answers, plus how often the boxed answer is some colour of the page
+    (copy rate), plus the exact match of 4 sampled answers per example at temperature 1 (no top-k, as
+    trl samples during GRPO)."""
+    import torch
+    from datasets import concatenate_datasets
+
     from domvqa_train.evaluate import EvalSettings, evaluate_models
     from domvqa_train.rewards import extract_boxed
 
-    report = evaluate_models(
-        [model], dataset, EvalSettings(max_new_tokens=8, batch_size=32, rewards={"exact_match": 1.0})
-    )
+    settings = EvalSettings(max_new_tokens=8, batch_size=32, rewards={"exact_match": 1.0})
+    report = evaluate_models([model], dataset, settings)
     scores = report.scores[0].model_dump(exclude={"model", "seconds"})
     rows = report.predictions[model]
     copied = [(extract_boxed(r["completion"]) or "").strip().lower() in page_colours[r["id"]] for r in rows]
     scores["copies_a_page_colour"] = sum(copied) / len(copied)
+    torch.manual_seed(seed)
+    sampled = evaluate_models(
+        [model], concatenate_datasets([dataset] * 4), settings.model_copy(update={"temperature": 1.0})
+    )
+    scores["sampled_exact_match"] = sampled.scores[0].exact_match
     return scores
 
 
@@ -145,6 +186,32 @@ class ShuffledReward:
         values = exact_match_reward(completions, **kwargs)
         self.rng.shuffle(values)
         return values
+
+
+def score_completion_positions_only() -> bool:
+    """Make trl's fused LM head score only completion positions on CPU, as it already does on GPUs.
+
+    trl 1.x computes GRPO log-probs with a chunked LM-head kernel. On Triton devices it projects only
+    the positions that have a label (the completion tokens); elsewhere it projects EVERY position,
+    prompt included, against the whole vocabulary and masks afterwards (to keep tile shapes fixed for
+    compilers such as Neuron's). On this CPU that is ~10x the work for the same numbers, and it
+    dominated a step. The switch only picks which rows go through the kernel; the log-probs of the
+    completion tokens are the same. Returns False (and changes nothing) if trl's internals moved.
+    """
+    try:
+        import trl.trainer.utils as trl_utils
+    except ImportError:
+        return False
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None or getattr(original, "_domvqa_compact", False):
+        return original is not None
+
+    def compact(device: Any) -> bool:
+        return device.type == "cpu" or original(device)
+
+    compact._domvqa_compact = True  # type: ignore[attr-defined]
+    trl_utils._use_triton = compact
+    return True
 
 
 def grpo_run(name: str, warm: Path, out: Path, args, reward_funcs=None) -> tuple[Any, float]:
@@ -234,33 +301,155 @@ def _first_last(curve: list[dict]) -> dict[str, float]:
     }
 
 
+_DATA_KEYS = ("fields", "colours", "train", "test", "seed")
+_GRPO_KEYS = ("steps", "prompts", "generations", "max_completion_length", "lr", "score_all_positions")
+
+
+def evaluate_on_fresh_pages(results: dict[str, dict], n: int, out: Path) -> dict[str, Any]:
+    """Greedy and sampled scores of the warm model and of every run's adapter on ``n`` new pages
+    (a random stream of their own: none of them was seen in training, warm-up stopping or testing)."""
+    from domprune import PromptTemplate
+    from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+
+    args = next(iter(results.values()))["args"]
+    records = make_records(n, args["fields"], args["colours"], "fresh", random.Random(args["seed"] + 2))
+    page_colours = {r["id"]: r["page_colours"] for r in records}
+    data = out / "fresh.jsonl"
+    data.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
+        encoding="utf-8",
+    )
+    template = PromptTemplate(system=None, user=USER_TEMPLATE)
+    settings = PrepareSettings(prompt_budget=256, template=template, progress=False, resume=False)
+    prepare_dataset(data, out / "fresh_prepared", settings)
+    pages = load_prepared(out / "fresh_prepared", "fresh")
+    models = {}
+    for folder, result in results.items():
+        if "reused" not in result["warm_up"]:
+            models["warm-up"] = str(Path(folder) / "warm")
+        for name in result["runs"]:
+            models[name] = str(Path(folder) / name / "adapter")
+    scores = {name: evaluate(path, pages, page_colours, seed=args["seed"]) for name, path in models.items()}
+    return {"pages": len(pages), "scores": scores}
+
+
+def combine(folders: list[str], out: Path, fresh: int = 0) -> int:
+    """Merge the results of several processes into one ``grpo_learning.json`` and plot: a warm-up-only
+    run (``--runs ''``) and ``--runs grpo`` / ``--runs control`` runs that reused its ``warm`` folder."""
+    results = {f: json.loads((Path(f) / "grpo_learning.json").read_text(encoding="utf-8")) for f in folders}
+    first = next(iter(results.values()))
+    merged = {**first, "runs": {}, "commands": [r["command"] for r in results.values()]}
+    merged.pop("command", None)
+    for folder, result in results.items():
+        for keys in (_DATA_KEYS, _GRPO_KEYS if result["runs"] else ()):
+            for key in keys:
+                reference = next(r for r in results.values() if r["runs"] or keys is _DATA_KEYS)["args"][key]
+                if result["args"][key] != reference:
+                    raise SystemExit(
+                        f"cannot combine: {folder} has {key}={result['args'][key]!r}, not {reference!r}"
+                    )
+        merged["runs"].update(result["runs"])
+        if result["runs"]:  # the runs measured the warm model with the code they ran with
+            merged["held_out_before_grpo"] = result["held_out_before_grpo"]
+        if "reused" not in result["warm_up"]:
+            merged["warm_up"] = result["warm_up"]
+            warm = str(Path(folder) / "warm")
+            reused = {r["warm_up"].get("reused") for r in results.values() if r["runs"]}
+            if reused - {warm, None}:
+                raise SystemExit(f"cannot combine: runs reused {reused}, not this warm-up's {warm}")
+    merged["args"] = {k: v for k, v in first["args"].items() if k in _DATA_KEYS}
+    if fresh:
+        merged["fresh_pages"] = evaluate_on_fresh_pages(results, fresh, out)
+    merged["total_seconds"] = sum(r["total_seconds"] for r in results.values())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "grpo_learning.json").write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    chance = merged["exact_match_copying_a_random_page_colour"]
+    plot({n: run["curve"] for n, run in merged["runs"].items()}, chance, out / "grpo_learning.png")
+    before = merged["held_out_before_grpo"]
+    print(
+        f"after warm-up  held-out EM {before['exact_match']:.3f} (sampled {before['sampled_exact_match']:.3f})"
+    )
+    for name, run in merged["runs"].items():
+        after = run["held_out_after"]
+        print(
+            f"{name:<14} held-out EM {after['exact_match']:.3f} (sampled {after['sampled_exact_match']:.3f})  "
+            f"train reward first->last 10% {run['train_reward_first_10pct_steps']:.3f} -> "
+            f"{run['train_reward_last_10pct_steps']:.3f}"
+        )
+    if fresh:
+        print(f"on {merged['fresh_pages']['pages']} fresh pages:")
+        for name, sc in merged["fresh_pages"]["scores"].items():
+            print(f"  {name:<12} EM greedy {sc['exact_match']:.3f}  sampled {sc['sampled_exact_match']:.3f}")
+    print(f"wrote {out / 'grpo_learning.json'} and {out / 'grpo_learning.png'}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/grpo_learning")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="DIR",
+        help="only merge the grpo_learning.json of these --out folders into --out (no training)",
+    )
+    parser.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        help="with --combine: also score the warm model and each run's adapter on this many new pages",
+    )
     parser.add_argument("--fields", type=int, default=2, help="colour fields per page (chance = 1/fields)")
     parser.add_argument("--colours", type=int, default=4, help="colour vocabulary size (>= --fields)")
     parser.add_argument("--train", type=int, default=256)
-    parser.add_argument("--test", type=int, default=128)
+    parser.add_argument("--test", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
     parser.add_argument("--layers", type=int, default=2, help="tiny model decoder layers")
-    parser.add_argument("--warmup-steps", type=int, default=60)
-    parser.add_argument("--warmup-lr", type=float, default=5e-3, help="warm-up (full model) learning rate")
+    parser.add_argument("--warmup-steps", type=int, default=2000, help="most warm-up steps")
+    parser.add_argument(
+        "--warmup-target-em",
+        type=float,
+        default=0.7,
+        help="stop the warm-up once greedy exact match on the validation pages reaches this",
+    )
+    parser.add_argument("--warmup-check-every", type=int, default=100)
+    parser.add_argument("--val", type=int, default=64, help="validation pages (warm-up stopping check)")
+    parser.add_argument("--warmup-lr", type=float, default=3e-3, help="warm-up (full model) learning rate")
+    parser.add_argument(
+        "--warm",
+        default=None,
+        help="reuse this warm-up output folder (from an earlier run) instead of warming up",
+    )
+    parser.add_argument(
+        "--score-all-positions",
+        action="store_true",
+        help="keep trl's CPU default of scoring every prompt position too (same numbers, ~10x slower steps)",
+    )
     parser.add_argument(
         "--warmup-correct",
         type=float,
-        default=0.0,
+        default=0.5,
         help="fraction of warm-up targets that are the right colour (the rest: a random page colour)",
     )
-    parser.add_argument("--steps", type=int, default=150, help="GRPO steps")
-    parser.add_argument("--prompts", type=int, default=4, help="prompts per GRPO step")
+    parser.add_argument("--steps", type=int, default=100, help="GRPO steps")
+    parser.add_argument("--prompts", type=int, default=16, help="prompts per GRPO step")
     parser.add_argument("--generations", type=int, default=4, help="completions per prompt")
     parser.add_argument("--max-completion-length", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=2e-3, help="GRPO (LoRA) learning rate")
-    parser.add_argument("--no-control", action="store_true", help="skip the shuffled-reward control run")
+    parser.add_argument("--lr", type=float, default=5e-3, help="GRPO (LoRA) learning rate")
+    parser.add_argument(
+        "--runs",
+        default="grpo,control",
+        help="comma-separated runs: grpo (exact-match reward), control (shuffled rewards); '' = warm-up only. "
+        "Two processes with --runs grpo / --runs control and the same --warm run them side by side",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.combine:
+        return combine(args.combine, Path(args.out), args.fresh)
     if not 2 <= args.fields <= len(FIELDS):
         parser.error(f"--fields must be between 2 and {len(FIELDS)}")
+    if not set(args.runs.split(",")) <= {"grpo", "control", ""}:
+        parser.error("--runs takes grpo and/or control")
     if not args.fields <= args.colours <= len(COLOURS):
         parser.error(f"--colours must be between --fields and {len(COLOURS)}")
 
@@ -272,8 +461,10 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
-    records = make_records(args.train, args.fields, args.colours, "train", rng) + make_records(
-        args.test, args.fields, args.colours, "test", rng
+    records = (
+        make_records(args.train, args.fields, args.colours, "train", rng)
+        + make_records(args.test, args.fields, args.colours, "test", rng)
+        + make_records(args.val, args.fields, args.colours, "val", rng)
     )
     page_colours = {r["id"]: r["page_colours"] for r in records}
     data = out / "data.jsonl"
@@ -281,27 +472,54 @@ def main() -> int:
         "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
         encoding="utf-8",
     )
-    template = PromptTemplate(system=None, user="<dom>{dom}</dom>\n{question} Answer in \\boxed{}.")
+    template = PromptTemplate(system=None, user=USER_TEMPLATE)
     prep = prepare_dataset(
         data,
         out / "prepared",
         PrepareSettings(prompt_budget=256, template=template, progress=False, resume=False),
     )
     train, test = load_prepared(out / "prepared", "train"), load_prepared(out / "prepared", "test")
+    val = load_prepared(out / "prepared", "val")
 
-    base = build_tiny_model(
-        out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed
-    )
-    warm = out / "warm"
-    warm_started = time.perf_counter()
-    warm_info = warm_up(base, warm, train, page_colours, args)
-    warm_info["seconds"] = time.perf_counter() - warm_started
+    if args.warm:
+        warm = Path(args.warm)
+        warm_info = {"reused": str(warm)}
+    else:
+        warm = out / "warm"
+        base = build_tiny_model(
+            out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed
+        )
+        warm_started = time.perf_counter()
+        warm_info = warm_up(base, warm, train, val, page_colours, args)
+        warm_info["seconds"] = time.perf_counter() - warm_started
+    compact = False if args.score_all_positions else score_completion_positions_only()
     before = evaluate(str(warm), test, page_colours)
     print("held-out after warm-up:", json.dumps(before), flush=True)
 
     runs: dict[str, dict] = {}
-    result: dict[str, Any] = {}
-    variants = [("grpo", None)] + ([] if args.no_control else [("control", [ShuffledReward(args.seed)])])
+    known = {"grpo": None, "control": [ShuffledReward(args.seed)]}
+    variants = [(name, known[name]) for name in args.runs.split(",") if name]
+
+    def write_result() -> dict[str, Any]:
+        """Written after the warm-up and after every run: an interrupted benchmark keeps what finished."""
+        result = {
+            "command": "python " + shlex.join(sys.argv),
+            "args": vars(args),
+            "exact_match_copying_a_random_page_colour": 1 / args.fields,
+            "data": {split: prep.written.get(split, 0) for split in ("train", "test", "val")},
+            "example_prompt": train[0]["prompt"],
+            "warm_up": warm_info,
+            "trl_scores_completion_positions_only": compact,
+            "held_out_before_grpo": before,
+            "runs": runs,
+            "total_seconds": time.perf_counter() - started,
+        }
+        (out / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if runs:
+            plot({n: run["curve"] for n, run in runs.items()}, 1 / args.fields, out / "grpo_learning.png")
+        return result
+
+    result = write_result()
     for name, funcs in variants:
         report, seconds = grpo_run(name, warm, out, args, reward_funcs=funcs)
         after = evaluate(report.adapter_dir, test, page_colours)
@@ -317,20 +535,7 @@ def main() -> int:
             "curve": curve,
         }
         print(name, json.dumps({k: v for k, v in runs[name].items() if k != "curve"}), flush=True)
-        result = {
-            "command": "python " + " ".join(sys.argv),
-            "args": vars(args),
-            "exact_match_copying_a_random_page_colour": 1 / args.fields,
-            "data": {"train": prep.written.get("train", 0), "test": prep.written.get("test", 0)},
-            "example_prompt": train[0]["prompt"],
-            "warm_up": warm_info,
-            "held_out_before_grpo": before,
-            "runs": runs,
-            "total_seconds": time.perf_counter() - started,
-        }
-        # written after every run, so an interrupted benchmark keeps the runs it finished
-        (out / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        plot({n: run["curve"] for n, run in runs.items()}, 1 / args.fields, out / "grpo_learning.png")
+        result = write_result()
     print(f"\nsummary (held-out exact match, greedy, n={len(test)})")
     print(f"  after warm-up          {before['exact_match']:.3f}")
     for name, run in runs.items():

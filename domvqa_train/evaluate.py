@@ -28,6 +28,7 @@ class EvalSettings(BaseModel):
     max_new_tokens: int = Field(64, ge=1)
     batch_size: int = Field(4, ge=1)
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling when temperature > 0 (no top-k)")
     rewards: dict[str, float] = Field(default_factory=lambda: {"original": 1.0})
     use_screenshots: bool = False
     attn_implementation: str = "sdpa"
@@ -149,6 +150,7 @@ def evaluate_models(
             images=images,
             batch_size=settings.batch_size,
             temperature=settings.temperature,
+            top_p=settings.top_p,
         )
         means, rows = score_completions(completions, answers, settings.rewards)
         scores.append(

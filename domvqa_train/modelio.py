@@ -226,8 +226,13 @@ def generate(
     images: Sequence[Any | None] | None = None,
     batch_size: int = 4,
     temperature: float = 0.0,
+    top_p: float = 1.0,
 ) -> list[str]:
-    """Answer each chat prompt; greedy when ``temperature`` is 0. ``images`` pairs one image (or None) per prompt."""
+    """Answer each chat prompt; greedy when ``temperature`` is 0. ``images`` pairs one image (or None) per prompt.
+
+    Sampling draws from the model's distribution at ``temperature`` with nucleus ``top_p`` and no top-k cut,
+    as trl's GRPO generation does (transformers would otherwise apply its default top-k of 50).
+    """
     import torch
 
     outputs: list[str] = []
@@ -240,7 +245,7 @@ def generate(
             "pad_token_id": loaded.tokenizer.pad_token_id,
         }
         if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature)
+            kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with torch.no_grad():

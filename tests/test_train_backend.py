@@ -115,6 +115,17 @@ def test_reload_eval_and_cli_test(trained, prepared, tmp_path, capsys) -> None:
     assert loaded.is_vision_language == (trained.kind == "qwen2_5_vl")
     out = generate(loaded, load_prepared(prepared, "test")["prompt"], max_new_tokens=4)
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
+    # sampling is trl's: the whole distribution at the temperature (no transformers top-k of 50)
+    seen: dict = {}
+    real_generate = loaded.model.generate
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_generate(*args, **kwargs)
+
+    loaded.model.generate = spy
+    generate(loaded, load_prepared(prepared, "test")["prompt"][:1], max_new_tokens=2, temperature=0.7)
+    assert (seen["do_sample"], seen["temperature"], seen["top_k"], seen["top_p"]) == (True, 0.7, 0, 1.0)
     del loaded
 
     eval_report = evaluate_models(
