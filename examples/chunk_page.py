@@ -1,6 +1,6 @@
 """Split a page into chunks that each fit a budget, best chunk for a question first.
 
-    python examples/chunk_page.py examples/pages/product.html 150 "Who wrote the reviews?"
+python examples/chunk_page.py examples/pages/product.html 150 "Who wrote the reviews?"
 """
 
 import sys
@@ -15,6 +15,8 @@ chunks = domprune.chunk(page, budget=budget, question=question)
 if question:
     chunks.sort(key=lambda c: -(c.score or 0.0))
 for c in chunks:
-    print(f"--- chunk {c.index}: {c.tokens} tokens, path {' > '.join(c.path) or '/'}, "
-          f"headings {c.headings}, score {c.score}")
+    print(
+        f"--- chunk {c.index}: {c.tokens} tokens, path {' > '.join(c.path) or '/'}, "
+        f"headings {c.headings}, score {c.score}"
+    )
     print(c.output)

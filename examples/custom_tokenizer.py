@@ -1,6 +1,6 @@
 """Count with another tokenizer: a tiktoken encoding, a transformers tokenizer, or your own class.
 
-    python examples/custom_tokenizer.py examples/pages/product.html
+python examples/custom_tokenizer.py examples/pages/product.html
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Prune a page for a question and show what each step did.
 
-    python examples/prune_for_question.py examples/pages/product.html "How much does the boot weigh?" 200
+python examples/prune_for_question.py examples/pages/product.html "How much does the boot weigh?" 200
 """
 
 import sys
