@@ -76,6 +76,20 @@ def make_records(n: int, fields: int, palette: int, split: str, rng: random.Rand
     return records
 
 
+def write_and_prepare(records: list[dict], data: Path, prepared: Path) -> Any:
+    """Write the raw records as JSONL and prepare them (256-token prompts); returns prepare's report."""
+    from domprune import PromptTemplate
+    from domvqa_train.prepare import PrepareSettings, prepare_dataset
+
+    data.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
+        encoding="utf-8",
+    )
+    template = PromptTemplate(system=None, user=USER_TEMPLATE)
+    settings = PrepareSettings(prompt_budget=256, template=template, progress=False, resume=False)
+    return prepare_dataset(data, prepared, settings)
+
+
 def warm_up(model_dir: Path, out_dir: Path, dataset, val, page_colours: dict[str, list[str]], args) -> dict:
     """Supervised warm-up on ``\\boxed{c}``: ``c`` is the right colour with probability
     ``--warmup-correct``, else a random colour of the page.
@@ -308,20 +322,12 @@ _GRPO_KEYS = ("steps", "prompts", "generations", "max_completion_length", "lr", 
 def evaluate_on_fresh_pages(results: dict[str, dict], n: int, out: Path) -> dict[str, Any]:
     """Greedy and sampled scores of the warm model and of every run's adapter on ``n`` new pages
     (a random stream of their own: none of them was seen in training, warm-up stopping or testing)."""
-    from domprune import PromptTemplate
-    from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+    from domvqa_train.prepare import load_prepared
 
     args = next(iter(results.values()))["args"]
     records = make_records(n, args["fields"], args["colours"], "fresh", random.Random(args["seed"] + 2))
     page_colours = {r["id"]: r["page_colours"] for r in records}
-    data = out / "fresh.jsonl"
-    data.write_text(
-        "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
-        encoding="utf-8",
-    )
-    template = PromptTemplate(system=None, user=USER_TEMPLATE)
-    settings = PrepareSettings(prompt_budget=256, template=template, progress=False, resume=False)
-    prepare_dataset(data, out / "fresh_prepared", settings)
+    write_and_prepare(records, out / "fresh.jsonl", out / "fresh_prepared")
     pages = load_prepared(out / "fresh_prepared", "fresh")
     models = {}
     for folder, result in results.items():
@@ -453,8 +459,7 @@ def main() -> int:
     if not args.fields <= args.colours <= len(COLOURS):
         parser.error(f"--colours must be between --fields and {len(COLOURS)}")
 
-    from domprune import PromptTemplate
-    from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+    from domvqa_train.prepare import load_prepared
     from domvqa_train.tiny import build_tiny_model
 
     started = time.perf_counter()
@@ -467,17 +472,7 @@ def main() -> int:
         + make_records(args.val, args.fields, args.colours, "val", rng)
     )
     page_colours = {r["id"]: r["page_colours"] for r in records}
-    data = out / "data.jsonl"
-    data.write_text(
-        "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
-        encoding="utf-8",
-    )
-    template = PromptTemplate(system=None, user=USER_TEMPLATE)
-    prep = prepare_dataset(
-        data,
-        out / "prepared",
-        PrepareSettings(prompt_budget=256, template=template, progress=False, resume=False),
-    )
+    prep = write_and_prepare(records, out / "data.jsonl", out / "prepared")
     train, test = load_prepared(out / "prepared", "train"), load_prepared(out / "prepared", "test")
     val = load_prepared(out / "prepared", "val")
 

@@ -50,34 +50,25 @@ def _build_qwen2(tok: Any, hidden_size: int, layers: int) -> Any:
 
 
 def _build_qwen2_5_vl(tok: Any, hidden_size: int, layers: int) -> Any:
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import Qwen2_5_VLForConditionalGeneration
 
     half = hidden_size // 4 // 2  # mrope sections (time, height, width) add up to head_dim / 2
-    text = _text_kwargs(tok, hidden_size, layers)
-    text["rope_parameters"] = {
-        "rope_type": "default",
-        "rope_theta": 1_000_000.0,
-        "mrope_section": [half // 2, half // 4, half - half // 2 - half // 4],
-    }
-    vision = {
-        "depth": 2,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_heads": 2,
-        "out_hidden_size": hidden_size,
-        "fullatt_block_indexes": [1],
-        "window_size": 112,
-    }
-    config = Qwen2_5_VLConfig(
-        text_config=text,
-        vision_config=vision,
-        image_token_id=tok.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"),
-        tie_word_embeddings=True,
+    size = Qwen2_5_VLSize(
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        layers=layers,
+        attention_heads=4,
+        kv_heads=2,
+        vocab_size=len(tok),
+        max_position_embeddings=32768,
+        mrope_section=(half // 2, half // 4, half - half // 2 - half // 4),
+        vision_depth=2,
+        vision_hidden_size=32,
+        vision_intermediate_size=64,
+        vision_heads=2,
+        fullatt_block_indexes=(1,),
     )
-    return Qwen2_5_VLForConditionalGeneration(config)
+    return Qwen2_5_VLForConditionalGeneration(qwen2_5_vl_config(size, tok))
 
 
 def _save_processor(tok: Any, out: Path) -> None:
