@@ -164,10 +164,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first(dataset: Any, n: int, settings: TrainSettings, prepared_dir: str) -> Any:
+    """The first ``n`` rows; with screenshots, their paths resolved (from ``prepared_dir`` and the raw data)."""
+    from .screenshots import resolve_screenshots
+
+    dataset = dataset.select(range(min(n, len(dataset))))
+    return resolve_screenshots(dataset, prepared_dir) if settings.use_screenshots else dataset
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from .modelio import generate, load_for_inference
     from .prepare import load_prepared, prepare_dataset
-    from .screenshots import load_image, resolve_screenshots
+    from .screenshots import load_image
 
     settings = _load_settings(args)
     if args.examples:
@@ -177,15 +185,12 @@ def cmd_test(args: argparse.Namespace) -> int:
                 raise DomVQAError(
                     f"no example of {args.examples} could be prepared; see `domvqa-train prepare`"
                 )
-            dataset = load_prepared(tmp, next(iter(report.written)))
-            dataset = dataset.select(range(min(args.num, len(dataset))))
-            if settings.use_screenshots:
-                dataset = resolve_screenshots(dataset, tmp)
+            dataset = _first(load_prepared(tmp, next(iter(report.written))), args.num, settings, tmp)
     else:
-        dataset = load_prepared(settings.prepared_dir, settings.eval_split or settings.train_split)
-        dataset = dataset.select(range(min(args.num, len(dataset))))
-        if settings.use_screenshots:
-            dataset = resolve_screenshots(dataset, settings.prepared_dir)
+        split = settings.eval_split or settings.train_split
+        dataset = _first(
+            load_prepared(settings.prepared_dir, split), args.num, settings, settings.prepared_dir
+        )
     images = [load_image(p) for p in dataset["screenshot"]] if settings.use_screenshots else None
     loaded = load_for_inference(
         args.adapter,

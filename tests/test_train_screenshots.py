@@ -69,13 +69,16 @@ class VisionCalls:
 
 
 @pytest.mark.slow
-def test_grpo_with_screenshots_feeds_images_to_the_vision_tower(tmp_path) -> None:
+def test_grpo_with_screenshots_feeds_images_to_the_vision_tower(tmp_path, monkeypatch, capsys) -> None:
     from safetensors.torch import load_file
 
+    from domvqa_train.cli import main
+
+    source = _with_screenshots(tmp_path, relative=True)  # paths relative to the data file's folder
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     prepared = tmp_path / "prepared"
-    report = prepare_dataset(
-        _with_screenshots(tmp_path), prepared, PrepareSettings(prompt_budget=BUDGET, progress=False)
-    )
+    report = prepare_dataset(source, prepared, PrepareSettings(prompt_budget=BUDGET, progress=False))
     assert report.written == {"test": 2, "train": 4}
     model_dir = build_tiny_model(tmp_path / "model", "qwen2_5_vl")
     settings = TrainSettings.load(
@@ -122,12 +125,26 @@ def test_grpo_with_screenshots_feeds_images_to_the_vision_tower(tmp_path) -> Non
     test = load_prepared(prepared, "test")
     from PIL import Image
 
-    images = [Image.open(p).convert("RGB") for p in test["screenshot"]]
+    images = [Image.open(tmp_path / p).convert("RGB") for p in test["screenshot"]]
     seen = VisionCalls(loaded.model)
     out = generate(loaded, test["prompt"], images=images, max_new_tokens=4, batch_size=2)
     seen.handle.remove()
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
     assert seen.calls >= 1 and seen.images == 2, "generation did not give both screenshots to the model"
+    del loaded
+
+    # the CLI's eval and test find the relative screenshots too (prepared data, and raw examples)
+    common = [
+        "--prepared-dir",
+        str(prepared),
+        "--set",
+        "use_screenshots=true",
+        "--set",
+        "max_completion_length=4",
+    ]
+    assert main(["eval", str(adapter), "--split", "test", "--out", str(tmp_path / "eval"), *common]) == 0
+    assert main(["test", str(adapter), "--examples", str(source), "-n", "2", *common]) == 0
+    assert capsys.readouterr().out.count("  model:    ") == 2
 
 
 @pytest.fixture(scope="module")

@@ -271,9 +271,14 @@ class TrlGrpoBackend:
         """Load tokenizer, processor (screenshot runs only) and model; LoRA is attached by the trainer."""
         s = self.settings
         self.tokenizer = load_tokenizer(s.model)
-        if s.use_screenshots and self.processor is None:
-            self.processor = load_processor(s.model, required=True)
+        self._load_processor()
         self.model = load_model(s.model, attn_implementation=s.attn_implementation, dtype=s.dtype)
+
+    def _load_processor(self) -> Any:
+        """The image processor of a screenshot run (loaded once); ``None`` for text-only runs."""
+        if self.settings.use_screenshots and self.processor is None:
+            self.processor = load_processor(self.settings.model, required=True)
+        return self.processor
 
     # -- training ------------------------------------------------------------------------------
     def train(self) -> TrainReport:
@@ -288,9 +293,7 @@ class TrlGrpoBackend:
             self.tokenizer = load_tokenizer(s.model)
         image_tokens = None
         if s.use_screenshots:
-            if self.processor is None:
-                self.processor = load_processor(s.model, required=True)
-            image_tokens = image_prompt_tokens(self.processor, dataset["screenshot"])
+            image_tokens = image_prompt_tokens(self._load_processor(), dataset["screenshot"])
         longest = check_prompts_fit(dataset, self.tokenizer, s.prompt_budget, image_tokens)
         args = grpo_config(s, self.reward_weights)
         if self.model is None:
