@@ -346,13 +346,14 @@ def combine(folders: list[str], out: Path, fresh: int = 0) -> int:
     first = next(iter(results.values()))
     merged = {**first, "runs": {}, "commands": [r["command"] for r in results.values()]}
     merged.pop("command", None)
+    first_run = next((r["args"] for r in results.values() if r["runs"]), None)
     for folder, result in results.items():
-        for keys in (_DATA_KEYS, _GRPO_KEYS if result["runs"] else ()):
+        checks = [(first["args"], _DATA_KEYS)] + ([(first_run, _GRPO_KEYS)] if result["runs"] else [])
+        for reference, keys in checks:
             for key in keys:
-                reference = next(r for r in results.values() if r["runs"] or keys is _DATA_KEYS)["args"][key]
-                if result["args"][key] != reference:
+                if result["args"][key] != reference[key]:
                     raise SystemExit(
-                        f"cannot combine: {folder} has {key}={result['args'][key]!r}, not {reference!r}"
+                        f"cannot combine: {folder} has {key}={result['args'][key]!r}, not {reference[key]!r}"
                     )
         merged["runs"].update(result["runs"])
         if result["runs"]:  # the runs measured the warm model with the code they ran with

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
 
 from domvqa_train.backends import available_backends, create_backend, get_backend
 from domvqa_train.backends.trl_grpo import (
@@ -30,15 +31,6 @@ from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
 from domvqa_train.settings import TrainSettings
 from domvqa_train.tiny import build_tiny_model
 
-SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sample_conversations.json"
-BUDGET = 300
-
-
-def text_hash_reward(completions, **_kwargs) -> list[float]:
-    """A reward that differs between different completions, so GRPO advantages are never all zero."""
-    texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-    return [int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) / 2**32 for t in texts]
-
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
@@ -53,32 +45,9 @@ def trained(request, prepared, tmp_path_factory) -> SimpleNamespace:
     """A tiny model of each kind trained for 2 GRPO steps (once per module)."""
     root = tmp_path_factory.mktemp(request.param)
     model = build_tiny_model(root / "model", request.param)
-    settings = _settings(model, prepared, root / "run")
+    settings = tiny_run_settings(model, prepared, root / "run")
     report = TrlGrpoBackend(settings, reward_funcs=[text_hash_reward]).train()
     return SimpleNamespace(kind=request.param, model=model, settings=settings, report=report, root=root)
-
-
-def _settings(model: Path, prepared: Path, out: Path, **extra) -> TrainSettings:
-    data = {
-        "model": str(model),
-        "prepared_dir": str(prepared),
-        "output_dir": str(out),
-        "prompt_budget": BUDGET,
-        "max_steps": 2,
-        "num_generations": 2,
-        "per_device_batch_size": 2,
-        "gradient_accumulation_steps": 1,
-        "max_completion_length": 8,
-        "save_steps": 1,
-        "logging_steps": 1,
-        "lora": {"rank": 4, "alpha": 8},
-        "dtype": "float32",
-        "learning_rate": 1e-3,
-        "gradient_checkpointing": False,
-        "seed": 3,
-        **extra,
-    }
-    return TrainSettings.load(data)
 
 
 def _lora_tensors(adapter: Path) -> dict:
@@ -177,7 +146,7 @@ class _InterruptAfterSave:
 def test_interrupt_keeps_checkpoints_and_resume_continues(trained, prepared, tmp_path) -> None:
     run = tmp_path / "run"
     shutil.copytree(trained.settings.output_dir, run)  # a finished 2-step run
-    longer = _settings(trained.model, prepared, run, max_steps=4, merge_adapter=True)
+    longer = tiny_run_settings(trained.model, prepared, run, max_steps=4, merge_adapter=True)
     interrupted = TrlGrpoBackend(
         longer, reward_funcs=[text_hash_reward], callbacks=[_InterruptAfterSave(3).callback]
     )

@@ -6,7 +6,6 @@ the screenshots, in training and in generation.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,22 +14,16 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
+
 from domvqa_train.backends.trl_grpo import TrlGrpoBackend
 from domvqa_train.modelio import generate, load_for_inference
 from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
 from domvqa_train.settings import TrainSettings
 from domvqa_train.tiny import build_tiny_model
 
-SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sample_conversations.json"
-BUDGET = 300
 #: (width, height) of each example's screenshot; all within the tiny processor's pixel range
 SIZES = [(56, 56), (112, 84), (84, 112), (112, 112), (70, 98), (98, 70)]
-
-
-def text_hash_reward(completions, **_kwargs) -> list[float]:
-    """A reward that differs between different completions, so GRPO advantages are never all zero."""
-    texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-    return [int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) / 2**32 for t in texts]
 
 
 def _with_screenshots(tmp_path: Path, relative: bool = False) -> Path:
@@ -81,26 +74,8 @@ def test_grpo_with_screenshots_feeds_images_to_the_vision_tower(tmp_path, monkey
     report = prepare_dataset(source, prepared, PrepareSettings(prompt_budget=BUDGET, progress=False))
     assert report.written == {"test": 2, "train": 4}
     model_dir = build_tiny_model(tmp_path / "model", "qwen2_5_vl")
-    settings = TrainSettings.load(
-        {
-            "model": str(model_dir),
-            "prepared_dir": str(prepared),
-            "output_dir": str(tmp_path / "run"),
-            "prompt_budget": BUDGET,
-            "use_screenshots": True,
-            "max_steps": 2,
-            "num_generations": 2,
-            "per_device_batch_size": 2,
-            "gradient_accumulation_steps": 1,
-            "max_completion_length": 6,
-            "save_steps": 2,
-            "logging_steps": 1,
-            "lora": {"rank": 4, "alpha": 8},
-            "dtype": "float32",
-            "learning_rate": 1e-3,
-            "gradient_checkpointing": False,
-            "seed": 3,
-        }
+    settings = tiny_run_settings(
+        model_dir, prepared, tmp_path / "run", use_screenshots=True, max_completion_length=6, save_steps=2
     )
     backend = TrlGrpoBackend(settings, reward_funcs=[text_hash_reward])
     backend.prepare_model()
