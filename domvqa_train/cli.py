@@ -1,4 +1,4 @@
-"""``domvqa-train prepare|train|eval|test``: argument parsing and printing over the library.
+"""``domvqa-train prepare|sft|train|plan|eval|test``: argument parsing and printing over the library.
 
 Every command reads the same settings (``--config run.yaml`` plus ``--set key=value`` overrides and a
 few explicit flags). Errors print one line and exit with status 2.
@@ -32,6 +32,12 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", help="model name or local folder (setting: model)")
     parser.add_argument("--prepared-dir", help="folder of prepared <split>.jsonl (setting: prepared_dir)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show third-party warnings and loading progress bars",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -49,11 +55,35 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes that fit prompts in parallel")
     p.add_argument("--no-resume", action="store_true", help="recompute everything in the output folder")
 
+    p = sub.add_parser("sft", help="supervised LoRA warm-up on \\boxed{answer} targets before GRPO")
+    _settings_args(p)
+    p.add_argument("--output-dir", help="checkpoints and the adapter go here (setting: sft.output_dir)")
+    p.add_argument("--max-steps", type=int, help="setting: sft.max_steps")
+    p.add_argument("--print-settings", action="store_true", help="print the validated settings and exit")
+
     p = sub.add_parser("train", help="GRPO LoRA training on the prepared train split")
     _settings_args(p)
     p.add_argument("--output-dir", help="checkpoints and the final adapter go here (setting: output_dir)")
     p.add_argument("--max-steps", type=int, help="setting: max_steps")
+    p.add_argument(
+        "--init-adapter",
+        help="continue from this LoRA adapter, e.g. runs/sft/adapter (setting: init_adapter)",
+    )
     p.add_argument("--print-settings", action="store_true", help="print the validated settings and exit")
+
+    p = sub.add_parser("plan", help="estimate GPU memory of a train (or sft) run before renting the GPU")
+    _settings_args(p)
+    p.add_argument(
+        "--gpu-memory", default="80GiB", help="memory of one GPU, e.g. 80GiB, 24GB (default 80GiB)"
+    )
+    p.add_argument("--gpus", type=int, default=1, help="GPUs (training processes) of the launch (default 1)")
+    p.add_argument(
+        "--zero", type=int, choices=[0, 1, 2, 3], default=0, help="DeepSpeed ZeRO stage (0 = none)"
+    )
+    p.add_argument(
+        "--stage", choices=["grpo", "sft"], default="grpo", help="which run to plan (default grpo)"
+    )
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
 
     p = sub.add_parser("eval", help="score one or more models (base, adapters) on the eval split")
     _settings_args(p)
@@ -83,7 +113,12 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
         "data": getattr(args, "data", None),
         "output_dir": getattr(args, "output_dir", None),
         "max_steps": getattr(args, "max_steps", None),
+        "init_adapter": getattr(args, "init_adapter", None),
     }
+    if args.command == "sft":  # sft's --output-dir/--max-steps are its own group's
+        overrides += [
+            f"sft.{key}={flags.pop(key)}" for key in ("output_dir", "max_steps") if flags[key] is not None
+        ]
     data: dict[str, Any] = {}
     if args.config:
         from .settings import read_settings_file
@@ -120,17 +155,49 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_run_summary(report: Any) -> None:
+    if os.environ.get("RANK", "0") == "0":  # one summary per launch, not one per process
+        print(json.dumps(report.model_dump(exclude={"log_history"}), indent=2))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     settings = _load_settings(args)
     if args.print_settings:
         print(settings.model_dump_json(indent=2))
         return 0
     settings.check_batch(launched_processes())  # before the heavy imports and the model load
+    settings.check_environment()
     from .backends import create_backend
 
-    report = create_backend(settings).train()
-    if os.environ.get("RANK", "0") == "0":  # one summary per launch, not one per process
-        print(json.dumps(report.model_dump(exclude={"log_history"}), indent=2))
+    _print_run_summary(create_backend(settings).train())
+    return 0
+
+
+def cmd_sft(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if args.print_settings:
+        print(settings.model_dump_json(indent=2))
+        return 0
+    settings.check_batch(launched_processes())
+    settings.check_environment()
+    from .sft import SftRun
+
+    _print_run_summary(SftRun(settings).train())
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import estimate_memory, parse_memory
+
+    settings = _load_settings(args)
+    estimate = estimate_memory(
+        settings,
+        gpu_memory=parse_memory(args.gpu_memory),
+        gpus=args.gpus,
+        zero_stage=args.zero,
+        stage=args.stage,
+    )
+    print(estimate.model_dump_json(indent=2) if args.json else estimate.table())
     return 0
 
 
@@ -209,12 +276,26 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"prepare": cmd_prepare, "train": cmd_train, "eval": cmd_eval, "test": cmd_test}
+_COMMANDS = {
+    "prepare": cmd_prepare,
+    "sft": cmd_sft,
+    "train": cmd_train,
+    "plan": cmd_plan,
+    "eval": cmd_eval,
+    "test": cmd_test,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``domvqa-train``; returns the exit status."""
     args = _build_parser().parse_args(argv)
+    from .noise import quiet_third_party
+
+    with quiet_third_party(verbose=args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except DomVQAError as exc:
