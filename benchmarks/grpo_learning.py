@@ -141,15 +141,16 @@ def stop_at_validation_target(val, args) -> Any:
     return StopAtTarget()
 
 
-def scale_embeddings(model_dir: Path, factor: float) -> Path:
-    """Multiply the tiny model's (tied) token embeddings by ``factor`` in place; returns the folder.
+def sharpen_output(model_dir: Path, factor: float) -> Path:
+    """Multiply the tiny model's final RMSNorm weight by ``factor`` in place (its logits by ``factor``); returns it.
 
     A random model's output distribution is uniform (logits of std 0.16 at the default init), and a LoRA
-    warm-up cannot sharpen it: the final norm and the output embeddings are frozen, LoRA only turns the
-    hidden states, so a logit can reach at most |hidden| x |embedding| = 8 x 0.16 above the others, and
-    the 151,936-token vocabulary keeps most of the probability. Scaled by 30 (logit std 4.8), a hidden state
-    turned toward one colour (or halfway between two) puts the mass on it, as in a trained model: a LoRA
-    warm-up of Holo1-3B starts from sharp output embeddings.
+    warm-up cannot sharpen it: the final norm and the output embeddings are frozen and LoRA only turns the
+    hidden states, so a logit can rise at most |hidden| x |embedding| = 8 x 0.16 above the others and the
+    151,936-token vocabulary keeps most of the probability. With the final norm's weight at 30 (logit std
+    4.8) a hidden state turned toward one colour, or halfway between two, puts the mass there, as the sharp
+    output of a trained model does (a LoRA warm-up of Holo1-3B starts from one). Only the output is scaled:
+    the input embeddings, and so what the layers see, stay as initialised.
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -158,7 +159,7 @@ def scale_embeddings(model_dir: Path, factor: float) -> Path:
         return model_dir
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     with torch.no_grad():
-        model.get_input_embeddings().weight.mul_(factor)
+        model.model.norm.weight.mul_(factor)
     model.save_pretrained(model_dir)
     return model_dir
 
@@ -357,7 +358,7 @@ def _first_last(curve: list[dict]) -> dict[str, float]:
     }
 
 
-_DATA_KEYS = ("fields", "colours", "train", "test", "seed", "hidden", "layers", "embedding_scale")
+_DATA_KEYS = ("fields", "colours", "train", "test", "seed", "hidden", "layers", "output_scale")
 _GRPO_KEYS = ("steps", "prompts", "generations", "max_completion_length", "lr", "score_all_positions")
 
 
@@ -466,10 +467,10 @@ def main() -> int:
     parser.add_argument("--warmup-lr", type=float, default=1e-2, help="warm-up (sft, LoRA) learning rate")
     parser.add_argument("--warmup-copies", type=int, default=4, help="warm-up rows per training page")
     parser.add_argument(
-        "--embedding-scale",
+        "--output-scale",
         type=float,
         default=30.0,
-        help="multiply the random model's token embeddings by this (see scale_embeddings)",
+        help="multiply the random model's final norm weight, so its logits, by this (see sharpen_output)",
     )
     parser.add_argument(
         "--lora-rank", type=int, default=16, help="LoRA rank of the warm-up (GRPO continues it)"
@@ -533,9 +534,9 @@ def main() -> int:
     val = load_prepared(out / "prepared", "val")
     compact = False if args.score_all_positions else score_completion_positions_only()
 
-    base = scale_embeddings(
+    base = sharpen_output(
         build_tiny_model(out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed),
-        args.embedding_scale,
+        args.output_scale,
     )
     if args.warm:
         warm = Path(args.warm)
