@@ -3,7 +3,7 @@
 Rows (plain dicts, written to ``records.jsonl`` by the report):
 
 - ``call``: one method at one budget on one page (and question, for methods that read it):
-  tokens after, whether it fits, seconds (prepare + fit), error;
+  tokens after, whether it fits, seconds (prepare + fit; domprune: its result's from-scratch total), error;
 - ``answer``: whether one question's answer survived one call;
 - ``chunk``: whether a question's answer is in the top-ranked chunk / in any chunk;
 - ``ablation``: domprune with budget fitting off (filtering only; filtering + attributes);
@@ -165,6 +165,10 @@ class _PageBench:
                 else:
                     out, fit_s, err = _timed(lambda budget=budget, state=state: m.fit(state, budget), limit)
                     seconds = prep_s + fit_s
+                    # a prepared page shares work between budgets; its result says what it cost alone
+                    own = getattr(out, "timings", None)
+                    if own and "total" in own:
+                        seconds = own["total"]
                     if err is not None and err.startswith("CallTimeout"):
                         stop = "not run: a larger budget timed out on this page"
                 text = None if out is None else (out if isinstance(out, str) else out.output)
