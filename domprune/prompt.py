@@ -136,7 +136,10 @@ def fit_prompt(
 
 
 def _check_prepared(
-    prepared: PreparedPage, question: str, tokenizer: str | TokenCounter | None, settings: PruneSettings | None
+    prepared: PreparedPage,
+    question: str,
+    tokenizer: str | TokenCounter | None,
+    settings: PruneSettings | None,
 ) -> None:
     """A prepared page must have been prepared for this question, tokenizer and settings."""
     if neutralize(prepared.question or "") != question:
