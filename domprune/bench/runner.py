@@ -30,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 import domprune
+from domprune.answers import Haystack, haystack
 from domprune.settings import AttributeSettings, PruneSettings
 from domprune.tokenizers import TokenCounter, get_tokenizer
 
@@ -37,7 +38,6 @@ from .baselines import Method, build_methods
 from .corpora import load_corpus
 from .loaders import Loaded, load_input
 from .memory import measure_in_child
-from .metrics import Haystack, haystack
 from .questions import synthetic_questions
 from .records import Page, PageReadError, Question, Skip
 from .settings import BenchSettings
