@@ -157,6 +157,11 @@ def htmlrag_method(counter: TokenCounter) -> Method:
 
 
 BASELINES = ("truncate", "strip_truncate", "trafilatura", "htmlrag")
+# what each optional baseline imports (all in domprune[bench]); truncate and strip_truncate need lxml only
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "trafilatura": ("trafilatura", "lxml_html_clean"),  # justext imports lxml.html.clean from it
+    "htmlrag": ("htmlrag", "rank_bm25", "transformers"),
+}
 ALL_METHODS = ("domprune", "domprune_noq", *BASELINES)
 
 
@@ -189,5 +194,6 @@ def build_methods(names: list[str], counter: TokenCounter) -> tuple[list[Method]
             else:
                 missing[name] = f"unknown method: choose from {', '.join(ALL_METHODS)}"
         except ImportError as exc:
-            missing[name] = f"not importable ({exc}); install domprune[bench] to include it"
+            needs = ", ".join(REQUIRES.get(name, ()))
+            missing[name] = f"not importable ({exc}); it needs {needs}: install domprune[bench]"
     return methods, missing

@@ -73,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from {','.join(ALL_METHODS)} (default: all)",
     )
     parser.add_argument(
+        "--require-methods",
+        action="store_true",
+        help="stop (exit 2) when a method named cannot be built, instead of leaving it out",
+    )
+    parser.add_argument(
         "--htmlrag-sample",
         type=int,
         default=d["htmlrag_sample"].default,
@@ -110,6 +115,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         sample=args.sample or None,
         seed=args.seed,
         methods=args.methods,
+        require_methods=args.require_methods,
         htmlrag_sample=None if args.htmlrag_sample < 0 else args.htmlrag_sample,
         synthetic_per_page=args.synthetic_per_page,
         chunk_budget=args.chunk_budget,

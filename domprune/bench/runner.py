@@ -36,7 +36,7 @@ from domprune.tokenizers import TokenCounter, get_tokenizer
 
 from .baselines import Method, build_methods
 from .corpora import load_corpus
-from .loaders import Loaded, load_input
+from .loaders import BenchInputError, Loaded, load_input
 from .memory import measure_in_child
 from .questions import synthetic_questions
 from .records import Page, PageReadError, Question, Skip
@@ -280,6 +280,10 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         f"({len(loaded.skipped)} records skipped while loading)"
     )
     methods, run.missing_methods = build_methods(settings.methods, counter)
+    if settings.require_methods and run.missing_methods:
+        raise BenchInputError(
+            "; ".join(f"method {name} cannot run: {why}" for name, why in run.missing_methods.items())
+        )
     for name, why in run.missing_methods.items():
         log(f"method {name} left out: {why}")
     run.methods = {

@@ -27,6 +27,11 @@ class BenchSettings(BaseModel):
     sample: int | None = Field(12, ge=1, description="Pages drawn per corpus/source (None: all).")
     seed: int = 0
     methods: list[str] = Field(default_factory=lambda: list(ALL_METHODS))
+    require_methods: bool = Field(
+        False,
+        description="Stop with an error when a method named cannot be built (a baseline's package "
+        "is missing or broken) instead of leaving it out with a note.",
+    )
     htmlrag_sample: int | None = Field(
         2,
         ge=0,
