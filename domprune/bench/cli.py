@@ -84,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="HtmlRAG runs on this many drawn pages per corpus, it is slow (default %(default)s; -1 = all)",
     )
     parser.add_argument("--synthetic-per-page", type=int, default=d["synthetic_per_page"].default)
+    parser.add_argument("--paraphrased-per-page", type=int, default=d["paraphrased_per_page"].default)
     parser.add_argument(
         "--chunk-budget", type=int, default=d["chunk_budget"].default, help="0 = skip chunking"
     )
@@ -118,6 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         require_methods=args.require_methods,
         htmlrag_sample=None if args.htmlrag_sample < 0 else args.htmlrag_sample,
         synthetic_per_page=args.synthetic_per_page,
+        paraphrased_per_page=args.paraphrased_per_page,
         chunk_budget=args.chunk_budget,
         memory_sample=args.memory_sample,
         ablation=not args.no_ablation,

@@ -38,7 +38,7 @@ from .baselines import Method, build_methods
 from .corpora import load_corpus
 from .loaders import BenchInputError, Loaded, load_input
 from .memory import measure_in_child
-from .questions import synthetic_questions
+from .questions import paraphrased_questions, synthetic_questions
 from .records import Page, PageReadError, Question, Skip
 from .settings import BenchSettings
 from .timing import time_limit
@@ -100,7 +100,8 @@ def _timed(fn: Callable[[], Any], limit: float) -> tuple[Any, float, str | None]
 def _page_questions(
     page: Page, html: str, hay: Haystack, settings: BenchSettings
 ) -> tuple[list[Question], list[Skip]]:
-    """Labelled questions whose answers occur in the page (absent answers dropped), plus synthetic ones."""
+    """Labelled questions whose answers occur in the page (absent answers dropped), plus synthetic and
+    paraphrased ones."""
     kept: list[Question] = []
     skipped: list[Skip] = []
     for q in page.questions:
@@ -114,6 +115,9 @@ def _page_questions(
     rng = random.Random(f"{settings.seed}:{page.corpus}:{page.id}")
     for q in synthetic_questions(html, settings.synthetic_per_page, rng):
         if hay.contains(q.answers[0]):
+            kept.append(q)
+    for q in paraphrased_questions(html, settings.paraphrased_per_page, rng):
+        if hay.contains(q.answers[0]) and all(q.text != k.text for k in kept):
             kept.append(q)
     return kept, skipped
 
@@ -318,6 +322,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
                 "questions": len(questions),
                 "natural": sum(q.kind == "natural" for q in questions),
                 "synthetic": sum(q.kind == "synthetic" for q in questions),
+                "paraphrased": sum(q.kind == "paraphrased" for q in questions),
                 "htmlrag": id(page) in htmlrag_pages,
             }
         )

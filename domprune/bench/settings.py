@@ -38,6 +38,9 @@ class BenchSettings(BaseModel):
         description="HtmlRAG runs on this many of the drawn pages per corpus (it is slow; None: all).",
     )
     synthetic_per_page: int = Field(2, ge=0, description="Synthetic questions drawn per page.")
+    paraphrased_per_page: int = Field(
+        2, ge=0, description="Paraphrased questions (a label's value asked without its words) per page."
+    )
     chunk_budget: int = Field(
         2000, ge=0, description="Budget of each chunk for the chunking measure (0: off)."
     )
