@@ -146,16 +146,16 @@ def _html_parts(markup: str) -> tuple[list[str], list[str]]:
         return [markup], []
     texts: list[str] = []
     attrs: list[str] = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):  # comments and processing instructions
+    for event, el in lxml.etree.iterwalk(root, events=("start", "end")):
+        if event == "end":  # a tail comes after the element's content
             if el.tail:
                 texts.append(el.tail)
+            continue
+        if not isinstance(el.tag, str):  # comments and processing instructions
             continue
         attrs.extend(v for v in el.attrib.values() if v)
         if el.text and (el.tag.lower() not in _HIDDEN_TAGS or "json" in (el.get("type") or "").lower()):
             texts.append(el.text)
-        if el.tail:
-            texts.append(el.tail)
     return texts, attrs
 
 

@@ -191,6 +191,85 @@ def form_page() -> str:
 </main></body></html>"""
 
 
+def _left_filters(groups: dict[str, list[str]]) -> str:
+    """Facet filters in a column that is not marked up as a sidebar: links that name fields."""
+    parts = "".join(
+        f'<div class="col-block"><div class="col-title">{title}</div><ul>'
+        + "".join(f'<li><a href="/f?{title.lower().replace(" ", "-")}={v}">{v}</a></li>' for v in values)
+        + "</ul></div>"
+        for title, values in groups.items()
+    )
+    return f'<div class="col-left">{parts}</div>'
+
+
+def headphones_shop() -> str:
+    """Facts only in the body, under labels that share no word with the questions, after facets."""
+    specs = [
+        ("Manufacturer", "Sonaro Audio"),
+        ("Date first available", "March 3, 2022"),
+        ("Item weight", "254 g"),
+        ("Battery", "up to 30 hours"),
+        ("Connectivity", "Bluetooth 5.3"),
+        ("Model", "SN-H700"),
+    ]
+    rows = "".join(
+        f'<div class="spec-row"><div class="spec-name">{k}</div><div class="spec-value">{v}</div></div>'
+        for k, v in specs
+    )
+    reviews = "".join(
+        f'<div class="rev"><p>{_LOREM} The brand is fine, weight is fine, the release was late. Review {i}.</p></div>'
+        for i in range(40)
+    )
+    filters = _left_filters(
+        {
+            "Brand": ["Acme", "Bose", "Sony", "JBL", "Sennheiser", "Beyer", "AKG", "Skullcandy"],
+            "Release year": ["2024", "2023", "2022", "2021", "2020"],
+            "Price": ["Under $50", "$50 to $100", "$100 to $200", "Over $200"],
+            "Weight": ["Under 200 g", "200 to 300 g", "Over 300 g"],
+        }
+    )
+    return f"""<html><head><title>SN-H700 Wireless Headphones</title></head><body>
+{_nav(60)}
+<div class="page">{filters}
+<div class="col-main">
+<div class="sort">Sort by: <a href="?s=new">Newest release</a> <a href="?s=brand">Brand A-Z</a>
+<a href="?s=price">Price</a> <a href="?s=weight">Weight</a></div>
+<h1>SN-H700 Wireless Headphones</h1>
+<div class="buybox"><span class="amount">$199.99</span> <button>Add to basket</button></div>
+<h2>About this item</h2><p>{_LOREM * 8}</p>
+<h2>Technical details</h2><div class="specs">{rows}</div>
+<h2>Customer reviews</h2>{reviews}
+</div></div>
+<footer>Help. Returns. Delivery. Brand directory. New releases.</footer>
+</body></html>"""
+
+
+def book_shop() -> str:
+    """A book page in a shop's wording: Imprint, Print length, On sale."""
+    return f"""<html><head><title>The Glass Orchard - Bookshop</title></head><body>
+{_nav(50)}
+{_left_filters({"Publisher": ["Penguin", "Harper", "Vintage", "Orbit"], "Pages": ["Under 200", "200-400", "Over 400"]})}
+<div id="product"><h1>The Glass Orchard</h1><p class="by">Lena Marsh</p>
+<p>{_LOREM * 10}</p>
+<table class="meta"><tr><td>Imprint:</td><td>Halcyon House</td></tr>
+<tr><td>On sale:</td><td>11/04/2019</td></tr><tr><td>Print length:</td><td>388</td></tr>
+<tr><td>EAN:</td><td>9781529012347</td></tr></table>
+<h3>Readers also bought</h3><ul>{"".join(f"<li><a href='/b/{i}'>Book {i} by Author {i}</a> $9.99</li>" for i in range(40))}</ul>
+</div></body></html>"""
+
+
+def event_page() -> str:
+    """A concert page: venue, start time and ticket price in a definition list after long text."""
+    return f"""<html><head><title>Harbour Lights Orchestra - Summer Concert</title></head><body>
+{_nav(40)}
+<main><h1>Harbour Lights Orchestra: Summer Concert</h1>
+{"".join(f"<p>{_LOREM} Part {i} of the programme notes.</p>" for i in range(30))}
+<dl class="event-facts"><dt>Venue</dt><dd>Old Customs House, Quay Street 4, Portsmouth</dd>
+<dt>Doors</dt><dd>19:30</dd><dt>Tickets from</dt><dd>£25</dd></dl>
+<h2>More concerts</h2>{"".join(f"<p><a href='/e/{i}'>Concert {i}</a> in the Town Hall, tickets £{10 + i}</p>" for i in range(30))}
+</main></body></html>"""
+
+
 def example_product() -> str:
     return (EXAMPLES / "product.html").read_text(encoding="utf-8")
 
@@ -208,6 +287,9 @@ PAGES = {
     "form_page": form_page,
     "example_product": example_product,
     "example_mind2web": example_mind2web,
+    "headphones_shop": headphones_shop,
+    "book_shop": book_shop,
+    "event_page": event_page,
 }
 
 # questions asked of each page in the pinned-output test (and, with their answers, elsewhere)
@@ -223,4 +305,22 @@ QUESTIONS: dict[str, list[tuple[str, str]]] = {
     "form_page": [("What is the flexible fare?", "€39.00")],
     "example_product": [("How much does the boot weigh?", "1.2 lb")],
     "example_mind2web": [("What is the cheapest fare?", "$518")],
+    "headphones_shop": [
+        ("Who makes these headphones?", "Sonaro Audio"),
+        ("When did they come out?", "March 3, 2022"),
+        ("How heavy are they?", "254 g"),
+        ("How long does the battery last?", "30 hours"),
+        ("How much do they cost?", "$199.99"),
+    ],
+    "book_shop": [
+        ("Which company brought the book out?", "Halcyon House"),
+        ("How many pages does it have?", "388"),
+        ("When was it released?", "11/04/2019"),
+        ("What is the ISBN?", "9781529012347"),
+    ],
+    "event_page": [
+        ("Where is the concert?", "Old Customs House"),
+        ("What time can people get in?", "19:30"),
+        ("How much are tickets?", "£25"),
+    ],
 }

@@ -66,6 +66,12 @@ def test_any_answer() -> None:
     assert not answer_in((), "<p>Written by Jane Doe</p>")
 
 
+def test_text_in_document_order() -> None:
+    # a tail comes after its element's content: "By" is not read before the headline
+    assert answer_in(["By Nathan Willis"], "<h2><a>A trademark battle</a></h2> By <b>Nathan Willis</b>")
+    assert answer_in(["battle by nathan"], "<h2><a>A trademark battle</a></h2> By <b>Nathan Willis</b>")
+
+
 def test_numbers_money_and_whole_words() -> None:
     dom = "<table><tr><td>Total</td><td>$1,299.00</td></tr><tr><td>Ship &amp; Co</td></tr></table>"
     assert answer_in(["1299"], dom)

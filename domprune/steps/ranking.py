@@ -24,7 +24,7 @@ _BOILERPLATE_ROLES = frozenset(
 _BOILERPLATE_HINT = re.compile(
     r"(^|[\s_-])(nav|navbar|navigation|menu|footer|sidebar|side-bar|cookie|consent|banner|breadcrumbs?"
     r"|social|share|sharing|related|promo|advert|ads?|sponsor|subscribe|newsletter|popup|modal|skip"
-    r"|comments?|widget|masthead|toolbar|pagination)($|[\s_-])",
+    r"|comments?|widget|masthead|toolbar|pagination|filters?|facets?|refine(ments)?)($|[\s_-])",
     re.IGNORECASE,
 )
 _MAIN_HINT = re.compile(
@@ -36,6 +36,22 @@ _BYLINE_HINT = re.compile(
 )
 _KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
 _HINT_ATTRS = frozenset({"class", "id", "role", "itemprop", "rel", "name", "property", "aria-label"})
+_BROAD_KINDS = frozenset({"date", "money", "isbn", "number"})
+_LINK_TAGS = frozenset({"a", "button", "option", "select", "label"})
+_HEAD_TAGS = frozenset({"meta", "title", "script"})
+# a label and its value in a small box: <div><div>Brand</div><div>Acme</div></div>, <li><p>..</p><p>..</p></li>
+_PAIR_BOXES = frozenset({"div", "li", "section", "p", "span", "a", "dd", "header"})
+_PAIR_PARTS = frozenset(
+    {"div", "p", "span", "label", "strong", "b", "em", "dt", "dd", "h3", "h4", "h5", "h6"}
+)
+
+
+def _depth_ok(doc: Document, i: int, p: int) -> bool:
+    """Within three levels of the nearest link-like ancestor."""
+    k = 0
+    while p >= 0 and doc.tags[p] not in _LINK_TAGS:
+        p, k = doc.parent[p], k + 1
+    return k < 3
 
 
 @dataclass
@@ -138,7 +154,7 @@ class _Ranker:
             header.append(h)
         rel: list[float] = []
         if query is not None:
-            rel = self._add_relevance(query, prio, hints, heading_elements(doc))
+            rel = self._add_relevance(query, prio, hints, heading_elements(doc), bp if boiler else None)
         return Ranking(prio, header, rel)
 
     def _byline(self, o: int, hints: list[str], memo: dict[str, bool]) -> bool:
@@ -157,54 +173,149 @@ class _Ranker:
             e = self.doc.parent[e]
         return False
 
+    def _blocks(self, texts: list[str]) -> list[int]:
+        """The block of each element: its nearest block ancestor, except that a label and its value
+        are one block (a row of two or three cells, a <dt> with its <dd>, a small container of two or
+        three blocks such as <div><div>Brand</div><div>Acme</div></div>)."""
+        doc, units = self.doc, self.units
+        n = len(doc.tags)
+        tags, parent = doc.tags, doc.parent
+        size = [0] * n  # characters of text in each subtree
+        for u, t in enumerate(texts):
+            size[units.owner[u]] += len(t)
+        kids: list[list[int]] = [[] for _ in range(n)]
+        alive = self.model.alive
+        for i in range(n - 1, 0, -1):
+            if alive[i]:
+                size[parent[i]] += size[i]
+                kids[parent[i]].append(i)
+        merge = [False] * n  # this block element joins its parent's block
+        pair_with = [-1] * n  # a <dd> joins the block of the <dt> before it
+        for i in range(n):
+            ks = kids[i]
+            if not ks or not alive[i]:
+                continue
+            tag = tags[i]
+            if tag == "tr":
+                if 2 <= len(ks) <= 3:
+                    for c in ks:
+                        merge[c] = True
+            elif tag == "dl":
+                last_dt = -1
+                for c in reversed(ks):  # kids are in reverse document order
+                    if tags[c] == "dt":
+                        last_dt = c
+                    elif tags[c] == "dd" and last_dt >= 0:
+                        pair_with[c] = last_dt
+            elif (
+                tag in _PAIR_BOXES
+                and 2 <= len(ks) <= 3
+                and size[i] <= 160
+                and all(tags[c] in _PAIR_PARTS and not self._has_block_below(c) for c in ks)
+            ):
+                for c in ks:
+                    merge[c] = True
+        block_of = [0] * n
+        for i in range(n):
+            p = parent[i]
+            if p < 0:
+                block_of[i] = i
+            elif pair_with[i] >= 0:
+                block_of[i] = block_of[pair_with[i]]
+            elif tags[i] in BLOCK and not merge[i]:
+                block_of[i] = i
+            else:
+                block_of[i] = block_of[p]
+        return block_of
+
+    def _has_block_below(self, i: int) -> bool:
+        tags = self.doc.tags
+        return any(tags[j] in BLOCK and tags[j] != "br" for j in range(i + 1, self.doc.end[i]))
+
+    def _in_link(self) -> list[bool]:
+        """Whether each element is inside a link, a button or an option (up to three levels)."""
+        doc = self.doc
+        tags, parent = doc.tags, doc.parent
+        out = [False] * len(tags)
+        for i in range(len(tags)):
+            p = parent[i]
+            out[i] = tags[i] in _LINK_TAGS or (p >= 0 and out[p] and _depth_ok(doc, i, p))
+        return out
+
     def _add_relevance(
-        self, query: Query, prio: list[float], hints: list[str], heading_of: list[int]
+        self,
+        query: Query,
+        prio: list[float],
+        hints: list[str],
+        heading_of: list[int],
+        boilerplate: list[bool] | None,
     ) -> list[float]:
         doc, units = self.doc, self.units
-        block_of = [0] * len(doc.tags)
-        for i in range(len(doc.tags)):
-            p = doc.parent[i]
-            block_of[i] = i if (doc.tags[i] in BLOCK or p < 0) else block_of[p]
+        texts = [units.text_of(doc, u) for u in range(len(units))]
+        block_of = self._blocks(texts)
         blocks: dict[int, list[str]] = {}
         unit_words: list[list[str]] = []
         for u in range(len(units)):
-            w = words(units.text_of(doc, u))
+            w = words(texts[u])
             unit_words.append(w)
             blocks.setdefault(block_of[units.owner[u]], []).extend(w)
         block_ids = list(blocks)
         terms = match_terms([blocks[b] for b in block_ids], query.terms)
         scores = dict(zip(block_ids, bm25([blocks[b] for b in block_ids], terms)))
-        hint_terms = {t for t in query.terms if len(t) > 2}
+        hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
         rel = [0.0] * len(units)
-        patterns = [ANSWER_PATTERNS[k] for k in query.answer_kinds]
-        hint_hit: dict[str, bool] = {}
+        # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
+        broad = [ANSWER_PATTERNS[k] for k in query.answer_kinds if k in _BROAD_KINDS]
+        short = [ANSWER_PATTERNS[k] for k in query.answer_kinds if k not in _BROAD_KINDS]
+        hint_hit: dict[str, float] = {}
         term_keys = terms.keys()
+        block_hit = {b for b, sc in scores.items() if sc > 0}
+        in_link = self._in_link()
+        dates = "date" in query.answer_kinds
         for u in range(len(units)):
             o = units.owner[u]
-            r = scores.get(block_of[o], 0.0)
-            # own words count a little more than the block's
-            if r and not term_keys.isdisjoint(unit_words[u]):
+            b = block_of[o]
+            r = scores.get(b, 0.0)
+            # own words count a little more than the block's (a label's words count for its value)
+            if r and (not term_keys.isdisjoint(unit_words[u]) or b != o):
                 r *= 1.2
             h = hints[o] or hints[doc.parent[o]] if o > 0 else hints[o]
             if h:
                 hit = hint_hit.get(h)
                 if hit is None:
-                    hit = hint_hit[h] = not hint_terms.isdisjoint(words(h))
-                if hit:
-                    r += 1.0
-            if patterns:
-                t = units.text_of(doc, u)
-                if any(p.search(t) for p in patterns):
-                    r += 0.8
+                    hit = hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
+                r += hit
+            if dates and (doc.tags[o] == "time" or any(k == "datetime" for k, _ in doc.kept_attrs[o])):
+                r += 1.0  # a <time> element is a date by markup
+            if broad or short:
+                t = texts[u]
+                if any(p.search(t) for p in broad) or (
+                    short and len(unit_words[u]) <= 12 and any(p.search(t) for p in short)
+                ):
+                    # a value of the kind asked for, the more so next to a label that matched
+                    r += 1.2 if b in block_hit else 0.8
+                else:
+                    r *= 0.6  # the question's words but no value of the kind it asks for
+            if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
+                # a link or a filter that only names a field ("Brand", "Sort by release date") must
+                # not outrank the field's value; other navigation counts a little less
+                ws = unit_words[u]
+                named = sum(1 for w in ws if w in term_keys or w.isdigit())
+                r *= 0.3 if len(ws) <= 6 and 2 * named >= len(ws) else 0.8
             rel[u] = r
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
         shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
+        block_terms: dict[int, frozenset[str]] = {}
         shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = [(frozenset(), ())] * len(units)
         for u in range(len(units)):
             if rel[u] > 0:
                 ws = unit_words[u]
-                shape = (frozenset(term_keys & set(ws)), tuple(w for w in ws[:3] if not w.isdigit()))
+                b = block_of[units.owner[u]]
+                hit = block_terms.get(b)
+                if hit is None:  # the query words of the unit's block (a label's count for its value)
+                    hit = block_terms[b] = frozenset(term_keys & set(blocks[b]))
+                shape = (hit, tuple(w for w in ws[:3] if not w.isdigit()))
                 shape_of[u] = shape
                 shapes[shape] = shapes.get(shape, 0) + 1
         for u in range(len(units)):
@@ -217,12 +328,19 @@ class _Ranker:
             if rel[u] > 0:
                 prio[u] += 3.0 * rel[u] / top
         if self.settings.context:
-            self._add_context(prio, rel, top, heading_of)
+            self._add_context(prio, rel, top, heading_of, block_of)
         return rel
 
-    def _add_context(self, prio: list[float], rel: list[float], top: float, heading_of: list[int]) -> None:
-        """Give the label, headers and heading of a relevant unit nearly its priority."""
-        units = self.units
+    def _add_context(
+        self, prio: list[float], rel: list[float], top: float, heading_of: list[int], block_of: list[int]
+    ) -> None:
+        """Give the label, headers and heading of a relevant unit nearly its priority.
+
+        Neighbours count only inside the container of the unit's block (a label and its value, a
+        list item and the next); head elements (meta, title, JSON-LD) lift nothing.
+        """
+        units, doc = self.units, self.doc
+        parent, end, tags = doc.parent, doc.end, doc.tags
         n = len(units)
         unit_at: dict[int, list[int]] = {}
         for u in range(n):
@@ -234,18 +352,29 @@ class _Ranker:
                 last_heading = u
             heading_unit[u] = last_heading
         boosted = list(prio)
+        block_size: dict[int, int] = {}
+        for u in range(n):
+            b = block_of[units.owner[u]]
+            block_size[b] = block_size.get(b, 0) + 1
 
         def lift(v: int, p: float) -> None:
             if 0 <= v < n and boosted[v] < p:
                 boosted[v] = p
 
+        def near(v: int, lo: int, hi: int) -> bool:
+            return 0 <= v < n and lo <= units.owner[v] < hi
+
         for u in range(n):
-            if rel[u] < 0.15 * top:
+            if rel[u] < 0.15 * top or tags[units.owner[u]] in _HEAD_TAGS:
                 continue
             p = prio[u]
-            lift(u - 1, p * 0.97)
-            lift(u + 1, p * 0.97)
-            lift(u + 2, p * 0.9)
+            box = block_of[units.owner[u]]
+            if block_size[box] < 2:  # a block of its own: its neighbours in the container
+                box = parent[box]
+            lo, hi = (box, end[box]) if box >= 0 else (0, len(tags))
+            for v, f in ((u - 1, 0.97), (u + 1, 0.97), (u + 2, 0.9)):
+                if near(v, lo, hi):
+                    lift(v, p * f)
             lift(heading_unit[u], p * 0.9)
             for e in self._table_context(units.owner[u]):
                 for v in unit_at.get(e, ()):
