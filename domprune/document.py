@@ -102,6 +102,21 @@ _JSON_LD_DROP = frozenset(
 )  # fmt: skip
 
 
+_EMPTY_JSON = frozenset({"", "{}", "[]", "null", '""', "[{}]"})
+
+
+def _drop(el: Any) -> None:
+    """Remove ``el`` from its parent, keeping its tail text."""
+    parent = el.getparent()
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
 def compact_json_ld(text: str, max_chars: int) -> str:
     """JSON-LD metadata without bodies, images and links (which cost much and answer little).
 
@@ -119,9 +134,12 @@ def compact_json_ld(text: str, max_chars: int) -> str:
 
         def prune(v: Any, depth: int) -> Any:
             if isinstance(v, dict):
-                return {k: prune(x, depth + 1) for k, x in v.items() if k not in _JSON_LD_DROP and depth < 6}
+                kept = {k: prune(x, depth + 1) for k, x in v.items() if k not in _JSON_LD_DROP and depth < 6}
+                kept = {k: x for k, x in kept.items() if x not in ({}, [], "", None)}
+                return {} if set(kept) <= {"@type"} else kept  # {"@type": "ImageObject"} says nothing
             if isinstance(v, list):
-                return [prune(x, depth + 1) for x in v[:5]]
+                items = [prune(x, depth + 1) for x in v[:5]]
+                return [x for x in items if x not in ({}, [], "", None)]
             if isinstance(v, str) and len(v) > 300:
                 return v[:300] + "…"
             return v
@@ -131,7 +149,7 @@ def compact_json_ld(text: str, max_chars: int) -> str:
     return out if len(out) <= max_chars else out[:max_chars] + "…"
 
 
-_NEEDS_COLLAPSE = re.compile(r"[^\S ]|  ")  # white space other than single spaces
+NEEDS_COLLAPSE = re.compile(r"[^\S ]|  ")  # white space other than single spaces
 
 
 def collapse(s: str) -> str:
@@ -173,10 +191,12 @@ def flatten(
             etree.strip_elements(root, *drop_tags, with_tail=False)
         for el in json_ld:
             el.tag = "script"
-            dropped -= 1
             el.text = compact_json_ld(el.text or "", json_ld_chars)
             for child in list(el):
                 el.remove(child)
+            if el.text in _EMPTY_JSON and el.getparent() is not None:  # {} says nothing
+                _drop(el)
+                dropped += 1
     # one pass over the elements in document order (root.iter() is C); parents through a dict of the
     # proxies, which stay alive in ``elements`` so lxml hands back the same objects
     elements = list(root.iter())
@@ -189,7 +209,7 @@ def flatten(
     parent: list[int] = [-1] * n
     removed: list[bool] = [False] * n
     squash = collapse if collapse_whitespace else (lambda t: t)
-    needs = _NEEDS_COLLAPSE.search if collapse_whitespace else (lambda t: False)
+    needs = NEEDS_COLLAPSE.search if collapse_whitespace else (lambda t: False)
     for i, el in enumerate(elements):
         tag = el.tag
         if isinstance(tag, str):

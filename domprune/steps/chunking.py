@@ -8,13 +8,14 @@ ancestors, so it is well-formed and stands alone; every kept text is in exactly 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..document import Document
 from ..errors import BudgetTooSmallError
 from .ranking import Ranking, heading_elements
-from .units import TAIL, UnitModel, Units
+from .units import TAIL, TEXT, UnitModel, Units
 
 
 @dataclass
@@ -116,12 +117,10 @@ def chunk_document(
                     chunks.append(_make(doc, units.owner, o, t, part, heading_text, len(chunks)))
                     chunk_units.append(part)
                 elif len(part) == 1:
-                    need = max(t, _largest_single(model, chunks_units, budget))
-                    raise BudgetTooSmallError(
-                        f"one piece of text needs {t} tokens, over the chunk budget of {budget}; "
-                        f"the smallest budget that works is {need}",
-                        need,
-                    )
+                    # one text larger than a chunk: split it at sentences, then words
+                    for o, t in _split_unit(model, part[0], budget, chunks_units):
+                        chunks.append(_make(doc, units.owner, o, t, part, heading_text, len(chunks)))
+                        chunk_units.append(part)
                 else:
                     mid = len(part) // 2
                     parts[0:0] = [part[:mid], part[mid:]]
@@ -141,6 +140,81 @@ def chunk_document(
             for c, us in zip(chunks, chunk_units):
                 c.score = round(max((prio[u] + (1.0 if header[u] else 0.0) for u in us), default=0.0), 4)
     return chunks
+
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？;:])\s+|\n+")
+
+
+def _segments(text: str, limit: int) -> list[str]:
+    """``text`` cut after sentence ends, and sentences longer than ``limit`` characters at spaces
+    (a word longer than that at ``limit`` characters); joining the segments gives ``text`` back."""
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE.finditer(text):
+        out.append(text[start : m.end()])
+        start = m.end()
+    out.append(text[start:])
+    fine: list[str] = []
+    for seg in out:
+        while len(seg) > limit:
+            cut = seg.rfind(" ", 0, limit)
+            cut = cut + 1 if cut > 0 else limit
+            fine.append(seg[:cut])
+            seg = seg[cut:]
+        if seg:
+            fine.append(seg)
+    return fine
+
+
+def _split_unit(
+    model: UnitModel, u: int, budget: int, chunks_units: list[list[int]]
+) -> list[tuple[str, int]]:
+    """Chunks of one unit whose text is over ``budget``: consecutive runs of its sentences (or words),
+    each written with the unit's ancestors and counted exactly."""
+    doc, units, count = model.doc, model.units, model.counter.count
+    field = doc.text if units.kind[u] == TEXT else doc.tail if units.kind[u] == TAIL else None
+    e = units.elem[u]
+
+    def render(piece: str) -> tuple[str, int]:
+        assert field is not None
+        original = field[e]
+        field[e] = piece
+        try:
+            out = model.render([u], False, local=True)[0]
+        finally:
+            field[e] = original
+        return out, count(out)
+
+    frame = render(" ")[1] if field is not None else budget + 1
+    if frame + 2 > budget:  # the tags around the text leave no room: say which budget works
+        need = max(frame + 2, _largest_single(model, chunks_units, budget) if field is None else 0)
+        raise BudgetTooSmallError(
+            f"the tags around one text need {frame} tokens, over the chunk budget of {budget}; "
+            f"the smallest budget that works is {need}",
+            need,
+        )
+    room = budget - frame
+    text = field[e]
+    segs = _segments(text, max(8, room * 2))  # a token is at least one character; most are more
+    out: list[tuple[str, int]] = []
+    i = 0
+    while i < len(segs):
+        j, est = i, 0
+        while j < len(segs) and (j == i or est + count(segs[j]) <= room):
+            est += count(segs[j])
+            j += 1
+        while True:
+            o, t = render("".join(segs[i:j]))
+            if t <= budget or j == i + 1:
+                break
+            j -= 1
+        if t > budget:  # one segment still too long: cut it in halves
+            seg = segs[i]
+            segs[i : i + 1] = [seg[: len(seg) // 2], seg[len(seg) // 2 :]]
+            continue
+        out.append((o, t))
+        i = j
+    return out
 
 
 def _largest_single(model: UnitModel, chunks_units: list[list[int]], budget: int) -> int:

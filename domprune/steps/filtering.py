@@ -13,7 +13,12 @@ NOISE_TAGS: tuple[str, ...] = tuple(
     "track link base".split()
 )
 _INFORMATIVE_META = re.compile(
-    r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher",
+    r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher"
+    # product, book and article facts (og:, product:, book:, article:, twitter:label/data, Dublin
+    # Core, citation_, microdata itemprop names)
+    r"|price|currency|brand|manufacturer|availability|condition|sku|gtin|ean|upc|mpn|isbn|rating"
+    r"|release|section|tag|label\d|data\d|dc\.|citation_|subject|category|language|locality|region"
+    r"|country|address|telephone|email",
     re.IGNORECASE,
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -35,9 +40,11 @@ def _mark(doc: Document, i: int) -> int:
 
 
 def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
-    """Scripts, styles, templates, embedded frames, head noise, svg internals."""
+    """Scripts, styles, templates, embedded frames, head noise (metas without facts, a fact's second
+    copy), svg internals."""
     tags, attrs, removed = doc.tags, doc.attrs, doc.removed
-    noise = svg = 0
+    noise = svg = duplicates = 0
+    seen_content: set[str] = set()
     i, n = 0, len(tags)
     while i < n:
         tag = tags[i]
@@ -54,12 +61,15 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             continue
         if settings.head_noise and tag == "meta":
             names = " ".join(v for k, v in attrs[i] if k in ("name", "property", "itemprop"))
-            if not (
-                names
-                and _INFORMATIVE_META.search(names)
-                and any(k in ("content", "value") for k, _ in attrs[i])
-            ):
+            content = next((v for k, v in attrs[i] if k in ("content", "value")), None)
+            if not (names and _INFORMATIVE_META.search(names) and content is not None):
                 noise += _mark(doc, i)
+            else:
+                # description, og:description, twitter:description, itemprop: each content once
+                key = " ".join(content.split()).casefold()
+                if not key or key in seen_content:
+                    duplicates += _mark(doc, i)
+                seen_content.add(key)
             i += 1
             continue
         if settings.svg_internals and tag == "svg":
@@ -72,7 +82,10 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             i = doc.end[i]
             continue
         i += 1
-    return {"noise_elements": noise, "svg_parts": svg}
+    out = {"noise_elements": noise, "svg_parts": svg}
+    if duplicates:
+        out["duplicate_meta"] = duplicates
+    return out
 
 
 def _bbox_area(value: str) -> float | None:
