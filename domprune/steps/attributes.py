@@ -97,9 +97,9 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
         kept: list[tuple[str, str]] = []
         meta = tags[i] == "meta"
         for k, v in attrs:
-            if needs_collapse(v):  # alt texts with line breaks and indentation
-                v = " ".join(v.split())
             if meta and k in _META_NAMES:  # a meta's content means nothing without its name
+                if needs_collapse(v):
+                    v = " ".join(v.split())
                 kept.append((k, v if len(v) <= max_meta else v[:max_meta].rstrip() + "…"))
                 continue
             if k in names:
@@ -120,9 +120,12 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
                 if short != v:
                     shortened += 1
                 v = short
-            elif len(v) > max_val:
-                v = v[:max_val].rstrip() + "…"
-                truncated += 1
+            else:
+                if needs_collapse(v):  # alt texts with line breaks and indentation
+                    v = " ".join(v.split())
+                if len(v) > max_val:
+                    v = v[:max_val].rstrip() + "…"
+                    truncated += 1
             kept.append((k, v))
         kept_all.append(kept)
     doc.kept_attrs = kept_all

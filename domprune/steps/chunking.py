@@ -61,11 +61,11 @@ def chunk_document(
     sub = [0.0] * n
     for i in range(n - 1, -1, -1):
         if alive[i]:
-            sub[i] += model.tag_cost[i]
+            sub[i] += model.tag(i)
             if i in own_unit:
-                sub[i] += model.unit_cost[own_unit[i]]
+                sub[i] += model.cost(own_unit[i])
         if i:
-            sub[parent[i]] += sub[i] + (model.unit_cost[tail_unit[i]] if i in tail_unit else 0)
+            sub[parent[i]] += sub[i] + (model.cost(tail_unit[i]) if i in tail_unit else 0)
 
     def units_of(i: int) -> list[int]:
         lo = bisect.bisect_left(keys, (i, 0, 0))
@@ -235,11 +235,11 @@ def _pack(model: UnitModel, pieces: list[list[int]], budget: int) -> list[list[i
         """The piece's units plus the tags of their ancestors not yet in the chunk."""
         add_cost, new_kept = 0.0, set()
         for u in piece:
-            add_cost += model.unit_cost[u]
+            add_cost += model.cost(u)
             o = model.units.owner[u]
             while o >= 0 and o not in kept and o not in new_kept:
                 new_kept.add(o)
-                add_cost += model.tag_cost[o]
+                add_cost += model.tag(o)
                 o = doc.parent[o]
         return add_cost, new_kept
 

@@ -9,11 +9,12 @@ nearest heading); then main content before navigation, footers and sidebars; the
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
-from .relevance import ANSWER_PATTERNS, Query, bm25, match_terms, words
+from .relevance import Query, bm25_blocks, candidate_pattern, kinds_pattern, match_terms, stem, words
 from .units import UnitModel
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
@@ -35,6 +36,7 @@ _BYLINE_HINT = re.compile(
     r"byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter", re.IGNORECASE
 )
 _KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
+_WORD = re.compile(r"\w+", re.UNICODE)
 _HINT_ATTRS = frozenset({"class", "id", "role", "itemprop", "rel", "name", "property", "aria-label"})
 _BROAD_KINDS = frozenset({"date", "money", "isbn", "number"})
 _LINK_TAGS = frozenset({"a", "button", "option", "select", "label"})
@@ -122,14 +124,14 @@ class _Ranker:
         self.model, self.doc, self.units, self.settings = model, model.doc, model.units, settings
 
     def rank(self, query: Query | None) -> Ranking:
-        doc, units, unit_cost = self.doc, self.units, self.model.unit_cost
+        doc, units = self.doc, self.units
         bp, main, hints = element_flags(doc, self.model.alive)
         n_el = max(1, len(doc.tags))
         prio: list[float] = []
         header: list[float] = []
         boiler = self.settings.boilerplate_last
         bylines = 0
-        byline_memo: dict[str, bool] = {}
+        near_byline = self._near_byline(hints)
         for u in range(len(units)):
             o = units.owner[u]
             pos = units.elem[u] / n_el
@@ -148,7 +150,7 @@ class _Ranker:
                 h = 2.5 if _KEY_META.search(hints[o]) else 1.5
             elif tag == "script":
                 h = 2.0
-            elif bylines < 8 and unit_cost[u] < 40 and self._byline(o, hints, byline_memo):
+            elif bylines < 8 and near_byline[o] and len(units.text_of(doc, u)) < 160:
                 h = 1.0
                 bylines += 1
             header.append(h)
@@ -157,21 +159,20 @@ class _Ranker:
             rel = self._add_relevance(query, prio, hints, heading_elements(doc), bp if boiler else None)
         return Ranking(prio, header, rel)
 
-    def _byline(self, o: int, hints: list[str], memo: dict[str, bool]) -> bool:
-        """Whether element ``o`` or one of its three nearest ancestors is marked as a byline/date."""
-        e = o
-        for _ in range(4):
-            if e < 0:
-                break
-            h = hints[e]
+    def _near_byline(self, hints: list[str]) -> list[bool]:
+        """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
+        parent = self.doc.parent
+        memo: dict[str, bool] = {}
+        dist = [9] * len(hints)  # levels up to the nearest marked element
+        for i, h in enumerate(hints):
+            hit = False
             if h:
-                hit = memo.get(h)
+                hit = memo.get(h)  # type: ignore[assignment]
                 if hit is None:
                     hit = memo[h] = bool(_BYLINE_HINT.search(h))
-                if hit:
-                    return True
-            e = self.doc.parent[e]
-        return False
+            p = parent[i]
+            dist[i] = 0 if hit else (dist[p] + 1 if p >= 0 else 9)
+        return [d < 4 for d in dist]
 
     def _blocks(self, texts: list[str]) -> list[int]:
         """The block of each element: its nearest block ancestor, except that a label and its value
@@ -251,46 +252,61 @@ class _Ranker:
         boilerplate: list[bool] | None,
     ) -> list[float]:
         doc, units = self.doc, self.units
-        texts = [units.text_of(doc, u) for u in range(len(units))]
+        n = len(units)
+        texts = units.texts(doc)
         block_of = self._blocks(texts)
-        blocks: dict[int, list[str]] = {}
-        unit_words: list[list[str]] = []
-        for u in range(len(units)):
-            w = words(texts[u])
-            unit_words.append(w)
-            blocks.setdefault(block_of[units.owner[u]], []).extend(w)
-        block_ids = list(blocks)
-        terms = match_terms([blocks[b] for b in block_ids], query.terms)
-        scores = dict(zip(block_ids, bm25([blocks[b] for b in block_ids], terms)))
+        # only words that may match the question are stemmed: those starting like a query term
+        find_candidates = candidate_pattern(query.terms).findall
+        n_words = [0] * n
+        matched: list[list[str]] = [[]] * n
+        block_len: dict[int, int] = {}
+        block_tf: dict[int, Counter[str]] = {}
+        for u in range(n):
+            t = texts[u]
+            k = t.count(" ") + 1  # words, about (one C call; BM25 only needs lengths)
+            n_words[u] = k
+            b = block_of[units.owner[u]]
+            block_len[b] = block_len.get(b, 0) + k
+            cands = find_candidates(t)
+            if cands:
+                ms = [stem(w.lower()) for w in cands]
+                matched[u] = ms
+                tf = block_tf.get(b)
+                if tf is None:
+                    tf = block_tf[b] = Counter()
+                tf.update(ms)
+        terms = match_terms([list(tf) for tf in block_tf.values()], query.terms)
+        scores = bm25_blocks(block_len, block_tf, terms)
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
-        rel = [0.0] * len(units)
+        rel = [0.0] * n
         # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
-        broad = [ANSWER_PATTERNS[k] for k in query.answer_kinds if k in _BROAD_KINDS]
-        short = [ANSWER_PATTERNS[k] for k in query.answer_kinds if k not in _BROAD_KINDS]
+        broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
+        short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
         hint_hit: dict[str, float] = {}
         term_keys = terms.keys()
         block_hit = {b for b, sc in scores.items() if sc > 0}
         in_link = self._in_link()
         dates = "date" in query.answer_kinds
-        for u in range(len(units)):
+        tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
+        for u in range(n):
             o = units.owner[u]
             b = block_of[o]
             r = scores.get(b, 0.0)
             # own words count a little more than the block's (a label's words count for its value)
-            if r and (not term_keys.isdisjoint(unit_words[u]) or b != o):
+            if r and (b != o or not term_keys.isdisjoint(matched[u])):
                 r *= 1.2
-            h = hints[o] or hints[doc.parent[o]] if o > 0 else hints[o]
+            h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
             if h:
                 hit = hint_hit.get(h)
                 if hit is None:
                     hit = hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
                 r += hit
-            if dates and (doc.tags[o] == "time" or any(k == "datetime" for k, _ in doc.kept_attrs[o])):
+            if dates and (tags[o] == "time" or any(k == "datetime" for k, _ in kept_attrs[o])):
                 r += 1.0  # a <time> element is a date by markup
-            if broad or short:
+            if broad is not None or short is not None:
                 t = texts[u]
-                if any(p.search(t) for p in broad) or (
-                    short and len(unit_words[u]) <= 12 and any(p.search(t) for p in short)
+                if (broad is not None and broad.search(t)) or (
+                    short is not None and n_words[u] <= 12 and short.search(t)
                 ):
                     # a value of the kind asked for, the more so next to a label that matched
                     r += 1.2 if b in block_hit else 0.8
@@ -299,7 +315,7 @@ class _Ranker:
             if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
                 # a link or a filter that only names a field ("Brand", "Sort by release date") must
                 # not outrank the field's value; other navigation counts a little less
-                ws = unit_words[u]
+                ws = words(texts[u])
                 named = sum(1 for w in ws if w in term_keys or w.isdigit())
                 r *= 0.3 if len(ws) <= 6 and 2 * named >= len(ws) else 0.8
             rel[u] = r
@@ -310,11 +326,11 @@ class _Ranker:
         shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = [(frozenset(), ())] * len(units)
         for u in range(len(units)):
             if rel[u] > 0:
-                ws = unit_words[u]
+                ws = words(texts[u][:200])
                 b = block_of[units.owner[u]]
                 hit = block_terms.get(b)
                 if hit is None:  # the query words of the unit's block (a label's count for its value)
-                    hit = block_terms[b] = frozenset(term_keys & set(blocks[b]))
+                    hit = block_terms[b] = frozenset(term_keys & block_tf.get(b, {}).keys())
                 shape = (hit, tuple(w for w in ws[:3] if not w.isdigit()))
                 shape_of[u] = shape
                 shapes[shape] = shapes.get(shape, 0) + 1

@@ -117,6 +117,71 @@ def match_terms(docs: Sequence[list[str]], query: dict[str, float]) -> dict[str,
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _candidate_regex(long_starts: tuple[str, ...], short_terms: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    if long_starts:
+        parts.append(r"\b(?:" + "|".join(map(re.escape, long_starts)) + r")\w*")
+    if short_terms:
+        parts.append(r"\b(?:" + "|".join(map(re.escape, short_terms)) + r")\b")
+    return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+
+
+def candidate_pattern(query: dict[str, float]) -> re.Pattern[str]:
+    """Words of a text that may match ``query`` (after :func:`stem` and :func:`match_terms`): those
+    starting with a long term's first four letters, and short terms whole. One regex per question,
+    run over each text in C, so that only these words are stemmed."""
+    longs = tuple(sorted({t[:4] for t in query if len(t) >= 4}))
+    shorts = tuple(sorted(t for t in query if len(t) < 4))
+    return _candidate_regex(longs, shorts)
+
+
+def kinds_pattern(kinds: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for the values of any of ``kinds`` (``None`` for none)."""
+    if not kinds:
+        return None
+    return _kinds_regex(tuple(kinds))
+
+
+@functools.lru_cache(maxsize=256)
+def _kinds_regex(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    for k in kinds:
+        p = ANSWER_PATTERNS[k]
+        parts.append(("(?i:" if p.flags & re.IGNORECASE else "(?:") + p.pattern + ")")
+    return re.compile("|".join(parts))
+
+
+def bm25_blocks(
+    lengths: dict[int, int],
+    tfs: dict[int, Counter[str]],
+    query: dict[str, float],
+    k1: float = 1.2,
+    b: float = 0.75,
+) -> dict[int, float]:
+    """BM25 of blocks given each block's length in words and the counts of its matched words."""
+    n = len(lengths)
+    if not n or not query:
+        return {}
+    df: Counter[str] = Counter()
+    for tf in tfs.values():
+        df.update(t for t in tf if t in query)
+    if not df:
+        return {}
+    avgdl = (sum(lengths.values()) / n) or 1.0
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
+    scores: dict[int, float] = {}
+    for block, tf in tfs.items():
+        norm = k1 * (1 - b + b * lengths[block] / avgdl)
+        s = 0.0
+        for t, f in tf.items():
+            if t in idf:
+                s += query[t] * idf[t] * f * (k1 + 1) / (f + norm)
+        if s:
+            scores[block] = s
+    return scores
+
+
 def bm25(docs: Sequence[list[str]], query: dict[str, float], k1: float = 1.2, b: float = 0.75) -> list[float]:
     """BM25 score of each tokenised document for weighted query terms."""
     n = len(docs)

@@ -55,6 +55,14 @@ class Units:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def texts(self, doc: Document) -> list[str]:
+        """The words of every unit (as :meth:`text_of`)."""
+        text, tail, kept = doc.text, doc.tail, doc.kept_attrs
+        return [
+            text[e] if k == TEXT else tail[e] if k == TAIL else " ".join(v for _, v in kept[e])
+            for k, e in zip(self.kind, self.elem)
+        ]
+
     def text_of(self, doc: Document, u: int) -> str:
         """The words of unit ``u``: its text, or its label attributes' values."""
         k, e = self.kind[u], self.elem[u]
@@ -66,60 +74,87 @@ class Units:
 
 
 class UnitModel:
-    """A filtered page's units with their token costs, and how to select and write a set of them."""
+    """A filtered page's units with their token costs, and how to select and write a set of them.
+
+    Costs are counted on first use and kept (a small budget needs only the costs of the units it
+    considers; chunking asks for them all through :attr:`unit_cost` and :attr:`tag_cost`).
+    """
 
     def __init__(self, doc: Document, alive: list[bool], counter: TokenCounter, fmt: str) -> None:
         self.doc, self.alive, self.counter, self.fmt = doc, alive, counter, fmt
         self.units = Units(doc, alive)
-        self.tag_cost = [0] * len(doc.tags)
-        self._cost_units_and_tags()
+        self.html = fmt == "html"
+        if self.html and len(doc.open_s) != len(doc.tags):
+            doc.finalize_tags()
+        self._ucost = [-1] * len(self.units)
+        self._tcost = [-1] * len(doc.tags)
+        self._counts: dict[str, int] = {}  # tokens of each distinct string counted
 
-    def _cost_units_and_tags(self) -> None:
-        doc, units, counter = self.doc, self.units, self.counter
-        strings: list[str] = []
-        index: dict[str, int] = {}
+    def _count(self, s: str) -> int:
+        c = self._counts.get(s)
+        if c is None:
+            c = self._counts[s] = self.counter.count(s)
+        return c
 
-        def ref(s: str) -> int:
-            k = index.get(s)
-            if k is None:
-                k = index[s] = len(strings)
-                strings.append(s)
-            return k
+    def cost(self, u: int) -> int:
+        """Tokens of unit ``u``'s own text as written (escaped in HTML; a label value in text mode)."""
+        c = self._ucost[u]
+        if c < 0:
+            units = self.units
+            if units.kind[u] == ATTR:
+                c = 0 if self.html else self._count(units.text_of(self.doc, u)[:200])
+            else:
+                s = units.text_of(self.doc, u)
+                c = self._count(escape_text(s) if self.html else s)
+            self._ucost[u] = c
+        return c
 
-        html = self.fmt == "html"
-        tag_refs: list[tuple[int, int, int]] = []
-        if html:
-            if len(doc.open_s) != len(doc.tags):
-                doc.finalize_tags()
-            open_s, close_s, alive, transparent = doc.open_s, doc.close_s, self.alive, doc.transparent
-            for i in range(len(doc.tags)):
-                if alive[i] and not transparent[i]:
-                    tag_refs.append((i, ref(open_s[i]), ref(close_s[i])))
-        unit_refs = []
-        for u in range(len(units)):
-            s = units.text_of(doc, u) if units.kind[u] != ATTR else ""
-            unit_refs.append(ref(escape_text(s) if html else s))
-        counts = counter.count_batch(strings)
-        if html:
-            for i, a, b in tag_refs:
-                self.tag_cost[i] = counts[a] + counts[b]
-        self.unit_cost = [counts[r] for r in unit_refs]
-        if not html:  # attribute-only units print one value in text mode
-            for u in range(len(units)):
-                if units.kind[u] == ATTR:
-                    self.unit_cost[u] = counter.count(units.text_of(self.doc, u)[:200])
+    def tag(self, i: int) -> int:
+        """Tokens of element ``i``'s open and close tags as written (0 when they are not written)."""
+        c = self._tcost[i]
+        if c < 0:
+            doc = self.doc
+            if self.html and self.alive[i] and not doc.transparent[i]:
+                c = self._count(doc.open_s[i]) + self._count(doc.close_s[i])
+            else:
+                c = 0
+            self._tcost[i] = c
+        return c
+
+    @property
+    def unit_cost(self) -> list[int]:
+        """The cost of every unit (counts the ones not counted yet)."""
+        return [self.cost(u) for u in range(len(self.units))]
+
+    @property
+    def tag_cost(self) -> list[int]:
+        """The tag cost of every element (counts the ones not counted yet)."""
+        return [self.tag(i) for i in range(len(self.doc.tags))]
 
     @property
     def estimate(self) -> int:
-        """Estimated tokens of the whole filtered page."""
+        """Estimated tokens of the whole filtered page (counts every unit and tag)."""
         return sum(self.unit_cost) + sum(self.tag_cost)
+
+    def chars(self) -> int:
+        """Characters of the whole filtered page as written, about (texts and tags; no tokenizer)."""
+        doc, units = self.doc, self.units
+        n = sum(len(units.text_of(doc, u)) for u in range(len(units)) if units.kind[u] != ATTR)
+        if self.html:
+            alive, transparent, open_s, close_s = self.alive, doc.transparent, doc.open_s, doc.close_s
+            n += sum(
+                len(open_s[i]) + len(close_s[i])
+                for i in range(len(doc.tags))
+                if alive[i] and not transparent[i]
+            )
+        return n
 
     def alone_cost(self, u: int) -> int:
         """Estimated tokens of unit ``u`` written alone, with all its ancestors' tags."""
-        c, o = self.unit_cost[u], self.units.owner[u]
-        parent, tag_cost = self.doc.parent, self.tag_cost
+        c, o = self.cost(u), self.units.owner[u]
+        parent, tag = self.doc.parent, self.tag
         while o >= 0:
-            c += tag_cost[o]
+            c += tag(o)
             o = parent[o]
         return c
 
@@ -127,23 +162,31 @@ class UnitModel:
         """Greedily take units in ``order`` while the estimated cost stays within ``limit``.
 
         Returns the units taken (in ``order``) and the running estimated cost after each one.
+        Once the limit is nearly reached, the scan for smaller units that still fit stops after a
+        run of misses (the rest of a long page is not costed for a token or two).
         """
         doc, units = self.doc, self.units
         kept = [False] * len(doc.tags)
-        parent, tag_cost, unit_cost, owner = doc.parent, self.tag_cost, self.unit_cost, units.owner
+        parent, owner, cost, tag = doc.parent, units.owner, self.cost, self.tag
         taken: list[int] = []
         cum: list[float] = []
         total = 0.0
+        misses = 0
         for u in order:
-            c = unit_cost[u]
+            c = cost(u)
             o = owner[u]
             chain = []
             while o >= 0 and not kept[o]:
                 chain.append(o)
-                c += tag_cost[o]
+                c += tag(o)
                 o = parent[o]
             if total + c > limit:
+                if total >= 0.97 * limit:
+                    misses += 1
+                    if misses > 48:
+                        break
                 continue
+            misses = 0
             for x in chain:
                 kept[x] = True
             total += c
