@@ -17,6 +17,7 @@ from .errors import (
     SettingsError,
     TokenizerError,
 )
+from .explain import Explanation, explain
 from .pipeline import PreparedPage, PruneResult, StepReport, chunk, prepare, prune
 from .prompt import FittedPrompt, PromptTemplate, fit_prompt
 from .settings import AttributeSettings, BudgetSettings, FilterSettings, ParseSettings, PruneSettings
@@ -29,6 +30,7 @@ __all__ = [
     "BudgetTooSmallError",
     "Chunk",
     "DomPruneError",
+    "Explanation",
     "FilterSettings",
     "FittedPrompt",
     "InputError",
@@ -44,6 +46,7 @@ __all__ = [
     "TokenizerError",
     "chunk",
     "count_tokens",
+    "explain",
     "fit_prompt",
     "get_tokenizer",
     "prepare",

@@ -55,6 +55,7 @@ class Document:
     wrap_blocks: set[int] = field(default_factory=set)  # bare inline wrappers written only around blocks
     kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
+    why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
     open_s: list[str] = field(default_factory=list)  # written open tags, once attributes are final
     close_s: list[str] = field(default_factory=list)
 

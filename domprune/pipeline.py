@@ -22,7 +22,7 @@ from .safety import has_special, neutralize
 from .settings import PruneSettings
 from .steps import filtering
 from .steps.attributes import strip_attributes
-from .steps.budget import fit_to_budget
+from .steps.budget import Selection, fit_to_budget
 from .steps.chunking import Chunk, chunk_document
 from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
@@ -270,13 +270,7 @@ class PreparedPage:
         t0 = time.perf_counter()
         built_before = sum(self._built.values())
         if settings.fit:
-            sel = fit_to_budget(
-                part("units", lambda: self.units),
-                budget,
-                ranking=lambda: part("ranking", lambda: self.ranking),
-                whole=lambda: part("whole", lambda: self.whole),
-                settings=settings.budget,
-            )
+            sel = self._select(budget, part)
             output, tokens, keep = sel.output, sel.tokens, sel.keep
             removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
         else:
@@ -306,6 +300,19 @@ class PreparedPage:
             dialect=self.dialect,
             format=self.format,
             _count_before=lambda: self.tokens_before,
+        )
+
+    def select(self, budget: int) -> Selection:
+        """What budget fitting keeps at ``budget``, unit by unit (what :meth:`fit` writes)."""
+        return self._select(_check_budget(budget), lambda name, value: value())
+
+    def _select(self, budget: int, part: Callable[[str, Callable[[], Any]], Any]) -> Selection:
+        return fit_to_budget(
+            part("units", lambda: self.units),
+            budget,
+            ranking=lambda: part("ranking", lambda: self.ranking),
+            whole=lambda: part("whole", lambda: self.whole),
+            settings=self.settings.budget,
         )
 
     def chunks(self, budget: int) -> list[Chunk]:

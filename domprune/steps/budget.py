@@ -8,7 +8,7 @@ until the exact count fits (BPE costs are almost additive, so this takes one or 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
@@ -31,6 +31,8 @@ class Selection:
     units_total: int
     units_kept: int
     exact_counts: int
+    order: list[int] = field(default_factory=list)  # units by rank (empty when the whole page fits)
+    header_taken: list[int] = field(default_factory=list)  # header-tier units taken first
 
 
 def fit_to_budget(
@@ -117,7 +119,7 @@ def fit_to_budget(
     if best is None:
         best = _smallest_single(model, order, budget, settings)
     out, keep, kt, kl, tokens, k = best
-    return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts)
+    return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts, order, head_taken)
 
 
 def cheapest_units(model: UnitModel, order: list[int], k: int = 40) -> list[int]:

@@ -32,10 +32,11 @@ FORM_TAGS = frozenset({"input", "select", "textarea", "meter", "progress"})
 UNWRAP_TAGS = frozenset({"div", "span", "font", "center", "text", "html", "head", "body", "tbody", "a"})
 
 
-def _mark(doc: Document, i: int) -> int:
+def _mark(doc: Document, i: int, why: str) -> int:
     if doc.removed[i]:
         return 0
     doc.removed[i] = True
+    doc.why[i] = why
     return 1
 
 
@@ -56,19 +57,19 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             and (tag in NOISE_TAGS or tag == "#comment")
             and not (tag == "script" and settings.json_ld and doc.text[i])
         ):
-            noise += _mark(doc, i)
+            noise += _mark(doc, i, "noise")
             i = doc.end[i]
             continue
         if settings.head_noise and tag == "meta":
             names = " ".join(v for k, v in attrs[i] if k in ("name", "property", "itemprop"))
             content = next((v for k, v in attrs[i] if k in ("content", "value")), None)
             if not (names and _INFORMATIVE_META.search(names) and content is not None):
-                noise += _mark(doc, i)
+                noise += _mark(doc, i, "head noise")
             else:
                 # description, og:description, twitter:description, itemprop: each content once
                 key = " ".join(content.split()).casefold()
                 if not key or key in seen_content:
-                    duplicates += _mark(doc, i)
+                    duplicates += _mark(doc, i, "duplicate")
                 seen_content.add(key)
             i += 1
             continue
@@ -77,7 +78,7 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             for j in range(i + 1, doc.end[i]):
                 if tags[j] == "title" and not title:
                     title = doc.text[j].strip()
-                svg += _mark(doc, j) if doc.parent[j] == i else 0
+                svg += _mark(doc, j, "svg internals") if doc.parent[j] == i else 0
             doc.text[i] = title or doc.text[i]
             i = doc.end[i]
             continue
@@ -115,7 +116,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
                 or (k == "style" and _HIDDEN_STYLE.search(v))
                 or (k == "type" and tags[i] == "input" and v.strip().lower() == "hidden")
             ):
-                hidden += _mark(doc, i)
+                hidden += _mark(doc, i, "hidden")
                 break
     if doc.dialect == "mind2web" or any(x is not None for x in area):
         # zero area counts as invisible only when no descendant has area
@@ -127,7 +128,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
                 has_area[doc.parent[i]] = True
         for i in range(n):
             if area[i] is not None and area[i] <= 0 and not has_area[i]:
-                zero += _mark(doc, i)
+                zero += _mark(doc, i, "zero area")
     return {"hidden_elements": hidden, "zero_area_elements": zero}
 
 
@@ -160,7 +161,7 @@ def remove_empty(doc: Document, alive: list[bool]) -> dict[str, int]:
     count = 0
     for i in range(1, n):
         if alive[i] and not content[i] and not doc.removed[parent[i]]:
-            count += _mark(doc, i)
+            count += _mark(doc, i, "empty")
     return {"empty_elements": count}
 
 
@@ -264,7 +265,7 @@ def fold_repeated(
                     j for j in run[settings.fold_keep :] if not any(doc.end[j] > p >= j for p in protected)
                 ]
                 for j in dropped:
-                    folded += _mark(doc, j)
+                    folded += _mark(doc, j, "folded")
                 if dropped:
                     last_kept = max(j for j in run if not doc.removed[j])
                     doc.notes[last_kept] = f"{len(dropped)} more similar <{doc.tags[run[0]]}> folded"

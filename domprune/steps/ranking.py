@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
@@ -63,6 +63,9 @@ class Ranking:
     prio: list[float]
     header: list[float]
     rel: list[float]  # empty without a question
+    base: list[float] = field(default_factory=list)  # priority from structure and position alone
+    boilerplate: list[bool] = field(default_factory=list)  # unit in navigation, footer, sidebar...
+    terms: dict[str, float] = field(default_factory=dict)  # the question's terms and page words matched
 
 
 def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bool], list[str]]:
@@ -154,10 +157,13 @@ class _Ranker:
                 h = 1.0
                 bylines += 1
             header.append(h)
+        base = list(prio)
         rel: list[float] = []
+        self.terms: dict[str, float] = {}
         if query is not None:
             rel = self._add_relevance(query, prio, hints, heading_elements(doc), bp if boiler else None)
-        return Ranking(prio, header, rel)
+        unit_bp = [bp[o] for o in units.owner]
+        return Ranking(prio, header, rel, base, unit_bp, self.terms)
 
     def _near_byline(self, hints: list[str]) -> list[bool]:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
@@ -276,6 +282,8 @@ class _Ranker:
                     tf = block_tf[b] = Counter()
                 tf.update(ms)
         terms = match_terms([list(tf) for tf in block_tf.values()], query.terms)
+        seen = set().union(*block_tf.values()) if block_tf else set()
+        self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
         rel = [0.0] * n
@@ -315,7 +323,7 @@ class _Ranker:
             if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
                 # a link or a filter that only names a field ("Brand", "Sort by release date") must
                 # not outrank the field's value; other navigation counts a little less
-                ws = words(texts[u])
+                ws = [w for w in words(texts[u]) if len(w) > 1]  # "Brand A-Z": the letters say nothing
                 named = sum(1 for w in ws if w in term_keys or w.isdigit())
                 r *= 0.3 if len(ws) <= 6 and 2 * named >= len(ws) else 0.8
             rel[u] = r
