@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .baselines import ALL_METHODS
 
-DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000)
+DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000, 500)
 
 
 class BenchSettings(BaseModel):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import re
+
 from ..document import NEEDS_COLLAPSE, Document
 from ..settings import AttributeSettings
 
@@ -12,9 +15,11 @@ _ARIA_REFS = frozenset(
 )  # fmt: skip
 _URL_ATTRS = frozenset({"href", "src"})
 _META_NAMES = frozenset({"name", "property", "itemprop", "content"})
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _DROP_URL_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
 
 
+@functools.lru_cache(maxsize=8192)  # links repeat within a page (menus at the top and the bottom)
 def shorten_url(value: str, max_chars: int) -> str | None:
     """A meaningful, shorter form of a URL, or ``None`` when nothing meaningful is left.
 
@@ -32,10 +37,9 @@ def shorten_url(value: str, max_chars: int) -> str | None:
     low = v[:16].lower()
     if not v or v.startswith("#") or low.startswith(_DROP_URL_SCHEMES):
         return None
-    for sep in ("?", "#"):
-        cut = v.find(sep)
-        if cut >= 0:
-            v = v[:cut]
+    m = _QUERY_OR_FRAGMENT.search(v)
+    if m:
+        v = v[: m.start()]
     scheme = v.find("://")
     host = ""
     if 0 <= scheme < 12 or v.startswith("//"):
