@@ -24,7 +24,6 @@ from domvqa_train.rewards import (
     original_reward,
 )
 
-
 _LONG_REF = ("The quick brown fox jumps over the lazy dog near the riverbank while the sun sets. " * 3).strip()
 
 # (completion, reference, the original reward): each value follows from the original's rules - the
