@@ -8,8 +8,9 @@
   type (:func:`~domvqa_train.rewards.answer_type`);
 - errors (exact match 0) split into "lost by pruning" (the answer is in the page's DOM but not in the
   pruned prompt), "not in the DOM" (no DOM text holds it: only the screenshot can) and "model error";
-- each model against the baseline (the first model, or ``baseline=``): wins, losses and ties per
-  example on exact match, and the examples that flipped;
+- each model against the baseline (the first model of its eval folder, or ``baseline=`` for all):
+  wins, losses and ties per example on exact match (on the examples both answered), and the
+  examples that flipped;
 - histograms of the original reward per model.
 
 Several eval folders can be analysed together; models are then named ``<folder>/<model>``.
@@ -122,7 +123,9 @@ def _token_bucket(value: int | None) -> str:
     return ">=16K"
 
 
-def _error_kind(row: dict[str, Any]) -> str:
+def _error_kind(row: dict[str, Any], inputs: str) -> str:
+    if inputs == "screenshot":  # the prompt held no DOM: pruning had no part in it
+        return "model error"
     in_dom, in_prompt = row.get("answer_in_dom"), row.get("answer_in_prompt")
     if in_dom is None or in_prompt is None:
         return "unknown"
@@ -168,7 +171,7 @@ def _histogram(values: Iterable[float | None]) -> dict[str, int]:
 def analyze_model(label: str, source: str, inputs: str, rows: list[dict[str, Any]]) -> ModelAnalysis:
     """The breakdowns of one model's predictions."""
     wrong = [r for r in rows if not r.get("exact_match")]
-    errors = Counter(_error_kind(r) for r in wrong)
+    errors = Counter(_error_kind(r, inputs) for r in wrong)
     return ModelAnalysis(
         model=label,
         source=source,
@@ -245,23 +248,26 @@ def analyze(
         raise SettingsError("give at least one eval folder (holding eval_report.json)")
     several = len(eval_dirs) > 1
     labelled: list[tuple[str, str, str, list[dict[str, Any]]]] = []
-    for folder in eval_dirs:
+    run_of: list[int] = []
+    for run_index, folder in enumerate(eval_dirs):
         report = load_report(folder)
         run = Path(folder).name or str(folder)
         for name, rows in report.predictions.items():
             label = f"{run}/{_short(name)}" if several else _short(name)
             labelled.append((label, f"{os.fspath(folder)}: {name}", report.settings.inputs, rows))
+            run_of.append(run_index)
     labels = [label for label, *_ in labelled]
     if len(set(labels)) != len(labels):  # two folders with the same name: fall back to full names
         labelled = [(source, source, inputs, rows) for _, source, inputs, rows in labelled]
-        labels = [label for label, *_ in labelled]
     models = [analyze_model(*item) for item in labelled]
-    base = _pick_baseline(baseline, labelled)
-    base_label, _, _, base_rows = labelled[base]
+    if baseline is not None:
+        bases = [_pick_baseline(baseline, labelled)] * len(labelled)
+    else:  # each folder's first model
+        bases = [run_of.index(run) for run in run_of]
     comparisons = [
-        compare(base_label, base_rows, label, rows)
-        for i, (label, _, _, rows) in enumerate(labelled)
-        if i != base
+        compare(labelled[b][0], labelled[b][3], label, rows)
+        for i, ((label, _, _, rows), b) in enumerate(zip(labelled, bases, strict=True))
+        if i != b
     ]
     analysis = Analysis(runs=[os.fspath(d) for d in eval_dirs], models=models, comparisons=comparisons)
     out = Path(out_dir)
@@ -285,16 +291,39 @@ def _pick_baseline(baseline: str | None, labelled: list[tuple[str, str, str, lis
 
 # --------------------------------------------------------------------------- report
 
+_BREAKDOWNS: list[tuple[str, str, Callable[[ModelAnalysis], list[Bucket]], Sequence[str]]] = [
+    (
+        "dom_difficulty",
+        "DOM difficulty (pass rate, higher = easier)",
+        lambda m: m.by_dom_difficulty,
+        DIFFICULTY_BUCKETS,
+    ),
+    (
+        "img_difficulty",
+        "screenshot difficulty (pass rate)",
+        lambda m: m.by_img_difficulty,
+        DIFFICULTY_BUCKETS,
+    ),
+    ("prompt_tokens", "prompt tokens", lambda m: m.by_prompt_tokens, TOKEN_BUCKETS),
+    ("answer_type", "answer type", lambda m: m.by_answer_type, ANSWER_TYPES),
+]
+
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _bucket_table(
-    title: str, models: Sequence[ModelAnalysis], pick: Callable[[ModelAnalysis], list[Bucket]]
-) -> str:
-    names = [b.bucket for m in models for b in pick(m)]
-    order = list(dict.fromkeys(names))
+_Picker = Callable[[ModelAnalysis], list[Bucket]]
+
+
+def _present(models: Sequence[ModelAnalysis], pick: _Picker, order: Sequence[str]) -> list[str]:
+    """The buckets of ``order`` that some model has."""
+    seen = {b.bucket for m in models for b in pick(m)}
+    return [name for name in order if name in seen]
+
+
+def _bucket_table(title: str, models: Sequence[ModelAnalysis], pick: _Picker, order: Sequence[str]) -> str:
+    order = _present(models, pick, order)
     if not order:
         return ""
     lines = [
@@ -324,14 +353,9 @@ def _markdown(analysis: Analysis) -> str:
         "the prompt held the answer.",
         "",
     ]
-    for title, pick in [
-        ("DOM difficulty (pass rate, higher = easier)", lambda m: m.by_dom_difficulty),
-        ("screenshot difficulty", lambda m: m.by_img_difficulty),
-        ("prompt tokens", lambda m: m.by_prompt_tokens),
-        ("answer type", lambda m: m.by_answer_type),
-    ]:
-        table = _bucket_table(title, models, pick)
-        if table and not (title == "screenshot difficulty" and _only_unlabelled(models, pick)):
+    for _, title, pick, order in _BREAKDOWNS:
+        table = _bucket_table(title, models, pick, order)
+        if table and _present(models, pick, order) != ["unlabelled"]:
             out.append(table)
     if analysis.comparisons:
         out += ["### Against the baseline (exact match, per example)", "",
@@ -355,10 +379,6 @@ def _markdown(analysis: Analysis) -> str:
     return "\n".join(out)
 
 
-def _only_unlabelled(models: Sequence[ModelAnalysis], pick: Callable[[ModelAnalysis], list[Bucket]]) -> bool:
-    return all(b.bucket == "unlabelled" for m in models for b in pick(m))
-
-
 def _one_line(text: str, limit: int = 80) -> str:
     flat = " ".join(text.split()).replace("`", "'")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -372,15 +392,11 @@ def _plots(analysis: Analysis, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     written: list[str] = []
-    charts: list[tuple[str, str, Callable[[ModelAnalysis], list[Bucket]]]] = [
-        ("accuracy_by_dom_difficulty.png", "DOM difficulty (pass rate)", lambda m: m.by_dom_difficulty),
-        ("accuracy_by_prompt_tokens.png", "prompt tokens", lambda m: m.by_prompt_tokens),
-        ("accuracy_by_answer_type.png", "answer type", lambda m: m.by_answer_type),
-    ]
-    for name, title, pick in charts:
-        order = list(dict.fromkeys(b.bucket for m in analysis.models for b in pick(m)))
-        if not order:
+    for stem, title, pick, order in _BREAKDOWNS:
+        order = _present(analysis.models, pick, order)
+        if not order or order == ["unlabelled"]:
             continue
+        name = f"accuracy_by_{stem}.png"
         fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(order) + 2), 3.5))
         width = 0.8 / max(1, len(analysis.models))
         for k, m in enumerate(analysis.models):

@@ -16,6 +16,8 @@ from typing import Any
 from .errors import DomVQAError
 
 Message = dict[str, Any]
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
+"""Files that hold a multimodal processor's settings in a model folder."""
 
 
 class ModelLoadError(DomVQAError, OSError):
@@ -207,12 +209,14 @@ def load_for_inference(
             raise _load_error("LoRA adapter", name, exc) from None
     has_tokenizer = (Path(name) / "tokenizer_config.json").is_file()
     tokenizer_src = name if has_tokenizer or base is None else base
+    has_processor = any((Path(name) / f).is_file() for f in PROCESSOR_FILES)
+    processor_src = name if has_processor or base is None else base
     vl = is_vision_language(model.config)
     model.eval()
     return LoadedModel(
         model=model,
         tokenizer=load_tokenizer(tokenizer_src),
-        processor=load_processor(tokenizer_src, required=images) if vl and images else None,
+        processor=load_processor(processor_src, required=images) if vl and images else None,
         is_vision_language=vl,
         name=name,
     )

@@ -374,8 +374,7 @@ class TrlGrpoBackend:
         self.trainer.save_model(str(out))
         if self.trainer.accelerator.is_main_process:
             self.tokenizer.save_pretrained(out)
-            if self.processor is not None:
-                self.processor.save_pretrained(out)
+            self._save_processor(out)
             (out / SETTINGS_FILE).write_text(self.settings.model_dump_json(indent=2) + "\n", encoding="utf-8")
         return out
 
@@ -387,9 +386,17 @@ class TrlGrpoBackend:
             merged = model.merge_and_unload()
             merged.save_pretrained(out)
             self.tokenizer.save_pretrained(out)
-            if self.processor is not None:
-                self.processor.save_pretrained(out)
+            self._save_processor(out)
         return out
+
+    def _save_processor(self, out: Path) -> None:
+        """Save the image processor of a vision-language model, also after a text-only run, so that the
+        saved folder can answer from screenshots (``eval --inputs screenshot``)."""
+        processor = self.processor
+        if processor is None and is_vision_language(self.model.config):
+            processor = load_processor(self.settings.model, required=False)
+        if processor is not None:
+            processor.save_pretrained(out)
 
     def load_for_inference(self, path: str | Path) -> LoadedModel:
         """Load a saved adapter (or merged model) folder for generation."""
