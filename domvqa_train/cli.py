@@ -49,8 +49,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", help="raw data: conversations JSON, raw records, JSONL or hf:NAME (setting: data)"
     )
-    p.add_argument("--workers", type=int, default=1, help="processes that fit prompts in parallel")
+    p.add_argument("--workers", type=int, default=1, help="processes (or Ray actors) that fit prompts")
     p.add_argument("--no-resume", action="store_true", help="recompute everything in the output folder")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: fit on Ray Data actors (same outputs)",
+    )
+    p.add_argument(
+        "--ray-address", help="Ray cluster to join (auto, ray://host:10001); default: start Ray here"
+    )
 
     p = sub.add_parser("train", help="GRPO LoRA training on the prepared train split")
     _settings_args(p)
@@ -115,10 +124,11 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings.load(data, overrides, source=args.config or "settings")
 
 
-def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True) -> Any:
+def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True, **engine: Any) -> Any:
     from .prepare import PrepareSettings
 
     return PrepareSettings(
+        **engine,
         tokenizer=settings.tokenizer,
         prompt_budget=settings.prompt_budget,
         template=settings.template,
@@ -135,8 +145,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise DomVQAError("no data to prepare: pass --data FILE (or set `data` in the settings file)")
     from .prepare import prepare_dataset
 
+    engine = {"engine": args.engine, "ray_address": args.ray_address}
     report = prepare_dataset(
-        settings.data, settings.prepared_dir, _prepare_settings(settings, args.workers, not args.no_resume)
+        settings.data,
+        settings.prepared_dir,
+        _prepare_settings(settings, args.workers, not args.no_resume, **engine),
     )
     print(report.model_dump_json(indent=2))
     return 0

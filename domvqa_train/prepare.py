@@ -46,6 +46,7 @@ from domprune import PromptTemplate
 
 from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
 from .errors import PrepareError
+from .ray_engine import JsonBatchActor, decode_all, ordered_map
 from .rewards import answer_in_text
 
 REJECTS_FILE = "rejects.jsonl"
@@ -77,7 +78,16 @@ class PrepareSettings(BaseModel):
         "dom",
         description="'shortened_context': use the original's LLM-shortened DOM as the page (comparison).",
     )
-    workers: int = Field(default=1, ge=1, description="Processes that fit prompts in parallel.")
+    workers: int = Field(
+        default=1, ge=1, description="Processes (local engine) or Ray actors (ray engine) that fit prompts."
+    )
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="'ray': fit on Ray Data actors (same outputs as 'local'); see domvqa_train.ray_engine.",
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
+    )
     resume: bool = Field(default=True, description="Skip examples already finished in out_dir.")
     progress: bool = Field(default=True, description="Show a progress bar.")
 
@@ -280,7 +290,10 @@ def _reject(example: DomQAExample, kind: str, message: str) -> Reject:
 def _fit_all(
     examples: list[DomQAExample], settings: PrepareSettings, source: str
 ) -> Iterator[dict[str, Any] | Reject]:
-    """Results in input order, computed in this process or in ``settings.workers`` processes."""
+    """Results in input order, computed in this process, in ``settings.workers`` processes, or on Ray."""
+    if settings.engine == "ray":
+        yield from _fit_on_ray(examples, settings, source)
+        return
     if settings.workers == 1 or len(examples) <= 1:
         for example in examples:
             yield _with_source(fit_example(example, settings), source)
@@ -305,6 +318,30 @@ def _fit_all(
         ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FitActor(JsonBatchActor):
+    """A Ray actor that fits prompts; its tokenizer is built once, on the first record."""
+
+    def __init__(self, settings: PrepareSettings) -> None:
+        self.settings = settings
+
+    def one(self, item: Any) -> dict[str, Any]:
+        outcome = fit_example(DomQAExample.model_validate(item), self.settings)
+        return (
+            {"reject": outcome.model_dump(mode="json")} if isinstance(outcome, Reject) else {"row": outcome}
+        )
+
+
+def _fit_on_ray(
+    examples: list[DomQAExample], settings: PrepareSettings, source: str
+) -> Iterator[dict[str, Any] | Reject]:
+    items = [example.model_dump_json() for example in examples]
+    results = ordered_map(
+        items, _FitActor, {"settings": settings}, workers=settings.workers, address=settings.ray_address
+    )
+    for result in decode_all(results, lambda r: Reject(**r["reject"]) if "reject" in r else r["row"]):
+        yield _with_source(result, source)
 
 
 def _with_source(outcome: dict[str, Any] | Reject, source: str) -> dict[str, Any] | Reject:
