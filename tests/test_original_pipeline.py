@@ -144,6 +144,12 @@ def test_original_files_prepare_train_eval_analyze(
         card = (folder / "README.md").read_text(encoding="utf-8")
         assert f"base_model: {json.dumps(str(tiny_vl))}" in card and "GRPO" in card
     assert (adapter / "adapter_config.json").is_file() and (merged / "config.json").is_file()
+    from domvqa_train.modelio import load_for_inference
+
+    for folder in (adapter, merged):  # what push_to_hub would upload loads, screenshots included
+        loaded = load_for_inference(str(folder), images=True)
+        assert loaded.is_vision_language and loaded.processor is not None
+        del loaded
 
     evals = []
     out = tmp_path / "eval-dom"
