@@ -569,3 +569,25 @@ def split_dom_prompt(text: str) -> tuple[str, str]:
             if question:
                 return dom, question
     raise _RecordError("the user turn has no 'Question:' outside the <dom> block", "bad_conversation")
+
+
+class SourceRecord(NamedTuple):
+    """One stored record of a source, before it becomes an example (see :func:`read_records`)."""
+
+    line: int | None
+    where: str | None
+    split: str | None
+    record: Any
+    error: str | None
+
+
+def read_records(source: str | os.PathLike[str], *, fmt: Format = "auto") -> Iterator[SourceRecord]:
+    """Every record of ``source`` as stored, for stages that read other shapes than examples.
+
+    The same files, folders and ``hf:NAME`` as :func:`load_examples`; ``error`` holds why a JSON
+    Lines line could not be parsed (``record`` is then ``None``). Image columns stay undecoded.
+    """
+    records, _ = _read_source(source, fmt)
+    for line, where, split, record in records:
+        bad = isinstance(record, _BadLine)
+        yield SourceRecord(line, where, split, None if bad else record, record.reason if bad else None)
