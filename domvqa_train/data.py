@@ -2,18 +2,25 @@
 
 Four input shapes are understood (``fmt="auto"`` picks by source and by record keys):
 
-- ``conversations``: the original project's JSON list of
-  ``{"conversations": [{"role": "user", "content": "... <dom>HTML</dom> ... Question: Q"},
-  {"role": "assistant", "content": "ANSWER"}], "split": "train"}``. The DOM is the text between
-  the first ``<dom>`` and the last ``</dom>``; the question is the text after the last ``Question:``
-  outside the DOM, up to the first blank line. The assistant turn becomes ``answers`` only.
-  ShareGPT keys (``from``/``value``, ``human``/``gpt``) are accepted too.
-- ``raw``: the original raw records (JSON list or JSON Lines) with ``cleaned_html``, ``question``,
-  ``answer`` (a string or a list), ``screenshot``, ``dom_difficulty``, ``img_difficulty``, ``split``.
+- ``conversations``: the original project's ``vqa_rl_data.json``, a JSON list of
+  ``{"conversations": [{"role": "user", "content": "... <dom>HTML</dom> ... Question: Q ..."},
+  {"role": "assistant", "content": "ANSWER"}], "split": "train"}`` (its user turn exactly as the
+  original ``prepare_dataset.py`` wrote it, or the unindented and blank-line variants), read by
+  :mod:`domprune.conversation`. The assistant turn becomes ``answers`` only.
+- ``raw``: the original raw records (JSON list or JSON Lines): ``domvqa_results.json``
+  (``cleaned_html``, ``screenshot``, ``question``, ``answer``, ``reasoning``),
+  ``domvqa_verified(_v2).json`` (+ ``dom_difficulty``, ``img_difficulty``: pass rates in [0, 1],
+  higher is easier) and the fused/full files (+ ``shortened_context``); ``answer`` may be a list.
 - ``jsonl``: JSON Lines with ``html`` or ``html_path`` (relative to the file's folder), ``question``,
   ``answer`` or ``answers``.
 - ``hf``: a ``datasets.save_to_disk`` folder, or ``hf:NAME`` loaded with ``datasets.load_dataset``;
   its rows may have any of the record shapes above.
+
+Fields are kept: ``reasoning`` and ``shortened_context`` as such, difficulties as numbers, and any
+other scalar field (up to :data:`MAX_META_CHARS` characters) in ``meta``. A relative screenshot
+path is resolved against the data file's folder and kept absolute, so a run works from any
+directory; an image column that carries only bytes (e.g. a Hugging Face dataset) is written to
+``media_dir`` when one is given.
 
 A malformed record never raises: it becomes a :class:`Reject` with the file, line and reason. A
 missing or unreadable source raises :class:`~domvqa_train.errors.DataSourceError`.
@@ -25,14 +32,19 @@ id names exactly one example (which is what resuming relies on).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from domprune.conversation import ConversationError, parse_conversation, screenshot_path
 
 from .errors import DataSourceError
 
@@ -53,6 +65,8 @@ LOAD_REJECT_KINDS = frozenset(
         "bad_conversation",
         "unknown_shape",
         "duplicate_id",
+        "bad_difficulty",
+        "bad_screenshot",
     }
 )
 """Every ``Reject.kind`` that :func:`load_examples` gives."""
@@ -68,8 +82,20 @@ class DomQAExample(BaseModel):
     question: str = Field(min_length=1)
     answers: list[str] = Field(min_length=1, description="Accepted answers; the first is the reference.")
     screenshot: str | None = Field(default=None, description="Path of the page's screenshot, if any.")
-    dom_difficulty: str | None = None
-    img_difficulty: str | None = None
+    dom_difficulty: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Pass rate with the DOM only (higher is easier)."
+    )
+    img_difficulty: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Pass rate with the screenshot only (higher is easier)."
+    )
+    reasoning: str | None = Field(default=None, description="The question writer's reasoning, if given.")
+    shortened_context: str | None = Field(
+        default=None,
+        description="The original's LLM-shortened DOM, if given (see PrepareSettings.dom_source).",
+    )
+    meta: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Other scalar fields of the record, kept as they were."
+    )
     split: str = Field(
         default=DEFAULT_SPLIT, pattern=r"^[\w-][\w.-]*$", description="Letters, digits, '_', '-', '.'."
     )
@@ -131,21 +157,26 @@ class _RecordError(ValueError):
 
 
 def load_examples(
-    source: str | os.PathLike[str], *, fmt: Format = "auto", split: str | None = None
+    source: str | os.PathLike[str],
+    *,
+    fmt: Format = "auto",
+    split: str | None = None,
+    media_dir: str | os.PathLike[str] | None = None,
 ) -> LoadResult:
     """Read DOM question-answering examples from a file, a dataset folder or ``hf:NAME``.
 
     ``split``, when given, keeps only the examples of that split (records without a split belong
-    to ``"train"``); the others are counted in ``LoadResult.other_split``.
+    to ``"train"``); the others are counted in ``LoadResult.other_split``. ``media_dir`` receives
+    screenshots that come as image bytes without a file (e.g. a Hugging Face image column).
     """
     records, source_name = _read_source(source, fmt)
     shape: RecordShape | None = None if fmt in ("auto", "hf") else fmt  # type: ignore[assignment]
     result = LoadResult()
     seen: dict[str, str] = {}
-    base_dir = _base_dir(source)
+    where_from = _Paths(_base_dir(source), Path(media_dir) if media_dir is not None else None)
     for line, where, record_split, record in records:
         try:
-            example = _to_example(record, shape, record_split, base_dir=base_dir)
+            example = _to_example(record, shape, record_split, where_from)
         except _RecordError as exc:
             result.rejects.append(
                 Reject(
@@ -400,8 +431,23 @@ def _shape_of(record: Mapping[str, Any]) -> RecordShape:
     )
 
 
+_CONSUMED = frozenset(
+    {*_ID_KEYS, "conversations", "messages", "cleaned_html", "html", "html_path", "question", "answer",
+     "answers", "screenshot", "dom_difficulty", "img_difficulty", "reasoning", "shortened_context", "split"}
+)  # fmt: skip
+MAX_META_CHARS = 1000
+"""Longer string fields are not kept in ``DomQAExample.meta``."""
+
+
+class _Paths(NamedTuple):
+    """Where relative paths of a source point (its folder) and where image bytes are written."""
+
+    base_dir: Path | None
+    media_dir: Path | None
+
+
 def _to_example(
-    record: Any, shape: RecordShape | None, record_split: str | None, *, base_dir: Path | None
+    record: Any, shape: RecordShape | None, record_split: str | None, paths: _Paths
 ) -> DomQAExample:
     if isinstance(record, _BadLine):
         raise _RecordError(record.reason, "bad_json")
@@ -409,12 +455,17 @@ def _to_example(
         raise _RecordError(f"record is a JSON {type(record).__name__}, expected an object", "not_object")
     shape = shape or _shape_of(record)
     if shape == "conversations":
-        dom, question, answers, screenshot = _from_conversations(record)
+        try:
+            conversation = parse_conversation(record)
+        except ConversationError as exc:
+            raise _RecordError(str(exc), "bad_conversation") from None
+        dom, question, answers = conversation.dom, conversation.question, [conversation.answer]
+        screenshot = _screenshot(conversation.screenshot, paths)
     else:
-        dom = _html_of(record, shape, base_dir)
+        dom = _html_of(record, shape, paths.base_dir)
         question = _text_field(record, "question")
         answers = _answers_of(record)
-        screenshot = _screenshot_of(record.get("screenshot"))
+        screenshot = _screenshot(record.get("screenshot"), paths)
     split = record.get("split") if record.get("split") not in (None, "") else record_split
     fields = {
         "id": _given_id(record) or example_id(dom, question, answers),
@@ -422,8 +473,11 @@ def _to_example(
         "question": question,
         "answers": answers,
         "screenshot": screenshot,
-        "dom_difficulty": _optional_text(record.get("dom_difficulty")),
-        "img_difficulty": _optional_text(record.get("img_difficulty")),
+        "dom_difficulty": _difficulty(record, "dom_difficulty"),
+        "img_difficulty": _difficulty(record, "img_difficulty"),
+        "reasoning": _optional_text(record.get("reasoning")),
+        "shortened_context": _optional_text(record.get("shortened_context")),
+        "meta": _meta(record),
         "split": str(split) if split is not None else DEFAULT_SPLIT,
     }
     try:
@@ -433,6 +487,39 @@ def _to_example(
             f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in exc.errors()
         )
         raise _RecordError(f"invalid record ({problems})", "invalid_record") from None
+
+
+def _difficulty(record: Mapping[str, Any], key: str) -> float | None:
+    """A pass rate in [0, 1] (a number, or a string holding one); ``None`` when absent."""
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not 0.0 <= number <= 1.0:
+        raise _RecordError(
+            f"'{key}' is {value!r}; it must be a pass rate between 0 and 1 (higher is easier), or absent",
+            "bad_difficulty",
+        )
+    return number
+
+
+def _meta(record: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
+    """The record's other scalar fields (short strings, numbers, booleans)."""
+    out: dict[str, str | int | float | bool] = {}
+    for key, value in record.items():
+        if key in _CONSUMED or not isinstance(key, str):
+            continue
+        scalar = isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value))
+        if scalar or (isinstance(value, str) and len(value) <= MAX_META_CHARS):
+            out[key] = value
+    return out
 
 
 def _text_field(record: Mapping[str, Any], key: str) -> str:
@@ -491,84 +578,61 @@ def _html_of(record: Mapping[str, Any], shape: RecordShape, base_dir: Path | Non
     return html
 
 
-def _screenshot_of(value: Any) -> str | None:
-    """A screenshot path: a string, or the ``path`` of an undecoded datasets Image."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, Mapping) and isinstance(value.get("path"), str) and value["path"]:
-        return value["path"]
-    return None
+def _screenshot(value: Any, paths: _Paths) -> str | None:
+    """An absolute screenshot path from a path string or an image value; ``None`` when there is none.
 
-
-_USER_ROLES = {"user", "human"}
-_ASSISTANT_ROLES = {"assistant", "gpt", "model"}
-
-
-def _from_conversations(record: Mapping[str, Any]) -> tuple[str, str, list[str], str | None]:
-    turns = record.get("conversations", record.get("messages"))
-    if not isinstance(turns, list) or not turns:
-        raise _RecordError(
-            "'conversations' must be a non-empty list of {role, content} turns", "bad_conversation"
-        )
-    user_text: str | None = None
-    answer: str | None = None
-    screenshot = _screenshot_of(record.get("screenshot"))
-    for turn in turns:
-        if not isinstance(turn, Mapping):
-            raise _RecordError("a turn in 'conversations' is not an object", "bad_conversation")
-        role = str(turn.get("role", turn.get("from", ""))).lower()
-        text, image = _turn_text(turn.get("content", turn.get("value")))
-        screenshot = screenshot or image
-        if role in _USER_ROLES and user_text is None and "<dom>" in text:
-            user_text = text
-        elif role in _ASSISTANT_ROLES and answer is None and text.strip():
-            answer = text.strip()
-    if user_text is None:
-        raise _RecordError("no user turn contains a <dom>...</dom> block", "bad_conversation")
-    if answer is None:
-        raise _RecordError("no assistant turn with a non-empty answer", "bad_conversation")
-    dom, question = split_dom_prompt(user_text)
-    return dom, question, [answer], screenshot
-
-
-def _turn_text(content: Any) -> tuple[str, str | None]:
-    """Text of a turn's content (a string or a list of typed parts) and an image path if one is given."""
-    if isinstance(content, str):
-        return content, None
-    if isinstance(content, list):
-        texts: list[str] = []
-        image: str | None = None
-        for part in content:
-            if isinstance(part, Mapping):
-                if isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-                elif isinstance(part.get("image"), str):
-                    image = image or part["image"]
-        return "".join(texts), image
-    raise _RecordError("a turn's 'content' is neither a string nor a list of parts", "bad_conversation")
-
-
-def split_dom_prompt(text: str) -> tuple[str, str]:
-    """Split an original user prompt into (DOM, question).
-
-    The DOM is between the first ``<dom>`` and the last ``</dom>``; the question follows the last
-    ``Question:`` outside the DOM and ends at the first blank line.
-
-    >>> split_dom_prompt("Read the page.\\n<dom><p>Hi</p></dom>\\nQuestion: Who?\\n\\nAnswer in a box.")
-    ('<p>Hi</p>', 'Who?')
+    Relative paths are resolved against the source's folder. An image given as bytes (a ``datasets``
+    image, or a ``data:image/...;base64,`` string) is written to ``paths.media_dir`` under a name made
+    from its content; without a ``media_dir`` the image's own path is used if it has one.
     """
-    start, end = text.find("<dom>"), text.rfind("</dom>")
-    if start < 0 or end < start:
-        raise _RecordError("the user turn has no complete <dom>...</dom> block", "bad_conversation")
-    dom = text[start + len("<dom>") : end].strip()
-    before, after = text[:start], text[end + len("</dom>") :]
-    for outside in (after, before):
-        marker = outside.rfind("Question:")
-        if marker >= 0:
-            question = outside[marker + len("Question:") :].strip().split("\n\n", 1)[0].strip()
-            if question:
-                return dom, question
-    raise _RecordError("the user turn has no 'Question:' outside the <dom> block", "bad_conversation")
+    data: bytes | None = None
+    path: str | None = None
+    if isinstance(value, str) and value.startswith("data:image/"):
+        data = _data_uri_bytes(value)
+    elif isinstance(value, Mapping) and isinstance(value.get("bytes"), (bytes, bytearray)) and value["bytes"]:
+        data = bytes(value["bytes"])
+        path = screenshot_path(value)
+    else:
+        path = screenshot_path(value)
+    if data is not None and paths.media_dir is not None:
+        return _write_media(data, paths.media_dir)
+    if path is None:
+        if data is not None:
+            raise _RecordError(
+                "the screenshot is given as image bytes; pass a folder for them (prepare does: "
+                "<prepared_dir>/screenshots) or give a path",
+                "bad_screenshot",
+            )
+        return None
+    resolved = Path(path).expanduser()
+    if not resolved.is_absolute() and paths.base_dir is not None:
+        resolved = paths.base_dir / resolved
+    return os.path.abspath(resolved)
+
+
+def _data_uri_bytes(value: str) -> bytes:
+    header, _, payload = value.partition(",")
+    if ";base64" not in header or not payload:
+        raise _RecordError("the screenshot data URI is not base64-encoded", "bad_screenshot")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _RecordError("the screenshot data URI holds invalid base64", "bad_screenshot") from None
+
+
+_IMAGE_SUFFIXES = {b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg", b"GIF8": ".gif", b"RIFF": ".webp"}
+
+
+def _write_media(data: bytes, media_dir: Path) -> str:
+    """Write image bytes once under a content-derived name; returns the absolute path."""
+    suffix = next((ext for magic, ext in _IMAGE_SUFFIXES.items() if data.startswith(magic)), ".img")
+    path = media_dir / (hashlib.sha256(data).hexdigest()[:24] + suffix)
+    if not path.is_file():
+        media_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return os.path.abspath(path)
 
 
 class SourceRecord(NamedTuple):
@@ -591,3 +655,14 @@ def read_records(source: str | os.PathLike[str], *, fmt: Format = "auto") -> Ite
     for line, where, split, record in records:
         bad = isinstance(record, _BadLine)
         yield SourceRecord(line, where, split, None if bad else record, record.reason if bad else None)
+
+
+def record_screenshot(
+    value: Any, *, base_dir: str | os.PathLike[str] | None, media_dir: str | os.PathLike[str] | None
+) -> str | None:
+    """A record's ``screenshot`` value as an absolute path, the way :func:`load_examples` resolves it.
+
+    Raises ``ValueError`` (with the reason) for image bytes without a ``media_dir`` or a bad data URI.
+    """
+    paths = _Paths(Path(base_dir) if base_dir is not None else None, Path(media_dir) if media_dir else None)
+    return _screenshot(value, paths)

@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import HF_PREFIX, read_records
-from .endpoint import image_mime
+from .data import HF_PREFIX, read_records, record_screenshot
 from .errors import DataSourceError
 
 HTML_SUFFIXES = (".html", ".htm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PAGE_ID_KEYS = ("id", "page_id", "action_uid", "annotation_id", "uid")
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
 
 
 @dataclass(frozen=True)
@@ -193,9 +190,11 @@ def _page_of(
     if size > max_bytes:
         return PageReject(page_id, origin, _oversize(size, max_bytes), "oversize")
     try:
-        shot = _screenshot(record.get("screenshot"), page_id, base, screenshot_dir)
-    except OSError as exc:
-        return PageReject(page_id, origin, f"cannot store the screenshot ({exc})", "bad_screenshot")
+        shot = record_screenshot(record.get("screenshot"), base_dir=base, media_dir=screenshot_dir)
+    except (OSError, ValueError) as exc:
+        return PageReject(page_id, origin, f"unusable screenshot: {exc}", "bad_screenshot")
+    if shot is not None and not Path(shot).is_file():
+        shot = None  # a path to no file: the page is used without its screenshot
     fields = {
         k: v
         for k, v in record.items()
@@ -203,36 +202,3 @@ def _page_of(
         and isinstance(v, (str, int, float, bool))
     }
     return Page(page_id, html, shot, origin, fields)
-
-
-def _screenshot(
-    value: Any, page_id: str, base: Path | None, screenshot_dir: str | os.PathLike[str] | None
-) -> str | None:
-    """A path to the screenshot file: a given path (resolved), or image bytes written to ``screenshot_dir``."""
-    path_value = value.get("path") if isinstance(value, Mapping) else value
-    if isinstance(path_value, str) and path_value.strip():
-        path = Path(path_value.strip())
-        path = path if path.is_absolute() or base is None else base / path
-        if path.is_file():
-            return str(path.resolve())
-    data = value.get("bytes") if isinstance(value, Mapping) else None
-    if isinstance(data, (bytes, bytearray)) and data and screenshot_dir is not None:
-        folder = Path(screenshot_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (safe_name(page_id) + _EXTENSIONS.get(image_mime(bytes(data)), ".img"))
-        if not target.is_file() or target.stat().st_size != len(data):
-            temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            temp.write_bytes(bytes(data))
-            os.replace(temp, target)
-        return str(target.resolve())
-    return None
-
-
-def safe_name(page_id: str) -> str:
-    """A file name for ``page_id``: its safe characters and a short hash, so different ids never collide.
-
-    >>> safe_name("a/b c")
-    'a_b_c-4c7b2f25'
-    """
-    stem = re.sub(r"[^\w.-]+", "_", page_id)[:80].strip("._") or "page"
-    return f"{stem}-{hashlib.sha256(page_id.encode()).hexdigest()[:8]}"

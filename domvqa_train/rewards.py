@@ -1,10 +1,12 @@
 r"""Reward functions for GRPO on DOM question answering, with trl's signature.
 
-Every function is ``f(completions, **columns) -> list[float]``: ``completions`` holds strings or
-conversational completions (``[{"role": "assistant", "content": "..."}]``), and the ground truth is
-the ``answers`` column (one ``list[str]`` per completion) or, for compatibility, ``answer`` (one
+Every function is ``f(completions, **columns) -> list[float | None]``: ``completions`` holds strings
+or conversational completions (``[{"role": "assistant", "content": "..."}]``), and the ground truth
+is the ``answers`` column (one ``list[str]`` per completion) or, for compatibility, ``answer`` (one
 string per completion). They never raise: a completion that cannot be scored gets the function's
-lowest score, and a missing ground-truth column is reported with a warning.
+lowest score. A completion whose ground truth is missing gets ``None``, which trl skips instead of
+teaching the lowest score (the original reward keeps the original's -1.0 there); a missing
+ground-truth column is reported with a warning.
 
 >>> exact_match_reward([r"It costs \boxed{\$1,000.00}."], answers=[["1000"]])
 [1.0]
@@ -29,10 +31,10 @@ from typing import Any
 
 from .errors import RewardSpecError
 
-RewardFunc = Callable[..., list[float]]
+RewardFunc = Callable[..., list[float | None]]
 
-ORIGINAL_BOX_PATTERN = re.compile(r"\\boxed\{(.*?)\}")
-"""The original project's regex: the first ``\boxed{`` up to the first ``}`` (no nesting, no newline)."""
+ORIGINAL_BOX_PATTERN = re.compile(r"\\boxed\{([^}]*)\}")
+"""The original project's regex: the first ``\boxed{`` up to the first ``}`` (``[^}]`` crosses newlines)."""
 ORIGINAL_MAX_WORDS = 5
 """The original reward scores a boxed answer only when it has fewer than this many words."""
 FORMAT_MAX_WORDS = 10
@@ -270,8 +272,8 @@ def _ground_truth(kwargs: Mapping[str, Any], count: int, name: str) -> list[list
         column = kwargs.get("answer")
     if not isinstance(column, Sequence) or isinstance(column, str):
         warnings.warn(
-            f"{name}: no 'answers' (or 'answer') column was passed; every completion gets the lowest "
-            "score. Keep the 'answers' column in the training dataset.",
+            f"{name}: no 'answers' (or 'answer') column was passed; no completion can be scored. "
+            "Keep the 'answers' column in the training dataset.",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -301,17 +303,25 @@ def _score_all(
     name: str,
     score: Callable[[str, list[str]], float],
     lowest: float,
-) -> list[float]:
-    """Apply ``score(text, answers)`` per completion; anything that fails or is not finite gets ``lowest``."""
+    missing: float | None = None,
+) -> list[float | None]:
+    """Apply ``score(text, answers)`` per completion.
+
+    A completion without usable ground truth gets ``missing``; one whose scoring fails or is not
+    finite gets ``lowest``.
+    """
     items = _as_list(completions)
     try:
         truths = _ground_truth(kwargs, len(items), name)
     except Exception:  # a malformed column must not stop training
         truths = [None] * len(items)
-    rewards: list[float] = []
+    rewards: list[float | None] = []
     for completion, answers in zip(items, truths, strict=True):
+        if answers is None:
+            rewards.append(missing)
+            continue
         try:
-            value = lowest if answers is None else float(score(completion_text(completion), answers))
+            value = float(score(completion_text(completion), answers))
         except Exception:
             value = lowest
         rewards.append(value if math.isfinite(value) else lowest)
@@ -321,40 +331,69 @@ def _score_all(
 # --------------------------------------------------------------------------- rewards
 
 
-def original_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-    r"""The original project's reward, kept exactly.
+def original_box(text: str) -> str | None:
+    r"""The answer the original reward reads: the first ``\boxed{...}`` match, stripped, if under 5 words.
 
-    -1.0 unless the completion has a ``\boxed{...}`` matched by the regex ``\\boxed\{(.*?)\}``
-    (``re.search``: the FIRST box, cut at the FIRST ``}``, not across a newline) whose stripped
-    content has fewer than 5 words (``str.split``); then
-    ``difflib.SequenceMatcher(None, boxed, answer).ratio()`` against the first accepted answer, case
-    and punctuation sensitive. Edge cases: no box -> -1.0; an empty box ``\boxed{}`` -> 0.0 (ratio
-    of "" with a non-empty answer); 5 or more words -> -1.0; ``\boxed{\text{A}}`` compares
-    ``\text{A`` (the regex stops at the first ``}``).
+    ``None`` when there is no box or it holds 5 words or more (the original's "format" rule).
 
-    >>> original_reward(["no box", r"\boxed{}", r"\boxed{a b c d e}", r"\boxed{Paris}"], answer=["Paris"] * 4)
+    >>> original_box("\\boxed{a\nb} and \\boxed{c}")
+    'a\nb'
+    >>> original_box(r"\boxed{one two three four five}") is None
+    True
+    """
+    match = ORIGINAL_BOX_PATTERN.search(text)
+    if match is None:
+        return None
+    boxed = match.group(1).strip()
+    return boxed if len(boxed.split()) < ORIGINAL_MAX_WORDS else None
+
+
+def original_score(text: str, reference: str) -> float:
+    r"""The original reward of one completion text against one reference string.
+
+    ``difflib.SequenceMatcher(None, reference.strip(), boxed).ratio()`` - reference first: the ratio
+    is not symmetric once difflib's autojunk heuristic applies to the second string (200+ characters).
+
+    >>> original_score("\\boxed{Paris\n}", "Paris"), original_score("Paris", "Paris")
+    (1.0, -1.0)
+    """
+    boxed = original_box(text)
+    if boxed is None:
+        return -1.0
+    return difflib.SequenceMatcher(None, reference.strip(), boxed).ratio()
+
+
+def original_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    r"""The original project's reward, bit for bit on every input the original could score.
+
+    -1.0 unless the FIRST match of the regex ``\\boxed\{([^}]*)\}`` (``re.search``; ``[^}]`` crosses
+    newlines, the content ends at the first ``}``) holds fewer than 5 words (``str.split``) once
+    stripped; then ``difflib.SequenceMatcher(None, reference.strip(), boxed).ratio()`` against the
+    reference (the ``answer`` column, or the first of ``answers``), case and punctuation sensitive.
+    Edge cases: an empty box ``\boxed{}`` scores 0.0 against a non-empty reference;
+    ``\boxed{\text{A}}`` compares ``\text{A``.
+
+    The only deliberate differences from the original, which raised on them: a completion or a
+    reference that is ``None`` or not a string scores -1.0, and conversational completions
+    (``[{"role": "assistant", "content": ...}]``) are read as their text.
+
+    >>> original_reward(["no box", r"\boxed{}", r"\boxed{a b c d e}", "\\boxed{Paris\n}"], answer=["Paris"] * 4)
     [-1.0, 0.0, -1.0, 1.0]
     """
 
     def score(text: str, answers: list[str]) -> float:
-        match = ORIGINAL_BOX_PATTERN.search(text)
-        if match is None:
-            return -1.0
-        boxed = match.group(1).strip()
-        if len(boxed.split()) >= ORIGINAL_MAX_WORDS:
-            return -1.0
-        return difflib.SequenceMatcher(None, boxed, answers[0]).ratio()
+        return original_score(text, answers[0])
 
-    return _score_all(completions, kwargs, "original_reward", score, lowest=-1.0)
+    return _score_all(completions, kwargs, "original_reward", score, lowest=-1.0, missing=-1.0)
 
 
-def exact_match_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+def exact_match_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     r"""1.0 when the last ``\boxed{}`` answer equals some accepted answer after :func:`normalize_answer`.
 
-    A completion without a boxed answer scores 0.0.
+    A completion without a boxed answer scores 0.0; one without ground truth gets ``None``.
 
-    >>> exact_match_reward([r"\boxed{The Louvre}", "The Louvre"], answers=[["louvre"], ["louvre"]])
-    [1.0, 0.0]
+    >>> exact_match_reward([r"\boxed{The Louvre}", "The Louvre", r"\boxed{x}"], answers=[["louvre"], ["louvre"], None])
+    [1.0, 0.0, None]
     """
 
     def score(text: str, answers: list[str]) -> float:
@@ -367,7 +406,7 @@ def exact_match_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]
     return _score_all(completions, kwargs, "exact_match_reward", score, lowest=0.0)
 
 
-def f1_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+def f1_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     r"""Best token F1 of the last ``\boxed{}`` answer over the accepted answers (normalised).
 
     0.0 without a box.
@@ -386,7 +425,7 @@ def f1_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
     return _score_all(completions, kwargs, "f1_reward", score, lowest=0.0)
 
 
-def anls_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+def anls_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     r"""Best ANLS (threshold 0.5) of the last ``\boxed{}`` answer over the accepted answers (normalised).
 
     0.0 without a box.

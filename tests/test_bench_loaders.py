@@ -106,7 +106,7 @@ def test_conversations_json(tmp_path: Path) -> None:
     assert page.html == "<p>Price: $5</p>"
     assert [(q.text, q.answers) for q in page.questions] == [("What is the price?", ("$5",))]
     assert [(s.line, s.reason) for s in loaded.skipped] == [
-        (2, "no user turn with a <dom>...</dom> block"),
+        (2, "no user turn contains a <dom>...</dom> block"),
         (3, "no assistant turn with a non-empty answer"),
         (4, "the user turn has no 'Question:' outside the <dom> block"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
 
@@ -24,21 +25,86 @@ from domvqa_train.rewards import (
 )
 
 
-@pytest.mark.parametrize(
-    ("completion", "expected"),
-    [
-        ("The answer is Paris.", -1.0),  # no box
-        (r"\boxed{}", 0.0),  # empty box: ratio("", "Paris")
-        (r"\boxed{ Paris }", 1.0),  # stripped
-        (r"\boxed{a b c d e}", -1.0),  # 5 words is too many
-        (r"\boxed{paris}", 0.8),  # case-sensitive: 2 * 4 / (5 + 5)
-        (r"\boxed{\text{Paris}}", 0.625),  # cut at the first "}": ratio("\text{Paris", "Paris") = 10 / 16
-        (r"\boxed{Rome} then \boxed{Paris}", 0.0),  # the FIRST box counts
-        ("\\boxed{Pa\nris}", -1.0),  # the regex does not cross a newline
-    ],
-)
-def test_original_reward_edge_cases(completion: str, expected: float) -> None:
-    assert original_reward([completion], answer=["Paris"]) == [expected]
+_LONG_REF = ("The quick brown fox jumps over the lazy dog near the riverbank while the sun sets. " * 3).strip()
+
+# (completion, reference, the original reward): each value follows from the original's rules - the
+# FIRST match of r"\\boxed\{([^}]*)\}" (crossing newlines), stripped, fewer than 5 str.split() words,
+# else -1.0; then difflib.SequenceMatcher(None, reference.strip(), boxed).ratio(), reference first.
+ORIGINAL_CASES = [
+    (r"\boxed{Paris}", "Paris", 1.0),
+    ("\\boxed{Paris\n}", "Paris", 1.0),  # [^}] crosses the newline; strip() removes it
+    ("\\boxed{\nParis}", "Paris", 1.0),
+    ("\\boxed{Pa\nris}", "Paris", 10 / 11),  # one word; "Pa\nris" vs "Paris": 2 * 5 / 11
+    ("\\boxed{a\nb} and \\boxed{c}", "c", 0.0),  # the first box, "a\nb", is the answer
+    ("\\boxed{a\nb} and \\boxed{c}", "a b", 2 / 3),
+    (r"\boxed{Rome} then \boxed{Paris}", "Paris", 0.0),
+    ("Answer: \\boxed{Berlin}\nReasoning: \\boxed{Paris}", "Paris", 4 / 11),  # ratio("Paris", "Berlin")
+    ("no box here", "Paris", -1.0),
+    ("", "Paris", -1.0),
+    (r"\boxed{}", "Paris", 0.0),
+    (r"\boxed{}", "", 1.0),  # ratio("", "") is 1.0
+    (r"\boxed{   }", "Paris", 0.0),
+    (r"\boxed{a b c d}", "a b c d", 1.0),  # 4 words: scored
+    (r"\boxed{a b c d e}", "a b c d e", -1.0),  # 5 words: refused
+    ("\\boxed{a\tb\nc d}", "a b c d", 5 / 7),  # 4 words split on any white space
+    ("\\boxed{a\tb\nc d e}", "a b c d e", -1.0),
+    ("\\boxed{one\u00a0two\u00a0three\u00a0four\u00a0five}", "one two three four five", -1.0),  # str.split splits on NBSP
+    ("\\boxed{\u00a0Paris\u00a0}", "Paris", 1.0),  # str.strip removes NBSP
+    (r"\boxed{\text{Yes}}", "Yes", 0.5),  # content ends at the first "}": "\text{Yes"
+    (r"\boxed{\frac{1}{2}}", "1/2", 0.2),  # "\frac{1"
+    (r"\boxed{{a}}", "a", 2 / 3),  # "{a"
+    (r"\boxed{a}} extra", "a", 1.0),
+    (r"\boxed {Paris}", "Paris", -1.0),  # no space allowed after \boxed
+    (r"\\boxed{Paris}", "Paris", 1.0),  # a doubled backslash still holds "\boxed{"
+    (r"\BOXED{Paris}", "Paris", -1.0),  # case-sensitive
+    (r"boxed{Paris}", "Paris", -1.0),
+    (r"\boxed{Paris", "Paris", -1.0),  # unclosed
+    (r"$\boxed{42}$", "42", 1.0),
+    (r"\boxed{42}", " 42 ", 1.0),  # the reference is stripped
+    (r"\boxed{paris}", "Paris", 0.8),  # case-sensitive
+    (r"\boxed{Paris.}", "Paris", 10 / 11),  # punctuation-sensitive
+    (r"\boxed{1,000}", "1000", 8 / 9),
+    (r"\boxed{$19.99}", "$19.99", 1.0),
+    (r"\boxed{True}", "true", 0.75),
+    (r"\boxed{No}", "Yes", 0.0),
+    (r"\boxed{2021-03-05}", "March 5, 2021", 8 / 23),  # no date normalisation
+    (r"\boxed{42}", "forty-two", 0.0),
+    (r"The answer is \boxed{New York City}.", "New York", 16 / 21),
+    (r"The answer is \boxed{New York}.", "New York City", 16 / 21),
+    ("\\boxed{Café}", "Cafe", 0.75),
+    ("\\boxed{東京}", "東京", 1.0),
+    # a reference over 200 characters: difflib's autojunk drops its popular characters only when it
+    # is the SECOND string; the reference goes first, so these are the original's values
+    (r"\boxed{the fox}", _LONG_REF, 0.047058823529411764),
+    (r"\boxed{The quick brown fox}", _LONG_REF, 0.14232209737827714),
+    ("\\boxed{" + "ab" * 150 + "}", "ab" * 150, 1.0),
+    ("\\boxed{" + "ab" * 150 + "}", "ab" * 149 + "ba", 0.9933333333333333),
+    ("\\boxed{" + "ab" * 120 + "x}", "abx", 0.02459016393442623),
+]
+
+
+def test_the_case_table_is_large_enough() -> None:
+    assert len(ORIGINAL_CASES) >= 40
+
+
+@pytest.mark.parametrize(("completion", "reference", "expected"), ORIGINAL_CASES)
+def test_original_reward_case_table(completion: str, reference: str, expected: float) -> None:
+    assert original_reward([completion], answer=[reference]) == [expected]  # exactly, not approximately
+
+
+def test_original_reward_puts_the_reference_first() -> None:
+    # ratio is not symmetric here (autojunk on the 200+ character second string): only one order is the original's
+    assert difflib.SequenceMatcher(None, r"the fox", _LONG_REF).ratio() != 0.047058823529411764
+    assert original_reward([r"\boxed{the fox}"], answers=[[_LONG_REF, "fox"]]) == [0.047058823529411764]
+
+
+def test_original_reward_deliberate_differences() -> None:
+    # the original raised on these; here they score -1.0 (and warn when the whole column is missing)
+    assert original_reward([None, 42, r"\boxed{A}"], answer=["A", "A", None]) == [-1.0, -1.0, -1.0]
+    with pytest.warns(RuntimeWarning):
+        assert original_reward([r"\boxed{A}"]) == [-1.0]
+    # conversational completions are read as their text
+    assert original_reward([[{"role": "assistant", "content": "\\boxed{A\n}"}]], answer=["A"]) == [1.0]
 
 
 def test_original_reward_four_words_and_first_answer_only() -> None:
@@ -157,21 +223,23 @@ def test_format_reward(completion: str, expected: float) -> None:
 
 def test_answer_column_as_strings_and_missing_column() -> None:
     assert exact_match_reward([r"\boxed{A}"], answer=["a"]) == [1.0]
+    # no ground truth: None, which trl skips, instead of a low score that teaches something false
     with pytest.warns(RuntimeWarning, match="answers"):
-        assert f1_reward([r"\boxed{A}", "x"]) == [0.0, 0.0]
+        assert f1_reward([r"\boxed{A}", "x"]) == [None, None]
     with pytest.warns(RuntimeWarning):
         assert original_reward([r"\boxed{A}"]) == [-1.0]
 
 
-def test_bad_inputs_get_lowest_score() -> None:
+def test_bad_inputs_get_lowest_score_and_missing_truth_none() -> None:
     completions = [None, 42, [{"role": "assistant", "content": None}], r"\boxed{A}", r"\boxed{A}"]
     answers = [["a"], ["a"], ["a"], None, [3]]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for func in REWARDS.values():
             lowest = -1.0 if func is original_reward else 0.0
+            missing = -1.0 if func is original_reward else None  # the last two have no usable truth
             # format_reward needs no ground truth: the last two completions are well formed
-            expected = [0.0, 0.0, 0.0, 1.0, 1.0] if func is format_reward else [lowest] * 5
+            expected = [0.0, 0.0, 0.0, 1.0, 1.0] if func is format_reward else [lowest] * 3 + [missing] * 2
             assert func(completions, answers=answers) == expected, func.__name__
 
 

@@ -81,12 +81,19 @@ def test_raw_records_json_list_and_jsonl(tmp_path: Path) -> None:
             "question": "Price?",
             "answer": ["$12.50", "12.5"],
             "screenshot": "shots/1.png",
-            "dom_difficulty": "easy",
-            "img_difficulty": "hard",
+            "dom_difficulty": 0.75,
+            "img_difficulty": "0.25",
+            "reasoning": "The price is in the table.",
+            "shortened_context": "<p>$12.50</p>",
+            "annotation_id": "ann-1",
+            "website": "shop",
+            "rank": 3,
             "split": "test",
         },
         {"cleaned_html": PAGE, "question": "Count?", "answer": 3},
         {"cleaned_html": PAGE, "question": "", "answer": "x"},
+        {"cleaned_html": PAGE, "question": "Hard?", "answer": "x", "dom_difficulty": "easy"},
+        {"cleaned_html": PAGE, "question": "Over?", "answer": "x", "img_difficulty": 4},
     ]
     for path in (
         _write(tmp_path / "raw.json", json.dumps(raw)),
@@ -95,19 +102,25 @@ def test_raw_records_json_list_and_jsonl(tmp_path: Path) -> None:
         result = load_examples(path)
         first, second = result.examples
         assert first.answers == ["$12.50", "12.5"]
+        # the screenshot path is resolved against the data file's folder and kept absolute
         assert (first.screenshot, first.dom_difficulty, first.img_difficulty, first.split) == (
-            "shots/1.png",
-            "easy",
-            "hard",
+            str(tmp_path / "shots" / "1.png"),
+            0.75,
+            0.25,
             "test",
         )
-        assert second.answers == ["3"] and second.split == "train"
-        (reject,) = result.rejects
-        assert reject.kind == "missing_field" and "'question'" in reject.reason
+        assert first.id == "ann-1"
+        assert (first.reasoning, first.shortened_context) == ("The price is in the table.", "<p>$12.50</p>")
+        assert first.meta == {"website": "shop", "rank": 3}
+        assert second.answers == ["3"] and second.split == "train" and second.dom_difficulty is None
+        missing, easy, over = result.rejects
+        assert missing.kind == "missing_field" and "'question'" in missing.reason
+        assert easy.kind == over.kind == "bad_difficulty"
+        assert "'dom_difficulty' is 'easy'" in easy.reason and "between 0 and 1" in over.reason
         if path.suffix == ".json":  # one-line JSON array: the record number says which one
-            assert reject.line == 1 and reject.reason.startswith("record 3: ")
+            assert missing.line == 1 and missing.reason.startswith("record 3: ")
         else:
-            assert reject.line == 3
+            assert missing.line == 3
 
 
 def test_jsonl_with_bad_line_html_path_and_answers(tmp_path: Path) -> None:

@@ -10,9 +10,8 @@ reason) for every record it could not. Only a missing source raises :class:`Benc
   the file's folder), ``question``, and ``answer`` (a string) or ``answers`` (a list). Lines that
   share an ``html_path`` are one page with several questions.
 - Conversations JSON: the original project's list of ``{"conversations": [{"role": "user",
-  "content": "... <dom>HTML</dom> ... Question: Q"}, {"role": "assistant", "content": "A"}]}``. The
-  DOM is between the first ``<dom>`` and the last ``</dom>``; the question follows the last
-  ``Question:`` outside it, up to the first blank line.
+  "content": "... <dom>HTML</dom> ... Question: Q"}, {"role": "assistant", "content": "A"}]}``,
+  read by :mod:`domprune.conversation` (the same reader as domvqa_train's).
 - Hugging Face: rows in either of the two record shapes above.
 """
 
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..conversation import ConversationError, parse_conversation
 from .records import Page, Question, Skip
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -225,43 +225,8 @@ def _answers(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _parse_conversation(row: Mapping[str, Any]) -> tuple[str, str, str]:
-    turns = row.get("conversations", row.get("messages"))
-    if not isinstance(turns, list):
-        raise _RecordError("'conversations' is not a list of {role, content} turns")
-    user = next(
-        (
-            t.get("content")
-            for t in turns
-            if isinstance(t, Mapping)
-            and t.get("role") == "user"
-            and isinstance(t.get("content"), str)
-            and "<dom>" in t["content"]
-        ),
-        None,
-    )
-    answer = next(
-        (
-            t.get("content")
-            for t in turns
-            if isinstance(t, Mapping)
-            and t.get("role") == "assistant"
-            and isinstance(t.get("content"), str)
-            and t["content"].strip()
-        ),
-        None,
-    )
-    if user is None:
-        raise _RecordError("no user turn with a <dom>...</dom> block")
-    if answer is None:
-        raise _RecordError("no assistant turn with a non-empty answer")
-    start, end = user.find("<dom>"), user.rfind("</dom>")
-    if end < start:
-        raise _RecordError("the user turn has no complete <dom>...</dom> block")
-    dom = user[start + len("<dom>") : end].strip()
-    for outside in (user[end + len("</dom>") :], user[:start]):
-        marker = outside.rfind("Question:")
-        if marker >= 0:
-            question = outside[marker + len("Question:") :].strip().split("\n\n", 1)[0].strip()
-            if question:
-                return dom, question, answer.strip()
-    raise _RecordError("the user turn has no 'Question:' outside the <dom> block")
+    try:
+        conversation = parse_conversation(row)
+    except ConversationError as exc:
+        raise _RecordError(str(exc)) from None
+    return conversation.dom, conversation.question, conversation.answer
