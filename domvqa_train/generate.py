@@ -149,6 +149,10 @@ class EndpointGenerator:
         self.client = client
         self.model = client.settings.model
 
+    def check(self) -> None:
+        """Fail before any work when the endpoint cannot be used (see :meth:`ChatClient.check`)."""
+        self.client.check()
+
     def propose(self, page: Page, settings: GenerateSettings) -> Proposal:
         pruned = domprune.prune(
             page.html, budget=settings.context_budget, tokenizer=settings.context_tokenizer
@@ -356,6 +360,9 @@ def generate_dataset(
     out = Path(out_dir)
     pages = read_pages(source, screenshot_dir=out / SCREENSHOT_DIR, max_bytes=settings.max_page_bytes)
     first = next(pages, None)  # a missing or unreadable source fails here, before the folder is touched
+    check = getattr(generator, "check", None)
+    if check is not None:
+        check()  # an unreachable endpoint or a refused key stops the run before any work
     store = JobStore(
         out, [QA_FILE, REJECTS_FILE], settings_file=SETTINGS_FILE, fingerprint=_fingerprint(settings, generator),
         resume=settings.resume,
