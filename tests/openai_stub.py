@@ -139,12 +139,3 @@ def user_text(body: dict[str, Any]) -> str:
     if isinstance(content, str):
         return content
     return "".join(p.get("text", "") for p in content if p.get("type") == "text")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

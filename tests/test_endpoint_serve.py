@@ -8,26 +8,18 @@ accounted for, each reject with its reason and the raw response.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openai_stub import free_port
 
 from domvqa_train.endpoint import ChatClient, EndpointError, EndpointSettings
 from domvqa_train.generate import EndpointGenerator, GenerateSettings, generate_dataset
 from domvqa_train.label import EndpointPolicy, LabelSettings, label_dataset
+from domvqa_train.local_server import serve_locally
 from domvqa_train.prepare import PrepareSettings
 
 pytestmark = pytest.mark.slow
-
-SERVE = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
-STARTUP_SECONDS = 120
 
 
 @pytest.fixture(scope="session")
@@ -41,37 +33,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
     root = tmp_path_factory.mktemp("serve")
     model = build_tiny_model(root / "tiny")
-    port = free_port()
-    log = (root / "serve.log").open("wb")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [sys.executable, "-c", SERVE, "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
-               "--device", "cpu"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.time() + STARTUP_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"transformers serve exited ({proc.returncode}): {(root / 'serve.log').read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"transformers serve did not start in {STARTUP_SECONDS} s")
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/v1", str(model)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with serve_locally(model, log_path=root / "serve.log") as url:
+        yield url, str(model)
 
 
 def pages(folder: Path, n: int) -> Path:

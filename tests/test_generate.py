@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai_stub import Reply, StubServer, error_body, free_port, user_text
+from openai_stub import Reply, StubServer, error_body, user_text
 from PIL import Image
 
 from domvqa_train.cli import main
@@ -30,6 +30,7 @@ from domvqa_train.generate import (
     generate_dataset,
 )
 from domvqa_train.jobstore import JobStoreError
+from domvqa_train.local_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
