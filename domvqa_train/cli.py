@@ -1,4 +1,4 @@
-"""``domvqa-train prepare|train|eval|test``: argument parsing and printing over the library.
+"""``domvqa-train prepare|train|eval|test|analyze``: argument parsing and printing over the library.
 
 Every command reads the same settings (``--config run.yaml`` plus ``--set key=value`` overrides and a
 few explicit flags). Errors print one line and exit with status 2.
@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import DomVQAError
+from .errors import DomVQAError, PrepareError
 from .settings import TrainSettings, launched_processes
 
 EXIT_ERROR = 2
@@ -36,12 +36,15 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one setting, dotted for groups (e.g. --set lora.rank=16); repeatable",
     )
+    parser.add_argument(
+        "--preset", help="settings preset under the file and --set, e.g. 'original' (setting: preset)"
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="domvqa-train",
-        description="Prepare DOM question data, train GRPO LoRA adapters, evaluate, test.",
+        description="Prepare DOM question data, train GRPO LoRA adapters, evaluate, test, analyze.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -50,19 +53,38 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", help="raw data: conversations JSON, raw records, JSONL or hf:NAME (setting: data)"
     )
-    p.add_argument("--workers", type=int, default=1, help="processes that fit prompts in parallel")
+    p.add_argument("--workers", type=int, default=1, help="processes (or Ray actors) that fit prompts")
     p.add_argument("--no-resume", action="store_true", help="recompute everything in the output folder")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: fit on Ray Data actors (same outputs)",
+    )
+    p.add_argument(
+        "--ray-address", help="Ray cluster to join (auto, ray://host:10001); default: start Ray here"
+    )
 
     p = sub.add_parser("train", help="GRPO LoRA training on the prepared train split")
     _settings_args(p)
     p.add_argument("--output-dir", help="checkpoints and the final adapter go here (setting: output_dir)")
     p.add_argument("--max-steps", type=int, help="setting: max_steps")
     p.add_argument("--print-settings", action="store_true", help="print the validated settings and exit")
+    p.add_argument(
+        "--push-to-hub",
+        metavar="REPO",
+        help="upload the merged model (or the adapter) with a model card to this Hub repo; token from HF_TOKEN",
+    )
 
     p = sub.add_parser("eval", help="score one or more models (base, adapters) on the eval split")
     _settings_args(p)
     p.add_argument("models", nargs="+", help="model names/folders or adapter folders, compared side by side")
-    p.add_argument("--split", help="prepared split to evaluate (setting: eval_split)")
+    p.add_argument("--split", help="prepared split to evaluate (default: eval or test, whichever exists)")
+    p.add_argument(
+        "--inputs",
+        choices=["dom", "screenshot", "both"],
+        help="what the models answer from (default: dom; both when use_screenshots is set)",
+    )
     p.add_argument("--max-examples", type=int, help="evaluate the first N examples only")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--base-model", help="base model for adapter folders (default: from adapter_config.json)")
@@ -76,6 +98,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--base-model", help="base model for an adapter folder (default: from adapter_config.json)"
     )
+
+    p = sub.add_parser("analyze", help="break eval results down: difficulty, prompt size, answer type, flips")
+    p.add_argument("eval_dirs", nargs="+", metavar="EVAL_DIR", help="folders holding eval_report.json")
+    p.add_argument("--out", default="runs/analysis", help="folder for analysis.md/.json and plots")
+    p.add_argument("--baseline", help="model to compare the others with (default: the first one)")
     _data_commands(sub)
     return parser
 
@@ -88,6 +115,8 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
         "data": getattr(args, "data", None),
         "output_dir": getattr(args, "output_dir", None),
         "max_steps": getattr(args, "max_steps", None),
+        "preset": getattr(args, "preset", None),
+        "push_to_hub": getattr(args, "push_to_hub", None),
     }
     data: dict[str, Any] = {}
     if args.config:
@@ -100,12 +129,15 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings.load(data, overrides, source=args.config or "settings")
 
 
-def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True) -> Any:
+def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True, **engine: Any) -> Any:
     from .prepare import PrepareSettings
 
     return PrepareSettings(
+        **engine,
         tokenizer=settings.tokenizer,
         prompt_budget=settings.prompt_budget,
+        template=settings.template,
+        dom_source=settings.dom_source,
         image_tokens=settings.image_tokens if settings.use_screenshots else 0,
         workers=workers,
         resume=resume,
@@ -118,8 +150,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise DomVQAError("no data to prepare: pass --data FILE (or set `data` in the settings file)")
     from .prepare import prepare_dataset
 
+    engine = {"engine": args.engine, "ray_address": args.ray_address}
     report = prepare_dataset(
-        settings.data, settings.prepared_dir, _prepare_settings(settings, args.workers, not args.no_resume)
+        settings.data,
+        settings.prepared_dir,
+        _prepare_settings(settings, args.workers, not args.no_resume, **engine),
     )
     print(report.model_dump_json(indent=2))
     return 0
@@ -131,6 +166,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(settings.model_dump_json(indent=2))
         return 0
     settings.check_batch(launched_processes())  # before the heavy imports and the model load
+    if settings.push_to_hub:
+        from .hub import check_hub_access
+
+        check_hub_access(settings.push_to_hub)
     from .backends import create_backend
 
     report = create_backend(settings).train()
@@ -141,14 +180,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import EvalSettings, evaluate_models
-    from .prepare import load_prepared
+    from .prepare import find_eval_split, load_prepared
 
     settings = _load_settings(args)
-    split = args.split or settings.eval_split
-    if not split:
-        raise DomVQAError("no eval split: pass --split NAME (or set `eval_split`)")
+    split = find_eval_split(settings.prepared_dir, args.split or settings.eval_split)
+    inputs = args.inputs or ("both" if settings.use_screenshots else "dom")
     dataset = load_prepared(settings.prepared_dir, split)
-    if settings.use_screenshots:
+    if inputs != "dom":
         from .screenshots import resolve_screenshots
 
         dataset = resolve_screenshots(dataset, settings.prepared_dir)
@@ -157,7 +195,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         max_new_tokens=settings.max_completion_length,
         batch_size=args.batch_size,
         rewards=settings.rewards,
-        use_screenshots=settings.use_screenshots,
+        inputs=inputs,
+        template=settings.template,
         attn_implementation=settings.attn_implementation,
         dtype=settings.dtype,
         base_model=args.base_model,
@@ -166,6 +205,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = report.write(args.out)
     print(report.table())
     print(f"\nwrote {path}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import analyze
+
+    analysis = analyze(args.eval_dirs, args.out, baseline=args.baseline)
+    print(analysis.summary())
+    print(f"\nwrote {os.path.join(args.out, 'analysis.md')}")
     return 0
 
 
@@ -179,7 +227,7 @@ def _first(dataset: Any, n: int, settings: TrainSettings, prepared_dir: str) -> 
 
 def cmd_test(args: argparse.Namespace) -> int:
     from .modelio import generate, load_for_inference
-    from .prepare import load_prepared, prepare_dataset
+    from .prepare import find_eval_split, load_prepared, prepare_dataset
     from .screenshots import load_image
 
     settings = _load_settings(args)
@@ -192,7 +240,10 @@ def cmd_test(args: argparse.Namespace) -> int:
                 )
             dataset = _first(load_prepared(tmp, next(iter(report.written))), args.num, settings, tmp)
     else:
-        split = settings.eval_split or settings.train_split
+        try:
+            split = find_eval_split(settings.prepared_dir, settings.eval_split)
+        except PrepareError:  # no evaluation split: answer questions of the training split
+            split = settings.train_split
         dataset = _first(
             load_prepared(settings.prepared_dir, split), args.num, settings, settings.prepared_dir
         )
@@ -214,7 +265,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"prepare": cmd_prepare, "train": cmd_train, "eval": cmd_eval, "test": cmd_test}
+_COMMANDS = {
+    "prepare": cmd_prepare,
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "test": cmd_test,
+    "analyze": cmd_analyze,
+}
 
 
 # --------------------------------------------------------------------------- generate | label | filter

@@ -2,7 +2,7 @@ r"""``label``: each record's difficulty as a pass rate over K attempts, with the
 
 ``dom_difficulty`` = passed attempts / K with the DOM prompt, fitted by
 :func:`domvqa_train.prepare.fit_example` exactly as training will see it (same tokenizer, budget
-and template); ``img_difficulty`` the same with the screenshot and the template's empty DOM, when the
+and template); ``img_difficulty`` the same with the screenshot and the screenshot-only prompt of ``eval``, when the
 record has a screenshot and the labeller takes images. Values in [0, 1], higher = easier (the
 original's convention). Attempts are sampled like GRPO samples its group (``temperature``,
 ``top_p``), so a record at 0 or 1 predicts a GRPO group without reward variance.
@@ -38,6 +38,7 @@ from .data import DomQAExample, Reject, load_examples
 from .endpoint import ChatClient, RequestFailed, image_part
 from .jobstore import JobStore, atomic_write
 from .prepare import PrepareSettings, default_template, fit_example
+from .presets import screenshot_prompt as screenshot_user_text
 from .rewards import exact_match_reward, extract_boxed, normalize_answer
 
 LABELS_FILE = "labels.jsonl"
@@ -222,8 +223,17 @@ def readable_image(path: str) -> bool:
 
 
 def screenshot_prompt(example: DomQAExample, prepare: PrepareSettings) -> list[Message]:
-    """The prompt of a screenshot-only attempt: the run's template with an empty DOM (the image goes with it)."""
-    return (prepare.template or default_template()).messages("", example.question)
+    """The chat prompt of a screenshot-only attempt: the run's system text and screenshot-only user text.
+
+    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.presets.screenshot_prompt`);
+    the image is added to the user turn by the labeller.
+    """
+    template = prepare.template or default_template()
+    system = [{"role": "system", "content": template.system}] if template.system else []
+    return [
+        *system,
+        {"role": "user", "content": screenshot_user_text(template).replace("{question}", example.question)},
+    ]
 
 
 def label_batch(

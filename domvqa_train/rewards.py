@@ -27,7 +27,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from .errors import RewardSpecError
 
@@ -203,6 +203,34 @@ def _tokens(text: str) -> str:
     text = _NUMBER.sub(_plain_number, text)
     tokens = (t for t in _TOKEN.findall(text) if t not in _ARTICLES)
     return " ".join(_canonical_number(t) if _NUMERIC.fullmatch(t) else t for t in tokens)
+
+
+AnswerType = Literal["boolean", "date", "money", "number", "word", "phrase"]
+ANSWER_TYPES: tuple[AnswerType, ...] = ("boolean", "date", "money", "number", "word", "phrase")
+_MONEY = re.compile(
+    r"[$€£¥]|\b(?:usd|eur|gbp|jpy|chf|cad|aud)\b|\d\s?(?:dollars?|euros?|pounds?)\b", re.IGNORECASE
+)
+_MONTH_WORD = re.compile(r"\b(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def answer_type(answer: str) -> AnswerType:
+    """The kind of a reference answer: boolean, date, money, number, word or phrase.
+
+    >>> [answer_type(a) for a in ["Yes", "March 5, 2021", "$19.99", "1,204", "slate", "New York City"]]
+    ['boolean', 'date', 'money', 'number', 'word', 'phrase']
+    """
+    normalized = normalize_answer(answer)
+    if normalized in ("yes", "no"):
+        return "boolean"
+    if _iso_date(normalized) is not None or (
+        _MONTH_WORD.search(answer) is not None and re.search(r"\d", answer) is not None
+    ):
+        return "date"
+    if _MONEY.search(answer) and re.search(r"\d", answer):
+        return "money"
+    if _NUMERIC.fullmatch(normalized.replace(" %", "").replace("%", "")):
+        return "number"
+    return "word" if len(normalized.split()) == 1 else "phrase"
 
 
 def answer_in_text(answers: Sequence[str], text: str) -> bool:
