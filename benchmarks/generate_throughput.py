@@ -13,12 +13,13 @@ Two servers on 127.0.0.1, in the same run:
 The same pages (``--corpus``: the first ``--pages`` pages of the corpora, round robin; otherwise
 synthetic product pages) go through ``domvqa_train.generate.generate_dataset`` once per server and
 ``--concurrency`` value, each into a fresh folder: the DOM pruned to ``--context-budget`` tokens,
-``--max-tokens`` completion tokens per request. Reported per run: wall time, pages/s, the ratio to the
-first concurrency on the same server (medians over ``--repeat`` interleaved runs), requests in flight (max, and mean while at least one was in
-flight: the client's own count), tokens, and how the pages ended. ``generate_throughput.json`` in
-``--out`` holds every number and the command.
+``--max-tokens`` completion tokens per request, ``--repeat`` times, interleaved. Reported per server
+and concurrency (medians over the repeats): wall time, pages/s, the ratio to the first concurrency on
+the same server, requests in flight (max, and mean while at least one was in flight: the client's own
+count). Every run's numbers (tokens, how the pages ended) and the command are in
+``generate_throughput.json`` in ``--out``.
 
-    python benchmarks/generate_throughput.py --corpus ../shared/corpora --pages 24 --out runs/generate_throughput
+    python benchmarks/generate_throughput.py --pages 16 --out runs/generate_throughput
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def sweep(
         client = ChatClient(EndpointSettings(url=url, model=model, concurrency=concurrency, timeout=300))
         settings = GenerateSettings(
             per_page=5, context_budget=args.context_budget, max_tokens=args.max_tokens, temperature=1.0,
-            concurrency=concurrency, progress=False, resume=False,
+            progress=False, resume=False,
         )  # fmt: skip
         start = time.perf_counter()
         folder = out / f"{name}-c{concurrency}-r{repeat}"
@@ -190,6 +191,9 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,2,4,8", help="comma-separated values")
     parser.add_argument("--context-budget", type=int, default=2000)
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per concurrency (interleaved; medians reported)"
+    )
     parser.add_argument(
         "--latency", type=float, default=0.5, help="seconds per request of the latency server"
     )

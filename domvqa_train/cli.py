@@ -407,7 +407,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         max_page_bytes=args.max_page_bytes,
         screenshots=not args.no_screenshots,
         seed=args.seed,
-        concurrency=args.concurrency if kind == "endpoint" else 1,
         resume=not args.no_resume,
     )
     generator = EndpointGenerator(_client(args, args.model)) if kind == "endpoint" else RulesGenerator()

@@ -93,7 +93,6 @@ class ChatReply:
     prompt_tokens: int
     completion_tokens: int
     structured: bool
-    raw: dict[str, Any]
 
 
 @dataclass
@@ -352,7 +351,6 @@ def _body(exc: Exception) -> Any:
 
 
 def _reply(response: Any, structured: bool) -> ChatReply:
-    raw = response.model_dump(mode="json") if hasattr(response, "model_dump") else {}
     choice = response.choices[0] if getattr(response, "choices", None) else None
     message = getattr(choice, "message", None)
     text = getattr(message, "content", None) or ""
@@ -366,5 +364,4 @@ def _reply(response: Any, structured: bool) -> ChatReply:
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         structured=structured,
-        raw=raw,
     )

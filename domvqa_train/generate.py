@@ -14,7 +14,8 @@ its page (:mod:`domvqa_train.grounding`), and writes into ``out_dir``:
 - ``progress.jsonl`` (one line per finished page) and ``report.json``.
 
 Every page read ends in exactly one of ``qa.jsonl`` (one or more records) or ``rejects.jsonl``.
-Pages are worked on by ``concurrency`` threads; a killed run resumes where it stopped.
+Pages are worked on by as many threads as the generator has requests in flight (``concurrency``);
+a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from .generator_prompt import (
     parse_questions,
     response_format,
 )
-from .grounding import ground_questions
+from .grounding import GroundedQA, ground_questions
 from .jobstore import JobStore, atomic_write
 from .pages import Page, PageReject, read_pages
 from .rules import rules_questions
@@ -55,20 +56,12 @@ REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "generate-settings.json"
 SCREENSHOT_DIR = "screenshots"
-#: Fields of a page's record that are not carried into its question records (they would clash).
-_RECORD_FIELDS = frozenset(
-    {
-        "id",
-        "question",
-        "answer",
-        "answers",
-        "split",
-        "dom_difficulty",
-        "img_difficulty",
-        "reasoning",
-        "source",
-    }
-)
+#: Fields of a page's record not carried into its question records (the records' own, and labels).
+_NOT_CARRIED = frozenset(
+    {"id", "page_id", "cleaned_html", "question", "answer", "answers", "answer_type", "source", "grounding",
+     "evidence", "screenshot", "generator", "generator_model", "reasoning", "split", "dom_difficulty",
+     "img_difficulty"}
+)  # fmt: skip
 
 
 class GenerateSettings(BaseModel):
@@ -99,7 +92,6 @@ class GenerateSettings(BaseModel):
     max_page_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Larger pages are rejected as oversize.")
     screenshots: bool = Field(True, description="Send a page's screenshot as an image part when it has one.")
     seed: int = Field(42, description="Seed of the rules generator's wordings.")
-    concurrency: int = Field(4, ge=1, description="Pages worked on at once (requests in flight).")
     resume: bool = Field(True, description="Skip pages finished by an earlier run in out_dir.")
     progress: bool = Field(True, description="Show a progress bar.")
 
@@ -109,9 +101,10 @@ class Generator(Protocol):
 
     name: str
     model: str
+    concurrency: int  # pages worked on at once
 
     def propose(self, page: Page, settings: GenerateSettings) -> Proposal:
-        """The page's proposed questions; raises ``RequestFailed``/``UnusableResponse``/``DomPruneError``."""
+        """The page's proposed questions; raises ``RequestFailed`` or ``DomPruneError``."""
         ...
 
 
@@ -119,7 +112,7 @@ class Generator(Protocol):
 class Proposal:
     """What a generator returned for a page."""
 
-    parsed: ParsedResponse
+    parsed: ParsedResponse | UnusableResponse
     raw_text: str | None = None
     reasoning: str | None = None
     has_screenshot: bool = False
@@ -132,12 +125,16 @@ class RulesGenerator:
 
     name = "rules"
     model = "rules"
+    concurrency = 1  # pure Python on one page at a time: threads would only contend for the GIL
 
     def propose(self, page: Page, settings: GenerateSettings) -> Proposal:
         items = rules_questions(page.html, page_id=page.id, n=3 * settings.per_page, seed=settings.seed)
-        if not items:
-            raise UnusableResponse("no_facts", "the rules found no label/value fact in the page")
-        return Proposal(ParsedResponse(items, None, 0), has_screenshot=page.screenshot is not None)
+        parsed = (
+            ParsedResponse(items, None, 0)
+            if items
+            else UnusableResponse("no_facts", "the rules found no label/value fact in the page")
+        )
+        return Proposal(parsed, has_screenshot=page.screenshot is not None)
 
 
 class EndpointGenerator:
@@ -148,6 +145,7 @@ class EndpointGenerator:
     def __init__(self, client: ChatClient) -> None:
         self.client = client
         self.model = client.settings.model
+        self.concurrency = client.settings.concurrency
 
     def check(self) -> None:
         """Fail before any work when the endpoint cannot be used (see :meth:`ChatClient.check`)."""
@@ -172,20 +170,18 @@ class EndpointGenerator:
             temperature=settings.temperature,
             response_format=response_format(settings.per_page),
         )
-        proposal = Proposal(
-            ParsedResponse([], None, 0),
+        try:
+            parsed: ParsedResponse | UnusableResponse = parse_questions(reply.text)
+        except UnusableResponse as exc:
+            parsed = exc
+        return Proposal(
+            parsed,
             raw_text=reply.text,
             reasoning=reply.reasoning,
             has_screenshot=shot is not None,
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
         )
-        try:
-            proposal.parsed = parse_questions(reply.text)
-        except UnusableResponse as exc:
-            exc.proposal = proposal  # type: ignore[attr-defined]  # the raw text goes to the reject
-            raise
-        return proposal
 
 
 @dataclass
@@ -202,34 +198,33 @@ def generate_page(page: Page, generator: Generator, settings: GenerateSettings) 
     """Questions for one page, checked against it; never raises except :class:`~domvqa_train.endpoint.EndpointError`."""
     try:
         proposal = generator.propose(page, settings)
-    except UnusableResponse as exc:
-        partial: Proposal | None = getattr(exc, "proposal", None)
-        return _reject(page, generator, exc.kind, str(exc), partial)
     except RequestFailed as exc:
         return _reject(page, generator, exc.kind, str(exc), None, raw=exc.raw)
     except domprune.DomPruneError as exc:
         return _reject(page, generator, type(exc).__name__, str(exc), None)
+    parsed = proposal.parsed
+    if isinstance(parsed, UnusableResponse):
+        return _reject(page, generator, parsed.kind, str(parsed), proposal)
     result = ground_questions(
-        proposal.parsed.items,
+        parsed.items,
         page.html,
         has_screenshot=proposal.has_screenshot,
         max_answer_words=settings.max_answer_words,
     )
     kept = result.kept[: settings.per_page]
     dropped = Counter(result.dropped)
-    if proposal.parsed.malformed:
-        dropped["malformed_item"] += proposal.parsed.malformed
+    if parsed.malformed:
+        dropped["malformed_item"] += parsed.malformed
     if len(result.kept) > len(kept):
         dropped["over_per_page"] += len(result.kept) - len(kept)
     if not kept:
         reasons = ", ".join(f"{k} {v}" for k, v in result.dropped.most_common())
         examples = "; ".join(f"{k}: {v}" for k, v in result.examples.items())
-        return _reject(
-            page, generator, "not_grounded", f"no question passed the checks ({reasons}); e.g. {examples}", proposal,
-            dropped=dropped,
-        )  # fmt: skip
-    records = [_record(page, generator, proposal, qa) for qa in kept]
-    summary = _summary(page, proposal, dropped, status="ok")
+        why = f"no question passed the checks ({reasons}); e.g. {examples}"
+        return _reject(page, generator, "not_grounded", why, proposal, dropped=dropped)
+    reasoning = parsed.reasoning or proposal.reasoning
+    records = [_record(page, generator, reasoning, qa) for qa in kept]
+    summary = _summary(proposal, dropped, status="ok")
     summary.update(
         written=len(records),
         grounding=dict(Counter(r["grounding"] for r in records)),
@@ -239,9 +234,9 @@ def generate_page(page: Page, generator: Generator, settings: GenerateSettings) 
     return PageResult(page.id, records, None, summary)
 
 
-def _record(page: Page, generator: Generator, proposal: Proposal, qa: Any) -> dict[str, Any]:
+def _record(page: Page, generator: Generator, reasoning: str | None, qa: GroundedQA) -> dict[str, Any]:
     answers = list(qa.proposal.answers)
-    extra = {k: v for k, v in page.fields.items() if k not in _RECORD_FIELDS and k not in _OWN_FIELDS}
+    extra = {k: v for k, v in page.fields.items() if k not in _NOT_CARRIED}
     return {
         **extra,
         "id": example_id(page.html, qa.proposal.question, answers),
@@ -257,28 +252,15 @@ def _record(page: Page, generator: Generator, proposal: Proposal, qa: Any) -> di
         "screenshot": page.screenshot,
         "generator": generator.name,
         "generator_model": generator.model,
-        "reasoning": proposal.parsed.reasoning or proposal.reasoning,
+        "reasoning": reasoning,
     }
 
 
-_OWN_FIELDS = frozenset(
-    {
-        "page_id",
-        "cleaned_html",
-        "answer_type",
-        "grounding",
-        "evidence",
-        "screenshot",
-        "generator",
-        "generator_model",
-    }
-)
-
-
-def _summary(page: Page, proposal: Proposal | None, dropped: Counter[str], *, status: str) -> dict[str, Any]:
+def _summary(proposal: Proposal | None, dropped: Counter[str], *, status: str) -> dict[str, Any]:
+    parsed = proposal.parsed if proposal is not None else None
     return {
         "status": status,
-        "proposed": len(proposal.parsed.items) if proposal else 0,
+        "proposed": len(parsed.items) if isinstance(parsed, ParsedResponse) else 0,
         "dropped": dict(dropped),
         "prompt_tokens": proposal.prompt_tokens if proposal else 0,
         "completion_tokens": proposal.completion_tokens if proposal else 0,
@@ -305,7 +287,7 @@ def _reject(
         "generator_model": generator.model,
         "raw_response": proposal.raw_text if proposal and proposal.raw_text is not None else raw,
     }
-    summary = _summary(page, proposal, dropped or Counter(), status="rejected")
+    summary = _summary(proposal, dropped or Counter(), status="rejected")
     summary["kind"] = kind
     return PageResult(page.id, [], reject, summary)
 
@@ -344,7 +326,7 @@ class GenerateReport(BaseModel):
 
 
 def _fingerprint(settings: GenerateSettings, generator: Generator) -> dict[str, Any]:
-    data = settings.model_dump(exclude={"concurrency", "resume", "progress"})
+    data = settings.model_dump(exclude={"resume", "progress"})
     prompt = hashlib.sha256(USER.encode()).hexdigest()[:12]
     return {"generator": generator.name, "model": generator.model, "prompt": prompt, **data}
 
@@ -358,11 +340,11 @@ def generate_dataset(
     """Generate and check questions for every page of ``source``; see the module docstring for the outputs."""
     start = time.perf_counter()
     out = Path(out_dir)
-    pages = read_pages(source, screenshot_dir=out / SCREENSHOT_DIR, max_bytes=settings.max_page_bytes)
-    first = next(pages, None)  # a missing or unreadable source fails here, before the folder is touched
     check = getattr(generator, "check", None)
     if check is not None:
         check()  # an unreachable endpoint or a refused key stops the run before any work
+    pages = read_pages(source, screenshot_dir=out / SCREENSHOT_DIR, max_bytes=settings.max_page_bytes)
+    first = next(pages, None)  # a missing or unreadable source fails here, before the folder is written
     store = JobStore(
         out, [QA_FILE, REJECTS_FILE], settings_file=SETTINGS_FILE, fingerprint=_fingerprint(settings, generator),
         resume=settings.resume,
@@ -384,7 +366,8 @@ def generate_dataset(
                 del pending[future]
                 commit(future.result())  # EndpointError (401, model gone) stops the run here
 
-    pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="generate")
+    workers = max(1, int(getattr(generator, "concurrency", 1)))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="generate")
     try:
         for item in _chain(first, pages):
             key = item.id if isinstance(item, Page) else f"reject:{item.origin}"
@@ -398,7 +381,7 @@ def generate_dataset(
                 continue
             computed += 1
             pending[pool.submit(generate_page, item, generator, settings)] = key
-            drain(2 * settings.concurrency)
+            drain(2 * workers)
         drain(0)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -188,20 +188,6 @@ class JobStore:
             offset += length
             yield data
 
-    def rows(self, key: str, name: str) -> list[dict[str, Any]]:
-        """The rows of a done unit in file ``name`` (read back from disk)."""
-        unit = self.done[key]
-        if name not in unit.ranges:
-            return []
-        start, length = unit.ranges[name]
-        path = self._partial(name) if unit.partial else self.out / name
-        for handle in self._handles.values():
-            handle.flush()
-        with path.open("rb") as handle:
-            handle.seek(start)
-            data = handle.read(length)
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
-
 
 class _Readers:
     """Open files by path, for reading byte ranges."""

@@ -183,7 +183,10 @@ class LLMJudge:
         return words[0] == "yes"
 
 
-Judge = Any  # LLMJudge or any callable (question, answers, candidate) -> bool
+class Judge(Protocol):
+    """Says whether a boxed answer that does not match exactly is still right (e.g. :class:`LLMJudge`)."""
+
+    def __call__(self, question: str, answers: Sequence[str], candidate: str) -> bool: ...
 
 
 def attempt_passes(
@@ -261,28 +264,27 @@ def label_batch(
         for ex, row in fitted
         if settings.images and labeller.takes_images and ex.screenshot and readable_image(ex.screenshot)
     ]
+    dom_prompts = [row["prompt"] for _, row in fitted for _ in range(k)]
+    img_prompts = [screenshot_prompt(ex, prepare) for ex, _ in with_image for _ in range(k)]
+    img_paths = [str(ex.screenshot) for ex, _ in with_image for _ in range(k)]
     try:
-        dom_answers = labeller.answer([row["prompt"] for _, row in fitted for _ in range(k)], None, settings)
-        img_answers = labeller.answer(
-            [screenshot_prompt(ex, prepare) for ex, _ in with_image for _ in range(k)],
-            [str(ex.screenshot) for ex, _ in with_image for _ in range(k)],
-            settings,
-        ) if with_image else []  # fmt: skip
+        dom_answers = labeller.answer(dom_prompts, None, settings)
+        img_answers = labeller.answer(img_prompts, img_paths, settings) if img_prompts else []
     except RequestFailed as exc:  # the batch's records are rejected together; a later run can redo them
         for example, _ in fitted:
             outcomes[example.id] = _reject(example, exc.kind, f"labelling request failed: {exc}")
         return [outcomes[e.id] for e in examples]
-    images_by_id = {
-        ex.id: img_answers[i * k : (i + 1) * k] for i, (ex, _) in enumerate(with_image)
-    }  # fmt: skip
+    images_by_id = {ex.id: img_answers[i * k : (i + 1) * k] for i, (ex, _) in enumerate(with_image)}
+
+    def passes(example: DomQAExample, completions: list[str]) -> int:
+        return sum(attempt_passes(c, example.answers, example.question, judge) for c in completions)
+
     for i, (example, row) in enumerate(fitted):
+        dom = dom_answers[i * k : (i + 1) * k]
+        img = images_by_id.get(example.id)
         try:
-            dom = dom_answers[i * k : (i + 1) * k]
-            dom_passes = sum(attempt_passes(c, example.answers, example.question, judge) for c in dom)
-            img = images_by_id.get(example.id)
-            img_passes = None if img is None else sum(
-                attempt_passes(c, example.answers, example.question, judge) for c in img
-            )  # fmt: skip
+            dom_passes = passes(example, dom)
+            img_passes = None if img is None else passes(example, img)
         except RequestFailed as exc:
             outcomes[example.id] = _reject(example, f"judge_{exc.kind}", f"judge request failed: {exc}")
             continue
@@ -407,7 +409,7 @@ def label_dataset(
             check()  # an unreachable endpoint or a refused key stops the run before any work
     fingerprint = {
         "labeller": labeller.name,
-        "judge": getattr(getattr(judge, "client", None), "settings", None) is not None,
+        "judge": _judge_name(judge),
         **settings.model_dump(exclude={"batch_size", "generation_batch", "resume", "progress"}),
         "prompt": prepare.fingerprint(),
     }
@@ -487,6 +489,14 @@ def label_dataset(
     )
     atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
     return report
+
+
+def _judge_name(judge: Judge | None) -> str | None:
+    """What judged the attempts beyond exact match: the judge model's name, or None for exact match only."""
+    if judge is None:
+        return None
+    client = getattr(judge, "client", None)
+    return client.settings.model if client is not None else type(judge).__name__
 
 
 def _counts(values: Sequence[float]) -> dict[str, int]:

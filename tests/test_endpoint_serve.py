@@ -55,7 +55,7 @@ def test_check_lists_the_served_model(served: tuple[str, str]) -> None:
 def test_generate_accounts_for_every_page_of_junk(served: tuple[str, str], tmp_path: Path) -> None:
     url, model = served
     client = ChatClient(EndpointSettings(url=url, model=model, concurrency=2, timeout=60))
-    settings = GenerateSettings(per_page=3, max_tokens=24, temperature=1.0, progress=False, concurrency=2)
+    settings = GenerateSettings(per_page=3, max_tokens=24, temperature=1.0, progress=False)
     report = generate_dataset(
         pages(tmp_path / "pages", 4), tmp_path / "out", settings, EndpointGenerator(client)
     )

@@ -185,7 +185,7 @@ def test_endpoint_generation_grounds_answers_and_sends_screenshots(tmp_path: Pat
     pages = write_pages(tmp_path / "pages", 3, screenshot={0})
     with StubServer(good_answer) as stub:
         report = generate_dataset(
-            pages, tmp_path / "out", quiet(per_page=3, concurrency=2), EndpointGenerator(client(stub.url))
+            pages, tmp_path / "out", quiet(per_page=3), EndpointGenerator(client(stub.url, concurrency=2))
         )
         sent = stub.chat_requests()
     qa, rejects = accounted(tmp_path / "out", 3)
@@ -210,7 +210,7 @@ def test_response_format_refused_falls_back_to_the_parser(tmp_path: Path) -> Non
 
     pages = write_pages(tmp_path / "pages", 3)
     with StubServer(behave) as stub:
-        generate_dataset(pages, tmp_path / "out", quiet(concurrency=1), EndpointGenerator(client(stub.url)))
+        generate_dataset(pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=1)))
         sent = stub.chat_requests()
     accounted(tmp_path / "out", 3)
     assert ["response_format" in b for b in sent] == [True, False, False, False]  # dropped once, for the run
@@ -254,11 +254,11 @@ def test_401_mid_run_stops_and_keeps_finished_pages(tmp_path: Path) -> None:
     with StubServer(behave) as stub:
         with pytest.raises(EndpointError, match="refused the API key"):
             generate_dataset(
-                pages, tmp_path / "out", quiet(concurrency=1), EndpointGenerator(client(stub.url))
+                pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=1))
             )
         state["n"] = -100
         report = generate_dataset(
-            pages, tmp_path / "out", quiet(concurrency=1), EndpointGenerator(client(stub.url))
+            pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=1))
         )
     assert report.resumed == 2 and report.pages == 4
     accounted(tmp_path / "out", 4)
@@ -276,7 +276,7 @@ def test_429_storm_rejects_pages_with_the_reason(tmp_path: Path) -> None:
 
     with StubServer(behave) as stub:
         report = generate_dataset(
-            pages, tmp_path / "out", quiet(concurrency=3), EndpointGenerator(client(stub.url, retries=2))
+            pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=3, retries=2))
         )
         assert len(stub.chat_requests()) == 9  # 3 pages x (1 + 2 retries)
     _, rejects = accounted(tmp_path / "out", 3)
@@ -299,7 +299,7 @@ def test_429_then_success_is_retried(tmp_path: Path) -> None:
 
     with StubServer(behave) as stub:
         report = generate_dataset(
-            pages, tmp_path / "out", quiet(concurrency=1), EndpointGenerator(client(stub.url, retries=3))
+            pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=1, retries=3))
         )
     qa, rejects = accounted(tmp_path / "out", 2)
     assert not rejects and qa
@@ -314,8 +314,8 @@ def test_slow_responses_time_out_and_are_rejected(tmp_path: Path) -> None:
         report = generate_dataset(
             pages,
             tmp_path / "out",
-            quiet(concurrency=2),
-            EndpointGenerator(client(stub.url, timeout=0.3, retries=1)),
+            quiet(),
+            EndpointGenerator(client(stub.url, concurrency=2, timeout=0.3, retries=1)),
         )
         assert time.perf_counter() - start < 5
     _, rejects = accounted(tmp_path / "out", 2)
@@ -360,7 +360,7 @@ def test_concurrency_keeps_that_many_requests_in_flight(tmp_path: Path) -> None:
 
     with StubServer(behave) as stub:
         report = generate_dataset(
-            pages, tmp_path / "out", quiet(concurrency=4), EndpointGenerator(client(stub.url))
+            pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=4))
         )
         assert stub.max_in_flight == 4
     assert report.requests["max_in_flight"] == 4 and report.requests["mean_in_flight"] > 2
