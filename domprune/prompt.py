@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import BudgetTooSmallError, SettingsError
 from .parse import Page
@@ -22,12 +22,17 @@ DEFAULT_USER = "<dom>{dom}</dom>\nQuestion: {question}"
 
 
 class PromptTemplate(BaseModel):
-    """A system text and a user text with ``{dom}`` and ``{question}`` slots (filled literally)."""
+    """A system text and a user text with ``{dom}`` and ``{question}`` slots (filled literally).
+
+    ``chat=False`` makes the prompt the user text alone, with no chat template around it: what a
+    trainer sees when it is given a plain-string prompt (trl applies no chat template to those).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     system: str | None = Field(DEFAULT_SYSTEM, description="System message; None for none.")
     user: str = Field(DEFAULT_USER, description="User message with {dom} and {question}.")
+    chat: bool = Field(True, description="Render with the tokenizer's chat template (False: plain text).")
 
     @field_validator("user")
     @classmethod
@@ -35,6 +40,21 @@ class PromptTemplate(BaseModel):
         if v.count("{dom}") != 1:
             raise ValueError("the user template needs exactly one {dom} slot")
         return v
+
+    @model_validator(mode="after")
+    def _plain_has_no_system(self) -> PromptTemplate:
+        if not self.chat and self.system is not None:
+            raise ValueError("a plain-text prompt (chat=False) has no system message; set system to None")
+        return self
+
+    def render(
+        self, counter: TokenCounter, dom: str, question: str, add_generation_prompt: bool = True
+    ) -> str:
+        """The prompt text the model reads: the chat-templated messages, or the plain user text."""
+        messages = self.messages(dom, question)
+        if not self.chat:
+            return messages[-1]["content"]
+        return counter.render_chat(messages, add_generation_prompt)
 
     def messages(self, dom: str, question: str) -> list[dict[str, Any]]:
         """The chat messages; the slots are filled literally (a question may contain "{dom}")."""
@@ -92,7 +112,7 @@ def fit_prompt(
         prepared = prepare(page, question=question, tokenizer=counter, settings=settings)
 
     def render(dom: str) -> str:
-        return counter.render_chat(template.messages(dom, question), add_generation_prompt)
+        return template.render(counter, dom, question, add_generation_prompt)
 
     overhead = counter.count(render(""))
     dom_budget = budget - overhead

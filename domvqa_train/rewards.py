@@ -25,7 +25,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from domprune.answers import answer_tokens
 
@@ -175,6 +175,34 @@ def normalize_answer(text: str) -> str:
 def _unwrap(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     return _LATEX_WRAPPER.sub(r"\1", text).replace("\\%", "%").replace("\\$", "$").lower()
+
+
+AnswerType = Literal["boolean", "date", "money", "number", "word", "phrase"]
+ANSWER_TYPES: tuple[AnswerType, ...] = ("boolean", "date", "money", "number", "word", "phrase")
+_MONEY = re.compile(
+    r"[$€£¥]|\b(?:usd|eur|gbp|jpy|chf|cad|aud)\b|\d\s?(?:dollars?|euros?|pounds?)\b", re.IGNORECASE
+)
+_MONTH_WORD = re.compile(r"\b(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def answer_type(answer: str) -> AnswerType:
+    """The kind of a reference answer: boolean, date, money, number, word or phrase.
+
+    >>> [answer_type(a) for a in ["Yes", "March 5, 2021", "$19.99", "1,204", "slate", "New York City"]]
+    ['boolean', 'date', 'money', 'number', 'word', 'phrase']
+    """
+    normalized = normalize_answer(answer)
+    if normalized in ("yes", "no"):
+        return "boolean"
+    if _iso_date(normalized) is not None or (
+        _MONTH_WORD.search(answer) is not None and re.search(r"\d", answer) is not None
+    ):
+        return "date"
+    if _MONEY.search(answer) and re.search(r"\d", answer):
+        return "money"
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", normalized.replace(" %", "").replace("%", "")):
+        return "number"
+    return "word" if len(normalized.split()) == 1 else "phrase"
 
 
 def _levenshtein(a: str, b: str) -> int:

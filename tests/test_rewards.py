@@ -23,7 +23,9 @@ from domvqa_train.rewards import (
     original_reward,
 )
 
-_LONG_REF = ("The quick brown fox jumps over the lazy dog near the riverbank while the sun sets. " * 3).strip()
+_LONG_REF = (
+    "The quick brown fox jumps over the lazy dog near the riverbank while the sun sets. " * 3
+).strip()
 
 # (completion, reference, the original reward): each value follows from the original's rules - the
 # FIRST match of r"\\boxed\{([^}]*)\}" (crossing newlines), stripped, fewer than 5 str.split() words,
@@ -46,7 +48,11 @@ ORIGINAL_CASES = [
     (r"\boxed{a b c d e}", "a b c d e", -1.0),  # 5 words: refused
     ("\\boxed{a\tb\nc d}", "a b c d", 5 / 7),  # 4 words split on any white space
     ("\\boxed{a\tb\nc d e}", "a b c d e", -1.0),
-    ("\\boxed{one\u00a0two\u00a0three\u00a0four\u00a0five}", "one two three four five", -1.0),  # str.split splits on NBSP
+    (
+        "\\boxed{one\u00a0two\u00a0three\u00a0four\u00a0five}",
+        "one two three four five",
+        -1.0,
+    ),  # str.split splits on NBSP
     ("\\boxed{\u00a0Paris\u00a0}", "Paris", 1.0),  # str.strip removes NBSP
     (r"\boxed{\text{Yes}}", "Yes", 0.5),  # content ends at the first "}": "\text{Yes"
     (r"\boxed{\frac{1}{2}}", "1/2", 0.2),  # "\frac{1"
