@@ -238,14 +238,15 @@ class PreparedPage:
         return self._timed("ranking", lambda: rank_units(units, self.query, self.settings.budget))
 
     @cached_property
+    def whole_text(self) -> str:
+        """Everything filtering left, serialized."""
+        return self._timed("serialize", lambda: serialize(self.document, fmt=self.format))
+
+    @cached_property
     def whole(self) -> tuple[str, int]:
         """Everything filtering left, serialized, and its exact token count."""
-
-        def build() -> tuple[str, int]:
-            out = serialize(self.document, fmt=self.format)
-            return out, self.counter.count(out)
-
-        return self._timed("whole", build)
+        text = self.whole_text
+        return text, self._timed("whole", lambda: self.counter.count(text))
 
     @cached_property
     def tokens_before(self) -> int | None:
@@ -256,7 +257,8 @@ class PreparedPage:
         """The page pruned to ``budget`` tokens (exactly :func:`prune`'s result).
 
         ``timings`` are those of the result made from scratch: parse, filter_attributes, the parts
-        of the budget step (units, ranking, whole: built once and shared by later fits, still
+        of the budget step (units, ranking, serialize and whole, the whole page written and counted:
+        built once and shared by later fits, still
         counted in each result that used them), fit (this budget's own work) and their total.
         """
         budget = _check_budget(budget)
@@ -274,6 +276,7 @@ class PreparedPage:
             output, tokens, keep = sel.output, sel.tokens, sel.keep
             removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
         else:
+            part("serialize", lambda: self.whole_text)
             output, tokens = part("whole", lambda: self.whole)
             keep = self.alive
             removed = {}
@@ -312,6 +315,7 @@ class PreparedPage:
             budget,
             ranking=lambda: part("ranking", lambda: self.ranking),
             whole=lambda: part("whole", lambda: self.whole),
+            whole_text=lambda: part("serialize", lambda: self.whole_text),
             settings=self.settings.budget,
         )
 

@@ -61,6 +61,7 @@ def test_sample_pages_fit_like_prune(name: str) -> None:
         "filter_attributes",
         "units",
         "ranking",
+        "serialize",
         "whole",
         "measure",
         "fit",

@@ -16,6 +16,9 @@ _ARIA_REFS = frozenset(
 _URL_ATTRS = frozenset({"href", "src"})
 _META_NAMES = frozenset({"name", "property", "itemprop", "content"})
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+# a long value without a space that holds key=value pairs or %-escapes is data for machines
+_MACHINE_VALUE = re.compile(r"(?=\S*(?:=\S*&|%[0-9A-Fa-f]{2}))\S{40,}$")
+_TEXT_ATTRS = frozenset({"title", "alt", "aria-label", "label"})
 _DROP_URL_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
 
 
@@ -125,6 +128,9 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
                     shortened += 1
                 v = short
             else:
+                if n in _TEXT_ATTRS and _MACHINE_VALUE.match(v):  # COinS titles, encoded tracking data
+                    dropped += 1
+                    continue
                 if needs_collapse(v):  # alt texts with line breaks and indentation
                     v = " ".join(v.split())
                 if len(v) > max_val:

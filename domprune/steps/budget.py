@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
+from ..tokenizers import TokenCounter
 from .ranking import Ranking
 from .units import UnitModel
 
@@ -41,26 +42,25 @@ def fit_to_budget(
     *,
     ranking: Callable[[], Ranking],
     whole: Callable[[], tuple[str, int]],
+    whole_text: Callable[[], str] | None = None,
     settings: BudgetSettings | None = None,
 ) -> Selection:
     """Keep the highest-ranked units whose serialization fits ``budget`` tokens exactly.
 
-    ``ranking()`` gives the units' ranking and ``whole()`` the whole filtered page with its exact
+    ``ranking()`` gives the units' ranking, ``whole_text()`` the whole filtered page written out and
+    ``whole()`` the same with its exact
     count; both are called only when needed (a prepared page computes each once for all budgets).
     """
     settings = settings or BudgetSettings()
     doc, units, counter = model.doc, model.units, model.counter
     exact_counts = 0
-    scale = 1.0  # exact tokens per estimated token, once a whole page has been counted
     # a token is at most about 4.7 characters of written HTML (corpus pages: 2.0-4.6, median 3.0)
-    if model.chars() <= budget * MAX_CHARS_PER_TOKEN:
+    if model.chars() <= budget * MAX_CHARS_PER_TOKEN and (
+        whole_text is None or _likely_tokens(whole_text(), counter) <= budget * 1.1
+    ):
         # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
         out, tokens = whole()
         exact_counts += 1
-        if budget < tokens <= budget * 1.5:  # most of the page will be kept: calibrate the estimates
-            estimate = model.estimate
-            if estimate > 0:
-                scale = tokens / estimate
         if tokens <= budget:
             alive = model.alive
             keep = list(alive)
@@ -83,9 +83,9 @@ def fit_to_budget(
     order = head_taken + [u for u in order if u not in first]
     count = counter.count
 
-    # piece-by-piece estimates overcount joins like "><"; a whole-page count calibrates them
-    # without that count: piece sums run 1-5% over the exact count (median 3%), so aim a little above
-    limit = float(budget) / scale * 0.995 if scale < 1.0 else float(budget) / PIECES_OVERCOUNT
+    # piece-by-piece estimates overcount joins like "><": piece sums run 1-5% over the exact count
+    # (median 3%), so the first fill aims a little above the budget; refills correct the rest
+    limit = float(budget) / PIECES_OVERCOUNT
     best: tuple[str, list[bool], list[bool], list[bool], int, int] | None = None
     for _ in range(3):  # refill rounds: the first estimate is usually a little off
         taken, cum = model.select(order, limit)
@@ -120,6 +120,16 @@ def fit_to_budget(
         best = _smallest_single(model, order, budget, settings)
     out, keep, kt, kl, tokens, k = best
     return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts, order, head_taken)
+
+
+def _likely_tokens(text: str, counter: TokenCounter) -> float:
+    """About how many tokens ``text`` has, from three samples of it (a long text is not counted)."""
+    n = len(text)
+    if n <= 8000:
+        return counter.count(text)
+    k = 1200
+    starts = (n // 5, n // 2, n * 4 // 5)
+    return n * sum(counter.count(text[s : s + k]) for s in starts) / (3 * k)
 
 
 def cheapest_units(model: UnitModel, order: list[int], k: int = 40) -> list[int]:

@@ -313,10 +313,11 @@ class _Ranker:
                 r += 1.0  # a <time> element is a date by markup
             if broad is not None or short is not None:
                 t = texts[u]
-                if (broad is not None and broad.search(t)) or (
-                    short is not None and n_words[u] <= 12 and short.search(t)
+                if (broad is not None and len(t) <= 300 and broad.search(t)) or (
+                    short is not None and n_words[u] <= 12 and len(t) <= 160 and short.search(t)
                 ):
-                    # a value of the kind asked for, the more so next to a label that matched
+                    # a value of the kind asked for, the more so next to a label that matched (a long
+                    # text that mentions a year is not a value: citations, paragraphs)
                     r += 1.2 if b in block_hit else 0.8
                 else:
                     r *= 0.6  # the question's words but no value of the kind it asks for
