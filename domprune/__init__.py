@@ -4,6 +4,9 @@
 >>> r = domprune.prune("<html><body><h1>Boots</h1><p>Price: $129</p></body></html>", budget=64)
 >>> r.output
 '<h1>Boots</h1><p>Price: $129</p>'
+>>> page = domprune.prepare("<h1>Boots</h1>" + "<p>Light and dry.</p>" * 50, question="Is it dry?")
+>>> [page.fit(b).tokens_after for b in (400, 100)]  # parsed and filtered once, fitted twice
+[393, 97]
 """
 
 from .errors import (
@@ -14,7 +17,7 @@ from .errors import (
     SettingsError,
     TokenizerError,
 )
-from .pipeline import PruneResult, StepReport, chunk, prune
+from .pipeline import PreparedPage, PruneResult, StepReport, chunk, prepare, prune
 from .prompt import FittedPrompt, PromptTemplate, fit_prompt
 from .settings import AttributeSettings, BudgetSettings, FilterSettings, ParseSettings, PruneSettings
 from .steps.chunking import Chunk
@@ -31,6 +34,7 @@ __all__ = [
     "InputError",
     "InputTooLargeError",
     "ParseSettings",
+    "PreparedPage",
     "PromptTemplate",
     "PruneResult",
     "PruneSettings",
@@ -42,6 +46,7 @@ __all__ = [
     "count_tokens",
     "fit_prompt",
     "get_tokenizer",
+    "prepare",
     "prune",
 ]
 __version__ = "0.1.0"

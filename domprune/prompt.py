@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import BudgetTooSmallError, SettingsError
 from .parse import Page
-from .pipeline import DEFAULT_BUDGET, PruneResult, prune
+from .pipeline import DEFAULT_BUDGET, PreparedPage, PruneResult, prepare
 from .safety import neutralize
 from .settings import PruneSettings
 from .tokenizers import TokenCounter, get_tokenizer
@@ -47,7 +47,9 @@ class PromptTemplate(BaseModel):
             raise ValueError("a plain-text prompt (chat=False) has no system message; set system to None")
         return self
 
-    def render(self, counter: TokenCounter, dom: str, question: str, add_generation_prompt: bool = True) -> str:
+    def render(
+        self, counter: TokenCounter, dom: str, question: str, add_generation_prompt: bool = True
+    ) -> str:
         """The prompt text the model reads: the chat-templated messages, or the plain user text."""
         messages = self.messages(dom, question)
         if not self.chat:
@@ -78,7 +80,7 @@ class FittedPrompt:
 
 
 def fit_prompt(
-    page: Page,
+    page: Page | PreparedPage,
     *,
     question: str,
     budget: int = DEFAULT_BUDGET,
@@ -91,15 +93,23 @@ def fit_prompt(
 
     The overhead of the template is counted by rendering it with an empty DOM; the DOM gets the
     rest. The final prompt is counted exactly; if joins between the DOM and the template cost a
-    token or two more, the DOM budget shrinks by that much and the page is pruned again.
+    token or two more, the DOM budget shrinks by that much and the page is fitted again (the page
+    is prepared once: :func:`~domprune.prepare`). ``page`` may be a page already prepared for this
+    question; its tokenizer and settings are then used.
     """
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise SettingsError(f"budget must be a positive whole number of tokens, got {budget!r}")
     if not isinstance(question, str):
         raise SettingsError("question must be a string")
     template = template or PromptTemplate()
-    counter = get_tokenizer(tokenizer)
     question = neutralize(question)  # a question is untrusted text too
+    if isinstance(page, PreparedPage):
+        prepared = page
+        _check_prepared(prepared, question, tokenizer, settings)
+        counter = prepared.counter
+    else:
+        counter = get_tokenizer(tokenizer)
+        prepared = prepare(page, question=question, tokenizer=counter, settings=settings)
 
     def render(dom: str) -> str:
         return template.render(counter, dom, question, add_generation_prompt)
@@ -109,13 +119,13 @@ def fit_prompt(
     if dom_budget <= 0 and overhead <= budget:
         # no room for a DOM: fine if the page has no content at all
         try:
-            empty = prune(page, budget=1, question=question, tokenizer=counter, settings=settings)
+            empty = prepared.fit(1)
         except BudgetTooSmallError:
             empty = None
         if empty is not None and not empty.output:
             return FittedPrompt(template.messages("", question), render(""), overhead, 0, empty)
     if dom_budget <= 0:
-        smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
+        smallest = _smallest_budget(prepared, overhead, render)
         raise BudgetTooSmallError(
             f"the prompt template and question take {overhead} tokens of the budget of {budget}, "
             f"leaving no room for the page; the smallest budget that works is {smallest}",
@@ -123,9 +133,9 @@ def fit_prompt(
         )
     for _ in range(6):
         try:
-            result = prune(page, budget=dom_budget, question=question, tokenizer=counter, settings=settings)
+            result = prepared.fit(dom_budget)
         except BudgetTooSmallError as exc:
-            smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
+            smallest = _smallest_budget(prepared, overhead, render)
             raise BudgetTooSmallError(
                 f"a prompt budget of {budget} tokens leaves {dom_budget} for the page after the template "
                 f"({overhead} tokens), too few for any part of it; the smallest prompt budget that "
@@ -145,18 +155,28 @@ def fit_prompt(
     )
 
 
-def _smallest_budget(
-    page: Page,
+def _check_prepared(
+    prepared: PreparedPage,
     question: str,
-    counter: TokenCounter,
-    template: PromptTemplate,
+    tokenizer: str | TokenCounter | None,
     settings: PruneSettings | None,
-    overhead: int,
-    render: Any,
-) -> int | None:
+) -> None:
+    """A prepared page must have been prepared for this question, tokenizer and settings."""
+    if neutralize(prepared.question or "") != question:
+        raise SettingsError(
+            "the page was prepared for another question; prepare it with question= the prompt's question"
+        )
+    if tokenizer is not None and get_tokenizer(tokenizer).name != prepared.counter.name:
+        raise SettingsError("the page was prepared with another tokenizer; leave tokenizer= unset")
+    if settings is not None and settings != prepared.settings:
+        raise SettingsError("the page was prepared with other settings; leave settings= unset")
+
+
+def _smallest_budget(prepared: PreparedPage, overhead: int, render: Any) -> int | None:
     """The smallest prompt budget that fits: the page's own smallest DOM plus the template, checked."""
+    counter = prepared.counter
     try:
-        prune(page, budget=1, question=question, tokenizer=counter, settings=settings)
+        prepared.fit(1)
         dom = 1
     except BudgetTooSmallError as exc:
         if exc.smallest_budget is None:
@@ -164,7 +184,7 @@ def _smallest_budget(
         dom = exc.smallest_budget
     for _ in range(8):  # joins between the DOM and the template may cost a token or two more
         try:
-            result = prune(page, budget=dom, question=question, tokenizer=counter, settings=settings)
+            result = prepared.fit(dom)
         except BudgetTooSmallError:
             dom += 1
             continue

@@ -1,4 +1,5 @@
-"""``domvqa-train prepare|train|eval|test|analyze``: argument parsing and printing over the library.
+"""``domvqa-train``: argument parsing and printing over the library (prepare, generate, label, filter, sft,
+train, plan, eval, test, analyze).
 
 Every command reads the same settings (``--config run.yaml`` plus ``--set key=value`` overrides and a
 few explicit flags). Errors print one line and exit with status 2.
@@ -39,6 +40,16 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", help="settings preset under the file and --set, e.g. 'original' (setting: preset)"
     )
+    _verbose_arg(parser)
+
+
+def _verbose_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show third-party warnings and loading progress bars",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -65,16 +76,40 @@ def _build_parser() -> argparse.ArgumentParser:
         "--ray-address", help="Ray cluster to join (auto, ray://host:10001); default: start Ray here"
     )
 
+    p = sub.add_parser("sft", help="supervised LoRA warm-up on \\boxed{answer} targets before GRPO")
+    _settings_args(p)
+    p.add_argument("--output-dir", help="checkpoints and the adapter go here (setting: sft.output_dir)")
+    p.add_argument("--max-steps", type=int, help="setting: sft.max_steps")
+    p.add_argument("--print-settings", action="store_true", help="print the validated settings and exit")
+
     p = sub.add_parser("train", help="GRPO LoRA training on the prepared train split")
     _settings_args(p)
     p.add_argument("--output-dir", help="checkpoints and the final adapter go here (setting: output_dir)")
     p.add_argument("--max-steps", type=int, help="setting: max_steps")
+    p.add_argument(
+        "--init-adapter",
+        help="continue from this LoRA adapter, e.g. runs/sft/adapter (setting: init_adapter)",
+    )
     p.add_argument("--print-settings", action="store_true", help="print the validated settings and exit")
     p.add_argument(
         "--push-to-hub",
         metavar="REPO",
         help="upload the merged model (or the adapter) with a model card to this Hub repo; token from HF_TOKEN",
     )
+
+    p = sub.add_parser("plan", help="estimate GPU memory of a train (or sft) run before renting the GPU")
+    _settings_args(p)
+    p.add_argument(
+        "--gpu-memory", default="80GiB", help="memory of one GPU, e.g. 80GiB, 24GB (default 80GiB)"
+    )
+    p.add_argument("--gpus", type=int, default=1, help="GPUs (training processes) of the launch (default 1)")
+    p.add_argument(
+        "--zero", type=int, choices=[0, 1, 2, 3], default=0, help="DeepSpeed ZeRO stage (0 = none)"
+    )
+    p.add_argument(
+        "--stage", choices=["grpo", "sft"], default="grpo", help="which run to plan (default grpo)"
+    )
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
 
     p = sub.add_parser("eval", help="score one or more models (base, adapters) on the eval split")
     _settings_args(p)
@@ -102,6 +137,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="break eval results down: difficulty, prompt size, answer type, flips")
     p.add_argument("eval_dirs", nargs="+", metavar="EVAL_DIR", help="folders holding eval_report.json")
     p.add_argument("--out", default="runs/analysis", help="folder for analysis.md/.json and plots")
+    _verbose_arg(p)
     p.add_argument("--baseline", help="model to compare the others with (default: the first one)")
     _data_commands(sub)
     return parser
@@ -117,7 +153,12 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
         "max_steps": getattr(args, "max_steps", None),
         "preset": getattr(args, "preset", None),
         "push_to_hub": getattr(args, "push_to_hub", None),
+        "init_adapter": getattr(args, "init_adapter", None),
     }
+    if args.command == "sft":  # sft's --output-dir/--max-steps are its own group's
+        overrides += [
+            f"sft.{key}={flags.pop(key)}" for key in ("output_dir", "max_steps") if flags[key] is not None
+        ]
     data: dict[str, Any] = {}
     if args.config:
         from .settings import read_settings_file
@@ -160,21 +201,53 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_run_summary(report: Any) -> None:
+    if os.environ.get("RANK", "0") == "0":  # one summary per launch, not one per process
+        print(json.dumps(report.model_dump(exclude={"log_history"}), indent=2))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     settings = _load_settings(args)
     if args.print_settings:
         print(settings.model_dump_json(indent=2))
         return 0
     settings.check_batch(launched_processes())  # before the heavy imports and the model load
+    settings.check_environment()
     if settings.push_to_hub:
         from .hub import check_hub_access
 
         check_hub_access(settings.push_to_hub)
     from .backends import create_backend
 
-    report = create_backend(settings).train()
-    if os.environ.get("RANK", "0") == "0":  # one summary per launch, not one per process
-        print(json.dumps(report.model_dump(exclude={"log_history"}), indent=2))
+    _print_run_summary(create_backend(settings).train())
+    return 0
+
+
+def cmd_sft(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if args.print_settings:
+        print(settings.model_dump_json(indent=2))
+        return 0
+    settings.check_batch(launched_processes())
+    settings.check_environment()
+    from .sft import SftRun
+
+    _print_run_summary(SftRun(settings).train())
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import estimate_memory, parse_memory
+
+    settings = _load_settings(args)
+    estimate = estimate_memory(
+        settings,
+        gpu_memory=parse_memory(args.gpu_memory),
+        gpus=args.gpus,
+        zero_stage=args.zero,
+        stage=args.stage,
+    )
+    print(estimate.model_dump_json(indent=2) if args.json else estimate.table())
     return 0
 
 
@@ -267,7 +340,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "prepare": cmd_prepare,
+    "sft": cmd_sft,
     "train": cmd_train,
+    "plan": cmd_plan,
     "eval": cmd_eval,
     "test": cmd_test,
     "analyze": cmd_analyze,
@@ -301,6 +376,7 @@ def _data_commands(sub: Any) -> None:
         "--data", required=True, help="folder of .html files, records JSON/JSONL, or hf:NAME / dataset folder"
     )
     p.add_argument("--out", required=True, help="output folder (qa.jsonl, rejects.jsonl, report.json)")
+    _verbose_arg(p)
     p.add_argument("--generator", choices=["endpoint", "rules"], help="default: endpoint with --endpoint")
     _endpoint_args(p)
     p.add_argument("--model", help="model name the endpoint serves")
@@ -343,6 +419,7 @@ def _data_commands(sub: Any) -> None:
         "--data", required=True, nargs="+", action="extend", help="label files (several are merged)"
     )
     p.add_argument("--out", required=True, help="output folder (data.jsonl, dropped.jsonl, report.json)")
+    _verbose_arg(p)
     p.add_argument("--keep-range", default="0<d<=1", help="difficulties kept, e.g. 0<d<1 (default 0<d<=1)")
     p.add_argument("--by", choices=["all", "dom", "img"], default="all", help="difficulties checked")
     p.add_argument("--eval-fraction", type=float, default=0.2, help="share in the eval split (default 0.2)")
@@ -468,6 +545,13 @@ _COMMANDS.update(generate=cmd_generate, label=cmd_label, filter=cmd_filter)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``domvqa-train``; returns the exit status."""
     args = _build_parser().parse_args(argv)
+    from .noise import quiet_third_party
+
+    with quiet_third_party(verbose=args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except DomVQAError as exc:

@@ -19,47 +19,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from domprune.answers import answer_in
+
 from .generator_prompt import ProposedQA
-from .rewards import answer_in_text, normalize_answer
+from .rewards import answer_type, normalize_answer
 
 Grounding = Literal["answer_in_dom", "evidence_in_dom", "model_claim"]
 MAX_QUESTION_CHARS = 300
 _BOOLEAN = {"yes", "no"}
-_CURRENCY = set("$€£¥₹")
 
 
 def answer_in_page(answers: Sequence[str], html: str) -> bool:
-    """Whether some answer occurs in the page's text: the one place generate and label match answers to pages.
+    """Whether some answer occurs in the page's text: the project's one answer matcher
+    (:func:`domprune.answers.answer_in`), which prepare and the bench use too.
 
     >>> answer_in_page(["$1,000"], "<td>Total: 1000.00</td>")
     True
     """
-    return answer_in_text(answers, html)  # becomes domprune.answers.answer_in(answers, html, fmt="html")
-
-
-def answer_type(answer: str) -> str:
-    """``boolean``, ``number``, ``money``, ``date``, ``word`` or ``phrase``, from the answer's normalised form.
-
-    >>> [answer_type(a) for a in ["Yes", "1,024", "$12.50", "March 5, 2021", "Paris", "New York"]]
-    ['boolean', 'number', 'money', 'date', 'word', 'phrase']
-    """
-    normal = normalize_answer(answer)
-    if normal in _BOOLEAN:
-        return "boolean"
-    if len(normal) == 10 and normal[4] == "-" and normal[7] == "-" and normal.replace("-", "").isdigit():
-        return "date"
-    tokens = normal.split()
-    if tokens and all(_is_number(t) or t == "%" for t in tokens) and _is_number(tokens[0]):
-        return "money" if any(c in _CURRENCY for c in answer) else "number"
-    return "word" if len(tokens) == 1 else "phrase"
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
+    return answer_in(answers, html, fmt="html")
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,11 @@ from tqdm.auto import tqdm
 
 import domprune
 from domprune import PromptTemplate
+from domprune.answers import answer_in
 
 from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
 from .errors import PrepareError
 from .ray_engine import JsonBatchActor, decode_all, ordered_map
-from .rewards import answer_in_text
 
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
@@ -253,13 +253,8 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
             f"image_tokens={settings.image_tokens} leaves no room in prompt_budget={settings.prompt_budget}",
         )
     try:
-        fitted = domprune.fit_prompt(
-            dom,
-            question=example.question,
-            budget=budget,
-            tokenizer=settings.tokenizer,
-            template=template,
-        )
+        page = domprune.prepare(dom, question=example.question, tokenizer=settings.tokenizer)
+        fitted = domprune.fit_prompt(page, question=example.question, budget=budget, template=template)
     except domprune.DomPruneError as exc:
         return _reject(example, type(exc).__name__, str(exc))
     except Exception as exc:  # a bug in one page must not stop a long run; it is reported per example
@@ -278,8 +273,8 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
         "reasoning": example.reasoning,
         "prompt_tokens": fitted.tokens,
         "dom_tokens_before": fitted.prune.tokens_before,
-        "answer_in_dom": answer_in_text(example.answers, dom),
-        "answer_in_prompt": answer_in_text(example.answers, fitted.prune.output),
+        "answer_in_dom": answer_in(example.answers, dom),
+        "answer_in_prompt": answer_in(example.answers, fitted.prune.output),
     }
 
 

@@ -6,6 +6,7 @@ batch layout fails in a second instead of after the model has loaded.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +63,29 @@ class LoraSettings(BaseModel):
         return value
 
 
+class SftSettings(BaseModel):
+    r"""`domvqa-train sft`: the supervised LoRA warm-up before GRPO (the rest of the run's settings are shared).
+
+    The target of each prompt is ``\boxed{first answer}``, after the generator's reasoning when the prepared rows
+    have a ``reasoning`` column and ``reasoning`` is on. The model, LoRA, batch, precision, prompt budget and the
+    checkpoint/resume/save rules are the run's own, so `train --init-adapter <output_dir>/adapter` continues
+    from exactly what was warmed up.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output_dir: str = Field(
+        "runs/sft", description="checkpoints and the warmed-up adapter (<output_dir>/adapter)"
+    )
+    max_steps: int = Field(200, ge=1, description="optimizer steps of the warm-up")
+    learning_rate: float = Field(
+        2e-4, gt=0, description="warm-up learning rate (LoRA SFT usually takes a larger one than GRPO)"
+    )
+    reasoning: bool = Field(
+        True, description="put the generator's reasoning before the box when the prepared rows have one"
+    )
+
+
 class TrainSettings(BaseModel):
     """Every setting of a GRPO LoRA run. Unknown fields are rejected."""
 
@@ -77,7 +101,11 @@ class TrainSettings(BaseModel):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="mixed precision; auto = bf16 on a GPU that supports it, else fp32"
     )
-    gradient_checkpointing: bool = True
+    gradient_checkpointing: bool = Field(
+        True,
+        description="recompute each decoder layer's activations during the backward pass instead of storing them "
+        "(transformers 5: activation_checkpointing); at 16K-token prompts the stored ones do not fit a GPU",
+    )
 
     # data
     data: str | None = Field(None, description="raw data source for `prepare` (file, folder or hf:NAME)")
@@ -131,8 +159,50 @@ class TrainSettings(BaseModel):
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"original": 1.0}, description="reward name -> weight (domvqa_train.rewards)"
     )
-    use_vllm: bool = False
-    vllm_mode: Literal["server", "colocate"] = "server"
+    use_vllm: bool = Field(False, description="generate with vLLM (pip install vllm) instead of transformers")
+    vllm_mode: Literal["server", "colocate"] = Field(
+        "colocate",
+        description="colocate: a vLLM engine inside each training process, on its GPU (one GPU is enough); "
+        "server: a `trl vllm-serve` server on a GPU of its own",
+    )
+
+    # GRPO at long prompts: loss, clipping, kernels, vLLM (the README's "GRPO settings" gives each default's reason)
+    loss_type: Literal["dapo", "dr_grpo", "grpo", "bnpo"] = Field(
+        "dapo",
+        description="trl's loss aggregation: dapo = token mean over the whole accumulated batch (no length bias, "
+        "the same loss at batch 1 x accumulation 8 as at batch 8); dr_grpo = sum / (batch x max_completion_length); "
+        "grpo = per-sequence mean (favours short right and long wrong answers); bnpo = token mean per micro-batch",
+    )
+    importance_sampling_level: Literal["token", "sequence"] = Field(
+        "token",
+        description="token: one importance ratio per token; sequence: one per completion (GSPO, needs loss_type=grpo)",
+    )
+    epsilon: float = Field(
+        0.2, gt=0, lt=1, description="lower clipping range of the importance ratio (1 - epsilon)"
+    )
+    epsilon_high: float | None = Field(
+        0.28,
+        gt=0,
+        description="upper clipping range (1 + epsilon_high; DAPO's clip-higher); null = epsilon",
+    )
+    use_liger_kernel: bool = Field(
+        False,
+        description="Liger's Triton kernels for the model's layers (pip install liger-kernel; a CUDA GPU). trl 1.16 "
+        "already scores log-probs with a chunked LM head, so no full logits tensor is built either way",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="vllm_mode=colocate: the share of each GPU's memory vLLM reserves"
+    )
+    vllm_max_model_length: int | None = Field(
+        None,
+        ge=1,
+        description="vLLM's context window; null = prompt_budget + max_completion_length (what one prompt and its "
+        "completion need)",
+    )
+    init_adapter: str | None = Field(
+        None, description="LoRA adapter folder that GRPO continues training (e.g. `domvqa-train sft`'s)"
+    )
+    sft: SftSettings = Field(default_factory=SftSettings, description="the `sft` warm-up's own settings")
 
     # saving
     output_dir: str = "runs/grpo"
@@ -205,6 +275,53 @@ class TrainSettings(BaseModel):
                 f"({self.prompt_budget}); lower image_tokens or the image processor's max_pixels"
             )
         return self
+
+    @model_validator(mode="after")
+    def _grpo_combinations(self) -> TrainSettings:
+        if self.importance_sampling_level == "sequence" and self.loss_type != "grpo":
+            raise ValueError(
+                f"importance_sampling_level=sequence (GSPO) needs loss_type=grpo: {self.loss_type} sums per-token terms, "
+                "which weights each completion by its length instead of optimising the per-sequence objective"
+            )
+        if self.epsilon_high is not None and self.epsilon_high < self.epsilon:
+            raise ValueError(
+                f"epsilon_high ({self.epsilon_high}) must be at least epsilon ({self.epsilon}): the upper clipping "
+                "range is 1 + epsilon_high; set it to null to use epsilon on both sides"
+            )
+        needed = self.prompt_budget + self.max_completion_length
+        if self.vllm_max_model_length is not None and self.vllm_max_model_length < needed:
+            raise ValueError(
+                f"vllm_max_model_length ({self.vllm_max_model_length}) must hold a whole prompt and its completion: "
+                f"prompt_budget + max_completion_length = {needed}; raise it or leave it unset"
+            )
+        if self.vllm_mode == "server" and "vllm_gpu_memory_utilization" in self.model_fields_set:
+            raise ValueError(
+                "vllm_gpu_memory_utilization applies to vllm_mode=colocate; a vLLM server takes it on its own command "
+                "line (trl vllm-serve --gpu_memory_utilization ...)"
+            )
+        return self
+
+    def vllm_model_length(self) -> int:
+        """vLLM's context window: ``vllm_max_model_length``, or a whole prompt plus its completion."""
+        return self.vllm_max_model_length or self.prompt_budget + self.max_completion_length
+
+    def check_environment(self) -> None:
+        """Raise :class:`SettingsError` when an option needs a package or a folder that is not there.
+
+        Called before the model loads (``train``, ``sft``); ``plan`` does not, so a run for a GPU machine can be
+        planned on a laptop.
+        """
+        if self.use_liger_kernel and importlib.util.find_spec("liger_kernel") is None:
+            raise SettingsError(
+                "use_liger_kernel=true needs liger-kernel: pip install liger-kernel (CUDA GPUs only)"
+            )
+        if self.use_vllm and importlib.util.find_spec("vllm") is None:
+            raise SettingsError("use_vllm=true needs vLLM: pip install vllm, or set use_vllm=false")
+        if self.init_adapter is not None and not (Path(self.init_adapter) / "adapter_config.json").is_file():
+            raise SettingsError(
+                f"init_adapter {self.init_adapter!r} is not a LoRA adapter folder (no adapter_config.json); "
+                "pass the `adapter` folder that `domvqa-train sft` wrote, e.g. runs/sft/adapter"
+            )
 
     def generation_batch_size(self, num_processes: int) -> int:
         """Completions generated per optimisation round across all processes (trl's rule)."""

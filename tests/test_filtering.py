@@ -140,9 +140,11 @@ def test_unwrap_bare_wrappers_keeps_content() -> None:
 
 def test_unwrapped_blocks_still_separate_words_inline_ones_do_not() -> None:
     assert (
-        out("<div><div>one</div><div>two</div><span>three</span><span>four</span></div>")
-        == "one two threefour"
+        out("<div><div>one</div><div>two</div><span>three</span> <span>four</span></div>")
+        == "one two three four"
     )
+    # an inline wrapper whose text touches a word outside keeps its tags: words are not merged
+    assert out("<div><div>one</div><span>three</span><span>four</span></div>") == "one three<span>four</span>"
 
 
 def test_unwrap_keeps_wrappers_with_attributes() -> None:

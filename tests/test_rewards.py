@@ -14,7 +14,6 @@ from domvqa_train.errors import RewardSpecError
 from domvqa_train.rewards import (
     REWARDS,
     anls_reward,
-    answer_in_text,
     build_reward_funcs,
     exact_match_reward,
     extract_boxed,
@@ -294,11 +293,3 @@ def test_build_reward_funcs_errors(spec: object, message: str) -> None:
     with pytest.raises(RewardSpecError) as info:
         build_reward_funcs(spec)  # type: ignore[arg-type]
     assert message in str(info.value)
-
-
-def test_answer_in_text() -> None:
-    dom = "<table><tr><td>Total</td><td>$1,299.00</td></tr><tr><td>Ship &amp; Co</td></tr></table>"
-    assert answer_in_text(["1299"], dom)
-    assert answer_in_text(["Ship & Co"], dom)
-    assert not answer_in_text(["129"], dom)
-    assert not answer_in_text(["missing", "absent"], dom)

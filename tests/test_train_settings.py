@@ -133,9 +133,16 @@ def test_batch_rule_counts_processes() -> None:
 def test_trl_args_pass_through_and_are_checked() -> None:
     from domvqa_train.backends.trl_grpo import grpo_config
 
-    s = TrainSettings(max_steps=3, trl_args={"epsilon": 0.3, "use_cpu": True}, gradient_accumulation_steps=4)
+    s = TrainSettings(
+        max_steps=3, trl_args={"mask_truncated_completions": True, "use_cpu": True}, gradient_accumulation_steps=4
+    )
     cfg = grpo_config(s, [1.0])
-    assert (cfg.epsilon, cfg.max_steps, cfg.num_generations, cfg.generation_batch_size) == (0.3, 3, 4, 4)
+    assert (cfg.mask_truncated_completions, cfg.max_steps, cfg.num_generations, cfg.generation_batch_size) == (
+        True,
+        3,
+        4,
+        4,
+    )
     assert cfg.bf16 is False and cfg.fp16 is False
     with pytest.raises(SettingsError, match="set it with the `learning_rate` setting"):
         grpo_config(TrainSettings(trl_args={"learning_rate": 1.0}), [1.0])

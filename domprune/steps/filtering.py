@@ -155,12 +155,15 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
     """Mark attribute-less wrappers transparent: their tags are not written, their content is."""
     count = 0
     kept, tags, transparent, parent = doc.kept_attrs, doc.tags, doc.transparent, doc.parent
+    prev, last_kid = _siblings(doc, alive)
     for i in range(len(tags)):
         if alive[i] and not kept[i] and tags[i] in UNWRAP_TAGS:
             if tags[i] in _BLOCK_WRAPPERS and i and _inline_context(doc, parent[i]):
                 # a block inside an inline element or a <p>: lenient parsers accept it only with the
                 # block in between, so unwrapping it would change the tree a second parse builds
                 continue
+            if tags[i] not in BLOCK and _would_glue(doc, i, prev, last_kid):
+                continue  # <span>dietwalther.com</span><span>2022</span>: keep the words apart
             if tags[i] not in BLOCK and holds_block(doc, i, alive):
                 # likewise an inline element that holds a block (<p><a><div>): written only while
                 # one of its written children is a block (decided when serializing)
@@ -172,6 +175,36 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
 
 
 _BLOCK_WRAPPERS = frozenset({"div", "center"})
+
+
+def _would_glue(doc: Document, i: int, prev: list[int], last_kid: list[int]) -> bool:
+    """Whether writing inline element ``i`` without its tags joins a word of it to a word outside."""
+    text, tail, end, parent = doc.text, doc.tail, doc.end, doc.parent
+    first_kid = i + 1 if end[i] > i + 1 else -1
+    first = text[i][:1] or (text[first_kid][:1] if first_kid >= 0 else "")
+    k = last_kid[i]
+    if k >= 0:
+        last = tail[k][-1:] or (text[k][-1:] if end[k] == k + 1 and doc.tags[k] not in BLOCK else "")
+    else:
+        last = text[i][-1:]
+    s = prev[i]
+    if s >= 0:  # a block before it is written with a break after it
+        before = tail[s][-1:] or (text[s][-1:] if end[s] == s + 1 and doc.tags[s] not in BLOCK else "")
+    else:
+        before = text[parent[i]][-1:] if parent[i] >= 0 else ""
+    return (before.isalnum() and first.isalnum()) or (last.isalnum() and tail[i][:1].isalnum())
+
+
+def _siblings(doc: Document, alive: list[bool]) -> tuple[list[int], list[int]]:
+    """Each element's previous live sibling and last live child (-1: none)."""
+    n = len(doc.tags)
+    prev, last_kid = [-1] * n, [-1] * n
+    for i in range(1, n):
+        if alive[i]:
+            p = doc.parent[i]
+            prev[i] = last_kid[p]
+            last_kid[p] = i
+    return prev, last_kid
 
 
 def _inline_context(doc: Document, p: int) -> bool:

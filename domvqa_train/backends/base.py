@@ -33,6 +33,7 @@ class TrainReport(BaseModel):
     resumed_from: str | None = None
     train_examples: int = 0
     max_prompt_tokens: int = Field(0, description="longest prompt, re-counted with the model's tokenizer")
+    report: str | None = Field(None, description="the run's report.md (plots of rewards, lengths, step time)")
     log_history: list[dict[str, Any]] = Field(default_factory=list)
 
 

@@ -25,6 +25,7 @@ from ..modelio import (
 )
 from ..screenshots import image_prompt_tokens, resolve_screenshots
 from ..settings import TrainSettings, launched_processes
+from ..training_report import StepClock, as_trainer_callback, write_training_report
 from .base import TrainReport
 
 RewardFunc = Callable[..., list[float]]
@@ -61,6 +62,13 @@ _MANAGED = {
     "fp16": "precision",
     "use_vllm": "use_vllm",
     "vllm_mode": "vllm_mode",
+    "loss_type": "loss_type",
+    "importance_sampling_level": "importance_sampling_level",
+    "epsilon": "epsilon",
+    "epsilon_high": "epsilon_high",
+    "use_liger_kernel": "use_liger_kernel",
+    "vllm_gpu_memory_utilization": "vllm_gpu_memory_utilization",
+    "vllm_max_model_length": "vllm_max_model_length",
 }
 
 
@@ -150,18 +158,40 @@ class RewardVarianceCallback:
                 "reward, so every advantage is zero and this step taught nothing. Raise temperature or "
                 "num_generations, or add a graded reward (f1, anls)",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=1,
             )
 
 
-def _as_trainer_callback(callback: RewardVarianceCallback) -> Any:
-    from transformers import TrainerCallback
+def trainer_options(
+    settings: TrainSettings, known: set[str], *, output_dir: str, learning_rate: float, max_steps: int
+) -> dict[str, Any]:
+    """The trainer options a GRPO run and an SFT run share: batch, saving, logging, precision, checkpointing.
 
-    class _Callback(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            callback.on_log(args, state, control, logs=logs, **kwargs)
-
-    return _Callback()
+    ``known`` is the option names of the config class (its dataclass fields), to pick transformers 5's names.
+    """
+    return {
+        "output_dir": output_dir,
+        "learning_rate": learning_rate,
+        "lr_scheduler_type": settings.lr_scheduler_type,
+        "warmup_steps": settings.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
+        "weight_decay": settings.weight_decay,
+        "adam_beta2": settings.adam_beta2,
+        "per_device_train_batch_size": settings.per_device_batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "max_steps": max_steps,
+        "save_strategy": "steps",
+        "save_steps": settings.save_steps,
+        "save_total_limit": settings.save_total_limit,
+        "logging_steps": settings.logging_steps,
+        "seed": settings.seed,
+        "report_to": settings.report_to,
+        _checkpointing_option(known): settings.gradient_checkpointing,
+        **_precision_flags(settings.precision),
+        "use_liger_kernel": settings.use_liger_kernel,
+        "disable_tqdm": False,  # the progress bar stays when third-party logs are quieted (it follows their level)
+        "remove_unused_columns": False,
+        "use_cpu": not _has_accelerator(),  # also makes CPU multi-process (gloo) launches distributed
+    }
 
 
 def grpo_config(settings: TrainSettings, reward_weights: list[float]) -> Any:
@@ -175,39 +205,63 @@ def grpo_config(settings: TrainSettings, reward_weights: list[float]) -> Any:
         if key not in known:
             raise SettingsError(f"trl_args.{key}: not a trl GRPOConfig option (trl {_trl_version()})")
     kwargs: dict[str, Any] = {
-        "output_dir": settings.output_dir,
-        "learning_rate": settings.learning_rate,
-        "lr_scheduler_type": settings.lr_scheduler_type,
-        "warmup_steps": settings.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
-        "weight_decay": settings.weight_decay,
-        "adam_beta2": settings.adam_beta2,
-        "per_device_train_batch_size": settings.per_device_batch_size,
-        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
-        "max_steps": settings.max_steps,
+        **trainer_options(
+            settings,
+            known,
+            output_dir=settings.output_dir,
+            learning_rate=settings.learning_rate,
+            max_steps=settings.max_steps,
+        ),
         "num_generations": settings.num_generations,
         "max_completion_length": settings.max_completion_length,
         "temperature": settings.temperature,
         "top_p": settings.top_p,
         "beta": settings.beta,
         "reward_weights": reward_weights,
-        "save_strategy": "steps",
-        "save_steps": settings.save_steps,
-        "save_total_limit": settings.save_total_limit,
-        "logging_steps": settings.logging_steps,
-        "seed": settings.seed,
-        "report_to": settings.report_to,
-        _checkpointing_option(known): settings.gradient_checkpointing,
-        **_precision_flags(settings.precision),
+        "loss_type": settings.loss_type,
+        "importance_sampling_level": settings.importance_sampling_level,
+        "epsilon": settings.epsilon,
+        "epsilon_high": settings.epsilon_high,
         "use_vllm": settings.use_vllm,
         "vllm_mode": settings.vllm_mode,
-        "remove_unused_columns": False,
-        "use_cpu": not _has_accelerator(),  # also makes CPU multi-process (gloo) launches distributed
+        "vllm_gpu_memory_utilization": settings.vllm_gpu_memory_utilization,
+        "vllm_max_model_length": settings.vllm_model_length(),
         **settings.trl_args,
     }
     try:
         return GRPOConfig(**kwargs)
     except ValueError as exc:
         raise SettingsError(f"trl rejected the settings: {exc}") from None
+
+
+def train_resuming(trainer: Any, output_dir: str, resume: bool) -> str | None:
+    """Run ``trainer`` from the last checkpoint in ``output_dir`` (when ``resume``); returns that checkpoint.
+
+    Ctrl-C becomes :class:`TrainingInterrupted`, which says which checkpoint is kept.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    start = get_last_checkpoint(output_dir) if resume and Path(output_dir).is_dir() else None
+    try:
+        trainer.train(resume_from_checkpoint=start)
+    except KeyboardInterrupt:
+        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        kept = f"the last checkpoint {last} is kept" if last else "no checkpoint was written yet"
+        raise TrainingInterrupted(
+            f"training interrupted at step {trainer.state.global_step}; {kept}. "
+            "Run the same command again to resume (resume=true)"
+        ) from None
+    return start
+
+
+def attach_adapter(model: Any, adapter_dir: str) -> Any:
+    """``model`` with the LoRA adapter of ``adapter_dir`` loaded for further training (a peft ``PeftModel``)."""
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, adapter_dir, is_trainable=True)
+    except Exception as exc:
+        raise SettingsError(f"cannot load init_adapter {adapter_dir!r} onto the model: {exc}") from None
 
 
 def _checkpointing_option(known: set[str]) -> str:
@@ -278,7 +332,8 @@ class TrlGrpoBackend:
         self.trainer: Any = None
 
     # -- setup ---------------------------------------------------------------------------------
-    def _load_split(self, split: str) -> Any:
+    def load_split(self, split: str) -> Any:
+        """The prepared ``split``, with decoded screenshots in an ``image`` column on screenshot runs."""
         from ..prepare import load_prepared
 
         dataset = load_prepared(self.settings.prepared_dir, split)
@@ -287,6 +342,18 @@ class TrlGrpoBackend:
         if self.settings.use_screenshots:
             dataset = _attach_images(dataset, self.settings.prepared_dir)
         return dataset
+
+    def checked_train_split(self) -> tuple[Any, int]:
+        """The train split, every prompt re-counted with the model's tokenizer (screenshot tokens included) and
+        refused if over ``prompt_budget``; and the longest prompt's tokens."""
+        s = self.settings
+        dataset = self.load_split(s.train_split)
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(s.model)
+        image_tokens = None
+        if s.use_screenshots:
+            image_tokens = image_prompt_tokens(self._load_processor(), dataset["screenshot"])
+        return dataset, check_prompts_fit(dataset, self.tokenizer, s.prompt_budget, image_tokens)
 
     def prepare_model(self) -> None:
         """Load tokenizer, processor (screenshot runs only) and model; LoRA is attached by the trainer."""
@@ -303,45 +370,34 @@ class TrlGrpoBackend:
 
     # -- training ------------------------------------------------------------------------------
     def train(self) -> TrainReport:
-        """Check settings and data, load the model, train (resuming if possible) and save the adapter."""
+        """Check settings and data, load the model, train (resuming if possible), save the adapter, write the report."""
         from transformers.trainer_utils import get_last_checkpoint
         from trl import GRPOTrainer
 
         s = self.settings
         s.check_batch(launched_processes())
+        s.check_environment()
         if s.push_to_hub:
             check_hub_access(s.push_to_hub)  # before hours of training, not after
-        dataset = self._load_split(s.train_split)
-        if self.tokenizer is None:
-            self.tokenizer = load_tokenizer(s.model)
-        image_tokens = None
-        if s.use_screenshots:
-            image_tokens = image_prompt_tokens(self._load_processor(), dataset["screenshot"])
-        longest = check_prompts_fit(dataset, self.tokenizer, s.prompt_budget, image_tokens)
+        dataset, longest = self.checked_train_split()
         args = grpo_config(s, self.reward_weights)
         if self.model is None:
             self.prepare_model()
-        resume = None
-        if s.resume and Path(s.output_dir).is_dir():
-            resume = get_last_checkpoint(s.output_dir)
+        model = attach_adapter(self.model, s.init_adapter) if s.init_adapter else self.model
+        clock = StepClock()
         self.trainer = GRPOTrainer(
-            model=self.model,
+            model=model,
             reward_funcs=self.reward_funcs,
             args=args,
             train_dataset=dataset,
             processing_class=self.processor if self.processor is not None else self.tokenizer,
-            peft_config=lora_config(s),
-            callbacks=[_as_trainer_callback(self.variance), *self.extra_callbacks],
+            peft_config=None if s.init_adapter else lora_config(s),
+            callbacks=[as_trainer_callback(self.variance), as_trainer_callback(clock), *self.extra_callbacks],
         )
         try:
-            self.trainer.train(resume_from_checkpoint=resume)
-        except KeyboardInterrupt:
-            last = get_last_checkpoint(s.output_dir) if Path(s.output_dir).is_dir() else None
-            kept = f"the last checkpoint {last} is kept" if last else "no checkpoint was written yet"
-            raise TrainingInterrupted(
-                f"training interrupted at step {self.trainer.state.global_step}; {kept}. "
-                "Run the same command again to resume (resume=true)"
-            ) from None
+            resume = train_resuming(self.trainer, s.output_dir, s.resume)
+        finally:
+            report_md = self.write_report(s.output_dir, "grpo", clock)
         adapter_dir = self.save(Path(s.output_dir) / "adapter")
         merged = self.merge(Path(s.output_dir) / "merged") if s.merge_adapter else None
         pushed = None
@@ -362,7 +418,20 @@ class TrlGrpoBackend:
             resumed_from=resume,
             train_examples=len(dataset),
             max_prompt_tokens=longest,
+            report=str(report_md) if report_md else None,
             log_history=list(self.trainer.state.log_history),
+        )
+
+    def write_report(self, out_dir: str, kind: str, clock: StepClock) -> Path | None:
+        """``report.md`` and plots of the run so far in ``out_dir`` (main process only; also after Ctrl-C)."""
+        if self.trainer is None or not self.trainer.accelerator.is_main_process:
+            return None
+        return write_training_report(
+            self.trainer.state.log_history,
+            out_dir,
+            kind=kind,  # type: ignore[arg-type]
+            step_seconds=clock.seconds,
+            num_generations=self.settings.num_generations,
         )
 
     # -- saving and loading ----------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""`sft`: the supervised warm-up on \\boxed{} targets, its rules shared with `train`, and GRPO from its adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
+
+from domvqa_train.backends.trl_grpo import TrlGrpoBackend
+from domvqa_train.cli import main
+from domvqa_train.errors import PrepareError, SettingsError
+from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.sft import SftRun, check_targets_fit, sft_target, with_targets
+from domvqa_train.tiny import build_tiny_model, tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prepared")
+    prepare_dataset(SAMPLES, out, PrepareSettings(prompt_budget=BUDGET, progress=False))
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", "qwen2")
+
+
+def _sft_settings(model: Path, prepared: Path, root: Path, **sft) -> object:
+    return tiny_run_settings(
+        model,
+        prepared,
+        root / "grpo",
+        max_completion_length=24,
+        sft={"output_dir": str(root / "sft"), "max_steps": 2, "learning_rate": 1e-2, **sft},
+    )
+
+
+def _with_reasoning(dataset, reasoning: list[str | None]):
+    """``dataset`` with its ``reasoning`` column (prepare writes one, empty here) replaced."""
+    if "reasoning" in dataset.column_names:
+        dataset = dataset.remove_columns("reasoning")
+    return dataset.add_column("reasoning", reasoning)
+
+
+def test_targets_are_the_box_after_the_reasoning_when_there_is_one(prepared) -> None:
+    dataset = load_prepared(prepared, "train")
+    boxed = with_targets(dataset, use_reasoning=True)
+    assert [c[0] for c in boxed["completion"]] == [
+        {"role": "assistant", "content": sft_target(answers[0])} for answers in dataset["answers"]
+    ]
+    reasoned = _with_reasoning(dataset, ["The page says so."] + [None] * (len(dataset) - 1))
+    first = with_targets(reasoned, use_reasoning=True)["completion"][0][0]["content"]
+    assert first == f"The page says so.\n\\boxed{{{dataset['answers'][0][0]}}}"
+    assert with_targets(reasoned, use_reasoning=False)["completion"][0][0]["content"].startswith("\\boxed{")
+
+
+def test_targets_longer_than_grpo_completions_are_refused(prepared) -> None:
+    dataset = load_prepared(prepared, "train")
+    long = _with_reasoning(dataset, ["word " * 80] * len(dataset))
+    targets = with_targets(long, use_reasoning=True)
+    with pytest.raises(PrepareError, match=r"4 SFT target\(s\) are longer than max_completion_length=64"):
+        check_targets_fit(targets, tiny_tokenizer(), 64)
+    assert check_targets_fit(with_targets(dataset, use_reasoning=True), tiny_tokenizer(), 64) <= 64
+
+
+@pytest.mark.slow
+def test_sft_then_grpo_continues_from_its_adapter(model, prepared, tmp_path) -> None:
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    settings = _sft_settings(model, prepared, tmp_path)
+    run = SftRun(settings)
+    report = run.train()
+    adapter = Path(report.adapter_dir)
+    assert report.steps == 2 and adapter == tmp_path / "sft" / "adapter"
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json"):
+        assert (adapter / name).is_file(), name
+    assert Path(report.last_checkpoint).name == "checkpoint-2"
+    assert "SFT warm-up run report" in Path(report.report).read_text(encoding="utf-8")
+    assert (tmp_path / "sft" / "loss.png").is_file()
+    assert not (tmp_path / "grpo").exists()  # sft writes to its own folder only
+
+    # loss on the completion only: the labels are the target and the end of the turn, never the prompt
+    batch = next(iter(run.trainer.get_train_dataloader()))
+    tok = tiny_tokenizer()
+    targets = {sft_target(a[0]) + "<|im_end|>\n" for a in load_prepared(prepared, "train")["answers"]}
+    for ids, labels in zip(batch["input_ids"], batch["labels"], strict=True):
+        kept = [int(i) for i, label in zip(ids, labels, strict=True) if label != -100]
+        assert tok.decode(kept) in targets
+
+    warmed = load_file(adapter / "adapter_model.safetensors")
+    seen: dict = {}
+
+    class FirstWeights(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            from peft import get_peft_model_state_dict
+
+            seen.update({k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()})
+
+    grpo = settings.model_copy(update={"init_adapter": str(adapter), "max_steps": 1})
+    grpo_report = TrlGrpoBackend(grpo, reward_funcs=[text_hash_reward], callbacks=[FirstWeights()]).train()
+    assert seen.keys() == warmed.keys()
+    assert all((seen[k] == warmed[k]).all() for k in warmed), "GRPO must start from the SFT adapter's weights"
+    assert any(k.endswith("lora_B.weight") and warmed[k].abs().sum() > 0 for k in warmed)
+    assert grpo_report.steps == 1 and Path(grpo_report.adapter_dir, "adapter_config.json").is_file()
+    text = Path(grpo_report.report).read_text(encoding="utf-8")
+    assert "GRPO run report" in text and "`rewards/text_hash_reward/mean`" in text
+    assert (tmp_path / "grpo" / "rewards.png").is_file()
+
+
+@pytest.mark.slow
+def test_sft_resumes_from_its_last_checkpoint(model, prepared, tmp_path) -> None:
+    first = SftRun(_sft_settings(model, prepared, tmp_path, max_steps=1)).train()
+    assert first.steps == 1 and first.resumed_from is None
+    again = SftRun(_sft_settings(model, prepared, tmp_path, max_steps=2)).train()
+    assert Path(again.resumed_from).name == "checkpoint-1" and again.steps == 2
+
+
+@pytest.mark.slow
+def test_cli_sft(model, prepared, tmp_path, capsys) -> None:
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        f"model: {model}\nprepared_dir: {prepared}\nprompt_budget: {BUDGET}\nnum_generations: 2\n"
+        "per_device_batch_size: 2\ngradient_accumulation_steps: 1\nmax_completion_length: 24\n"
+        "gradient_checkpointing: false\ndtype: float32\nlora: {rank: 2, alpha: 4}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "warm"
+    assert (
+        main(["sft", "--config", str(cfg), "--output-dir", str(out), "--max-steps", "1", "--print-settings"])
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["sft"]["output_dir"] == str(out) and printed["sft"]["max_steps"] == 1
+    assert printed["output_dir"] == "runs/grpo"  # train's folder is untouched by sft's flags
+    assert main(["sft", "--config", str(cfg), "--output-dir", str(out), "--max-steps", "1"]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[printed.rindex('{\n  "steps"') :])
+    assert summary["steps"] == 1 and summary["adapter_dir"] == str(out / "adapter")
+    assert summary["report"] == str(out / "report.md") and Path(summary["report"]).is_file()
+
+
+def test_sft_refuses_init_adapter(model, prepared, tmp_path) -> None:
+    settings = _sft_settings(model, prepared, tmp_path).model_copy(update={"init_adapter": str(tmp_path)})
+    with pytest.raises(SettingsError, match="init_adapter is for `train`"):
+        SftRun(settings).train()
