@@ -218,6 +218,7 @@ class ChatClient:
             max_retries=0,  # retried here, counted and with the configured backoff
         )
         self._structured = settings.structured != "off"
+        self._adapted: dict[str, str] = {}  # parameters changed for this endpoint after a 400 (see _adapt)
         self._random = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -265,15 +266,11 @@ class ChatClient:
     ) -> ChatReply:
         """One chat completion; raises :class:`RequestFailed` when it fails for good, :class:`EndpointError` on 401/403/404."""
         openai = self._openai
-        structured = response_format is not None and self._structured
-        kwargs: dict[str, Any] = {
-            "model": self.settings.model,
-            "messages": list(messages),
-            "max_tokens": max_tokens,
-        }
-        if temperature is not None:
+        kwargs: dict[str, Any] = {"model": self.settings.model, "messages": list(messages)}
+        kwargs[self._adapted.get("max_tokens", "max_tokens")] = max_tokens
+        if temperature is not None and "temperature" not in self._adapted:
             kwargs["temperature"] = temperature
-        if structured:
+        if response_format is not None and self._structured:
             kwargs["response_format"] = response_format
         attempt = 0
         while True:
@@ -288,12 +285,8 @@ class ChatClient:
                     f"the endpoint {self.settings.url} answered 404 for model {self.settings.model!r}: {exc}"
                 ) from None
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if structured and self.settings.structured == "auto":
-                    with self._lock:
-                        self._structured = False  # this endpoint does not take response_format
-                    kwargs.pop("response_format")
-                    structured = False
-                    continue
+                if self._adapt(kwargs, str(exc)):
+                    continue  # the same request in a form this endpoint takes
                 self.stats.add(failed="bad_request")
                 raise RequestFailed(
                     "bad_request", f"the endpoint refused the request: {exc}", _body(exc)
@@ -312,9 +305,37 @@ class ChatClient:
             except openai.APIStatusError as exc:
                 self.stats.add(failed=f"http_{exc.status_code}")
                 raise RequestFailed(f"http_{exc.status_code}", str(exc), _body(exc)) from None
-        reply = _reply(response, structured)
+        reply = _reply(response, "response_format" in kwargs)
         self.stats.add(reply=reply)
         return reply
+
+    def _adapt(self, kwargs: dict[str, Any], message: str) -> bool:
+        """Change ``kwargs`` after a 400 that names a parameter this endpoint does not take; False when none does.
+
+        Reasoning models (o1, o3, ...) want ``max_completion_tokens`` instead of ``max_tokens`` and only
+        their default temperature; endpoints without structured output refuse ``response_format``.
+        Each change is made once and kept for the rest of the run.
+        """
+        text = message.lower()
+        with self._lock:
+            if "max_completion_tokens" in text and "max_tokens" in kwargs:
+                self._adapted["max_tokens"] = "max_completion_tokens"
+                kwargs["max_completion_tokens"] = kwargs.pop("max_tokens")
+                return True
+            if "temperature" in text and "temperature" in kwargs:
+                self._adapted["temperature"] = "default"
+                del kwargs["temperature"]
+                return True
+            schema_words = ("response_format", "json_schema", "structured", "schema")
+            if (
+                "response_format" in kwargs
+                and self.settings.structured == "auto"
+                and any(w in text for w in schema_words)
+            ):
+                self._structured = False
+                del kwargs["response_format"]
+                return True
+        return False
 
     def _wait(self, attempt: int, exc: Exception) -> float:
         """Seconds before the next try: the server's Retry-After, else exponential backoff with jitter."""

@@ -2,9 +2,9 @@ r"""``label``: each record's difficulty as a pass rate over K attempts, with the
 
 ``dom_difficulty`` = passed attempts / K with the DOM prompt, fitted by
 :func:`domvqa_train.prepare.fit_example` exactly as training will see it (same tokenizer, budget
-and template); ``img_difficulty`` the same with the screenshot and the screenshot-only prompt of ``eval``, when the
-record has a screenshot and the labeller takes images. Values in [0, 1], higher = easier (the
-original's convention). Attempts are sampled like GRPO samples its group (``temperature``,
+and template); ``img_difficulty`` the same with the screenshot and ``eval``'s screenshot-only
+prompt, when the record has a screenshot and the labeller takes images. Values in [0, 1], higher =
+easier (the original's convention). Attempts are sampled like GRPO samples its group (``temperature``,
 ``top_p``), so a record at 0 or 1 predicts a GRPO group without reward variance.
 
 The labeller is the policy itself (:class:`LocalPolicy`: a local model through
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from .data import DomQAExample, Reject, load_examples
-from .endpoint import ChatClient, RequestFailed, image_part
+from .endpoint import ChatClient, Message, RequestFailed, image_part
 from .jobstore import JobStore, atomic_write
 from .prepare import PrepareSettings, default_template, fit_example
 from .presets import screenshot_prompt as screenshot_user_text
@@ -46,8 +46,6 @@ REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "difficulty.png"
 SETTINGS_FILE = "label-settings.json"
-
-Message = dict[str, Any]
 
 
 class LabelSettings(BaseModel):
