@@ -38,7 +38,7 @@ from .data import DomQAExample, Reject, load_examples
 from .endpoint import ChatClient, Message, RequestFailed, image_part
 from .jobstore import JobStore, atomic_write
 from .prepare import PrepareSettings, default_template, fit_example
-from .presets import screenshot_prompt as screenshot_user_text
+from .presets import screenshot_messages
 from .rewards import exact_match_reward, extract_boxed, normalize_answer
 
 LABELS_FILE = "labels.jsonl"
@@ -226,15 +226,10 @@ def readable_image(path: str) -> bool:
 def screenshot_prompt(example: DomQAExample, prepare: PrepareSettings) -> list[Message]:
     """The chat prompt of a screenshot-only attempt: the run's system text and screenshot-only user text.
 
-    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.presets.screenshot_prompt`);
+    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.presets.screenshot_messages`);
     the image is added to the user turn by the labeller.
     """
-    template = prepare.template or default_template()
-    system = [{"role": "system", "content": template.system}] if template.system else []
-    return [
-        *system,
-        {"role": "user", "content": screenshot_user_text(template).replace("{question}", example.question)},
-    ]
+    return screenshot_messages(prepare.template or default_template(), example.question)
 
 
 def label_batch(
