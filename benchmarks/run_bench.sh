@@ -11,9 +11,9 @@ set -euo pipefail
 CORPORA="${1:-../shared/corpora}"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-python -m domprune.bench --corpus "$CORPORA" --out bench-out/default
+python -m domprune.bench --corpus "$CORPORA" --out bench-out/default --require-methods
 if [ "${LARGE:-1}" != "0" ]; then
-  python -m domprune.bench --corpus "$CORPORA" --out bench-out/large --sample 150 \
+  python -m domprune.bench --corpus "$CORPORA" --out bench-out/large --sample 150 --require-methods \
     --methods domprune,domprune_noq,truncate,strip_truncate,trafilatura
 fi
 if [ "${LARGE:-1}" != "0" ]; then python benchmarks/compose_results.py; else python benchmarks/compose_results.py bench-out/default; fi

@@ -4,6 +4,9 @@
 >>> r = domprune.prune("<html><body><h1>Boots</h1><p>Price: $129</p></body></html>", budget=64)
 >>> r.output
 '<h1>Boots</h1><p>Price: $129</p>'
+>>> page = domprune.prepare("<h1>Boots</h1>" + "<p>Light and dry.</p>" * 50, question="Is it dry?")
+>>> [page.fit(b).tokens_after for b in (400, 100)]  # parsed and filtered once, fitted twice
+[393, 97]
 """
 
 from .errors import (
@@ -14,7 +17,8 @@ from .errors import (
     SettingsError,
     TokenizerError,
 )
-from .pipeline import PruneResult, StepReport, chunk, prune
+from .explain import Explanation, explain
+from .pipeline import PreparedPage, PruneResult, StepReport, chunk, prepare, prune
 from .prompt import FittedPrompt, PromptTemplate, fit_prompt
 from .settings import AttributeSettings, BudgetSettings, FilterSettings, ParseSettings, PruneSettings
 from .steps.chunking import Chunk
@@ -26,11 +30,13 @@ __all__ = [
     "BudgetTooSmallError",
     "Chunk",
     "DomPruneError",
+    "Explanation",
     "FilterSettings",
     "FittedPrompt",
     "InputError",
     "InputTooLargeError",
     "ParseSettings",
+    "PreparedPage",
     "PromptTemplate",
     "PruneResult",
     "PruneSettings",
@@ -40,8 +46,10 @@ __all__ = [
     "TokenizerError",
     "chunk",
     "count_tokens",
+    "explain",
     "fit_prompt",
     "get_tokenizer",
+    "prepare",
     "prune",
 ]
 __version__ = "0.1.0"

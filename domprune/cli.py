@@ -1,4 +1,4 @@
-"""`domprune prune|chunk|count|bench`: argument parsing and printing only.
+"""`domprune prune|chunk|explain|count|bench`: argument parsing and printing only.
 
 Exit codes: 0 success, 1 some files failed (others were written), 2 bad input or usage.
 """
@@ -138,6 +138,33 @@ def _cmd_chunk(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    name, page = _inputs([args.file])[0]
+    report = explain(
+        page,
+        budget=args.budget,
+        question=args.question,
+        tokenizer=args.tokenizer,
+        settings=PruneSettings(format=args.format),
+        source=name,
+    )
+    text = report.to_html()
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    c = report.counts
+    print(
+        f"{args.out}: {report.tokens_before} -> {report.tokens_after} tokens; {c['kept']} units kept, "
+        f"{c['dropped']} dropped, {c['removed by filtering']} parts removed by filtering",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_count(args: argparse.Namespace) -> int:
     counter = get_tokenizer(args.tokenizer)
     items = _inputs(args.files)
@@ -168,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(c, 2048)
     c.add_argument("--top", type=int, default=0, help="with --question: only the N best chunks")
     c.set_defaults(func=_cmd_chunk)
+    e = sub.add_parser("explain", help="an HTML report of what pruning kept and dropped, and why")
+    e.add_argument("file", help="HTML file ('-' for standard input)")
+    e.add_argument(
+        "--budget", "-b", type=int, default=DEFAULT_BUDGET, help=f"token budget (default {DEFAULT_BUDGET})"
+    )
+    e.add_argument("--question", "-q", help="the question pruning keeps the page for")
+    e.add_argument("--tokenizer", "-t", default=DEFAULT_TOKENIZER)
+    e.add_argument("--format", "-f", choices=["html", "text"], default="html")
+    e.add_argument("--out", "-o", type=Path, help="report file (default: standard output)")
+    e.set_defaults(func=_cmd_explain)
     k = sub.add_parser("count", help="count tokens of files")
     k.add_argument("files", nargs="*")
     k.add_argument("--tokenizer", "-t", default=DEFAULT_TOKENIZER)

@@ -8,6 +8,7 @@ lists; every step after that works on integers and strings. Element ``i``'s subt
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,7 @@ class Document:
     wrap_blocks: set[int] = field(default_factory=set)  # bare inline wrappers written only around blocks
     kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
+    why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
     open_s: list[str] = field(default_factory=list)  # written open tags, once attributes are final
     close_s: list[str] = field(default_factory=list)
 
@@ -101,6 +103,21 @@ _JSON_LD_DROP = frozenset(
 )  # fmt: skip
 
 
+_EMPTY_JSON = frozenset({"", "{}", "[]", "null", '""', "[{}]"})
+
+
+def _drop(el: Any) -> None:
+    """Remove ``el`` from its parent, keeping its tail text."""
+    parent = el.getparent()
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
 def compact_json_ld(text: str, max_chars: int) -> str:
     """JSON-LD metadata without bodies, images and links (which cost much and answer little).
 
@@ -118,9 +135,12 @@ def compact_json_ld(text: str, max_chars: int) -> str:
 
         def prune(v: Any, depth: int) -> Any:
             if isinstance(v, dict):
-                return {k: prune(x, depth + 1) for k, x in v.items() if k not in _JSON_LD_DROP and depth < 6}
+                kept = {k: prune(x, depth + 1) for k, x in v.items() if k not in _JSON_LD_DROP and depth < 6}
+                kept = {k: x for k, x in kept.items() if x not in ({}, [], "", None)}
+                return {} if set(kept) <= {"@type"} else kept  # {"@type": "ImageObject"} says nothing
             if isinstance(v, list):
-                return [prune(x, depth + 1) for x in v[:5]]
+                items = [prune(x, depth + 1) for x in v[:5]]
+                return [x for x in items if x not in ({}, [], "", None)]
             if isinstance(v, str) and len(v) > 300:
                 return v[:300] + "…"
             return v
@@ -128,6 +148,9 @@ def compact_json_ld(text: str, max_chars: int) -> str:
         # "<" as \u003c: the same JSON, and no "</script>" or "<|im_start|>" in the raw script text
         out = json.dumps(prune(data, 0), ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
     return out if len(out) <= max_chars else out[:max_chars] + "…"
+
+
+NEEDS_COLLAPSE = re.compile(r"[^\S ]|  ")  # white space other than single spaces
 
 
 def collapse(s: str) -> str:
@@ -164,47 +187,53 @@ def flatten(
         for el in json_ld:
             el.tag = "domprune-json-ld"
     if drop_tags:
-        dropped = int(root.xpath("count(" + "|".join(f"//{t}" for t in drop_tags) + ")"))
+        dropped = sum(1 for _ in root.iter(*drop_tags))
         if dropped:
             etree.strip_elements(root, *drop_tags, with_tail=False)
         for el in json_ld:
             el.tag = "script"
-            dropped -= 1
             el.text = compact_json_ld(el.text or "", json_ld_chars)
             for child in list(el):
                 el.remove(child)
-    tags: list[str] = []
-    attrs: list[list[tuple[str, str]]] = []
-    text: list[str] = []
-    tail: list[str] = []
-    parent: list[int] = []
-    end: list[int] = []
-    removed: list[bool] = []
-    stack: list[int] = []
-    for event, el in etree.iterwalk(root, events=("start", "end")):
-        if event == "start":
-            i = len(tags)
-            tag = el.tag
-            if isinstance(tag, str):
-                if tag[0] == "{":
-                    tag = tag.rpartition("}")[2]
-                tags.append(tag.lower())
-                attrs.append(el.items())
-                removed.append(False)
-                t = el.text
-                text.append((collapse(t) if collapse_whitespace else t) if t else "")
-            else:  # comment, processing instruction or entity in a caller's tree
-                tags.append("#comment")
-                attrs.append([])
-                removed.append(True)
-                text.append("")
+            if el.text in _EMPTY_JSON and el.getparent() is not None:  # {} says nothing
+                _drop(el)
+                dropped += 1
+    # one pass over the elements in document order (root.iter() is C); parents through a dict of the
+    # proxies, which stay alive in ``elements`` so lxml hands back the same objects
+    elements = list(root.iter())
+    n = len(elements)
+    index = {el: i for i, el in enumerate(elements)}
+    tags: list[str] = [""] * n
+    attrs: list[list[tuple[str, str]]] = [[]] * n
+    text: list[str] = [""] * n
+    tail: list[str] = [""] * n
+    parent: list[int] = [-1] * n
+    removed: list[bool] = [False] * n
+    squash = collapse if collapse_whitespace else (lambda t: t)
+    needs = NEEDS_COLLAPSE.search if collapse_whitespace else (lambda t: False)
+    for i, el in enumerate(elements):
+        tag = el.tag
+        if isinstance(tag, str):
+            if tag[0] == "{":
+                tag = tag.rpartition("}")[2]
+            tags[i] = tag.lower()
+            attrs[i] = el.items()
+            t = el.text
+            if t:
+                text[i] = squash(t) if needs(t) else t
+        else:  # comment, processing instruction or entity in a caller's tree
+            tags[i] = "#comment"
+            removed[i] = True
+        if i:
+            parent[i] = index[el.getparent()]
             t = el.tail
-            tail.append((collapse(t) if collapse_whitespace else t) if t and stack else "")
-            parent.append(stack[-1] if stack else -1)
-            end.append(0)
-            stack.append(i)
-        else:
-            end[stack.pop()] = len(tags)
+            if t:
+                tail[i] = squash(t) if needs(t) else t
+    end = list(range(1, n + 1))
+    for i in range(n - 1, 0, -1):
+        p = parent[i]
+        if end[i] > end[p]:
+            end[p] = end[i]
     n = len(tags)
     doc = Document(
         tags=tags,

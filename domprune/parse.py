@@ -125,7 +125,7 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _check_markup(text: str) -> str:
-    if not text.strip():
+    if not text or text.isspace():  # (no copy of a large page)
         raise InputError("the page is empty; pass the HTML of a page")
     if "\x00" in text:
         text = text.replace("\x00", "")

@@ -1,10 +1,19 @@
-"""The pruning pipeline: parse once -> filtering -> attributes -> fit to budget -> serialize."""
+"""The pruning pipeline: parse once -> filtering -> attributes -> (unit model, ranking) -> fit budgets.
+
+:func:`prepare` does everything that does not depend on the budget, once; the
+:class:`PreparedPage` it returns fits any number of budgets (:meth:`PreparedPage.fit`) and chunks
+(:meth:`PreparedPage.chunks`), building the unit model and the question's ranking on first use.
+:func:`prune` and :func:`chunk` are one preparation and one call.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 from .document import Document, flatten, serialize
 from .errors import SettingsError
@@ -13,12 +22,15 @@ from .safety import has_special, neutralize
 from .settings import PruneSettings
 from .steps import filtering
 from .steps.attributes import strip_attributes
-from .steps.budget import fit_to_budget
+from .steps.budget import Selection, fit_to_budget
 from .steps.chunking import Chunk, chunk_document
+from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
+from .steps.units import UnitModel
 from .tokenizers import TokenCounter, get_tokenizer
 
 DEFAULT_BUDGET = 16384
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,8 +62,7 @@ class PruneResult:
     timings: dict[str, float]
     dialect: str
     format: str
-    _source: str | None = field(default=None, repr=False)
-    _counter: TokenCounter | None = field(default=None, repr=False)
+    _count_before: Callable[[], int | None] | None = field(default=None, repr=False)
 
     @property
     def fits(self) -> bool:
@@ -60,9 +71,7 @@ class PruneResult:
     @cached_property
     def tokens_before(self) -> int | None:
         """Tokens of the input as given (counted on first access; ``None`` for an lxml tree)."""
-        if self._source is None or self._counter is None:
-            return None
-        return self._counter.count(self._source)
+        return None if self._count_before is None else self._count_before()
 
     def to_dict(self) -> dict:
         return {
@@ -95,9 +104,9 @@ def _check_budget(budget: int) -> int:
 
 
 def prepare_document(
-    parsed: ParsedPage, settings: PruneSettings, question: str | None
+    parsed: ParsedPage, settings: PruneSettings, query: Query | None
 ) -> tuple[Document, list[bool], list[StepReport]]:
-    """Filtering and attribute stripping, shared by :func:`prune` and :func:`chunk`."""
+    """Filtering and attribute stripping: the budget-independent steps."""
     f = settings.filtering
     t0 = time.perf_counter()
     doc, dropped = flatten(
@@ -120,7 +129,7 @@ def prepare_document(
         removed.update(filtering.remove_empty(doc, alive))
         alive = doc.live()
     if f.fold_repeated:
-        protect = _question_matches(doc, alive, question) if question else []
+        protect = _question_matches(doc, alive, query) if query else []
         removed.update(filtering.fold_repeated(doc, alive, f, protect))
         alive = doc.live()
     if f.unwrap:
@@ -160,8 +169,8 @@ def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
     return count
 
 
-def _question_matches(doc: Document, alive: list[bool], question: str) -> list[int]:
-    terms = {t for t, w in Query.from_question(question).terms.items() if w >= 1.0}
+def _question_matches(doc: Document, alive: list[bool], query: Query) -> list[int]:
+    terms = {t for t, w in query.terms.items() if w >= 1.0}
     return [i for i in range(len(doc.tags)) if alive[i] and terms.intersection(words(doc.text[i]))]
 
 
@@ -181,6 +190,165 @@ def _measure(
     steps[1].tokens_before, steps[1].tokens_after = after_filter, after_attrs
 
 
+class PreparedPage:
+    """A page parsed, filtered and attribute-stripped once, for one question, tokenizer and settings.
+
+    :meth:`fit` and :meth:`chunks` reuse everything that does not depend on the budget: the
+    document, the unit model with its token costs, the question's ranking and the exact count of the
+    whole filtered page, each computed on first use. The outputs are those of :func:`prune` and
+    :func:`chunk` with the same arguments.
+    """
+
+    def __init__(
+        self,
+        parsed: ParsedPage,
+        question: str | None,
+        counter: TokenCounter,
+        settings: PruneSettings,
+    ) -> None:
+        t0 = time.perf_counter()
+        self.question = question
+        self.query = Query.from_question(question) if question and question.strip() else None
+        self.counter, self.settings = counter, settings
+        self.dialect, self.format = parsed.dialect, settings.format
+        self._source = parsed.source
+        self.document, self.alive, self.steps = prepare_document(parsed, settings, self.query)
+        t1 = time.perf_counter()
+        self.timings = {"filter_attributes": t1 - t0}
+        if settings.exact_step_tokens:
+            _measure(self.steps, parsed, self.document, counter, settings.format)
+            self.timings["measure"] = time.perf_counter() - t1
+        self._built: dict[str, float] = {}  # seconds that building each shared part took
+
+    def _timed(self, part: str, build: Callable[[], T]) -> T:
+        t0 = time.perf_counter()
+        value = build()
+        self._built[part] = time.perf_counter() - t0
+        return value
+
+    @cached_property
+    def units(self) -> UnitModel:
+        """The units of the filtered page with their token costs."""
+        return self._timed("units", lambda: UnitModel(self.document, self.alive, self.counter, self.format))
+
+    @cached_property
+    def ranking(self) -> Ranking:
+        """The units' ranking for the question (structure and position only without one)."""
+        units = self.units
+        return self._timed("ranking", lambda: rank_units(units, self.query, self.settings.budget))
+
+    @cached_property
+    def whole_text(self) -> str:
+        """Everything filtering left, serialized."""
+        return self._timed("serialize", lambda: serialize(self.document, fmt=self.format))
+
+    @cached_property
+    def whole(self) -> tuple[str, int]:
+        """Everything filtering left, serialized, and its exact token count."""
+        text = self.whole_text
+        return text, self._timed("whole", lambda: self.counter.count(text))
+
+    @cached_property
+    def tokens_before(self) -> int | None:
+        """Tokens of the input as given (``None`` for an lxml tree)."""
+        return None if self._source is None else self.counter.count(self._source)
+
+    def fit(self, budget: int) -> PruneResult:
+        """The page pruned to ``budget`` tokens (exactly :func:`prune`'s result).
+
+        ``timings`` are those of the result made from scratch: parse, filter_attributes, the parts
+        of the budget step (units, ranking, serialize and whole, the whole page written and counted:
+        built once and shared by later fits, still
+        counted in each result that used them), fit (this budget's own work) and their total.
+        """
+        budget = _check_budget(budget)
+        settings = self.settings
+        used: list[str] = []
+
+        def part(name: str, value: Callable[[], Any]) -> Any:
+            used.append(name)
+            return value()
+
+        t0 = time.perf_counter()
+        built_before = sum(self._built.values())
+        if settings.fit:
+            sel = self._select(budget, part)
+            output, tokens, keep = sel.output, sel.tokens, sel.keep
+            removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
+        else:
+            part("serialize", lambda: self.whole_text)
+            output, tokens = part("whole", lambda: self.whole)
+            keep = self.alive
+            removed = {}
+        # this budget's own work: the call's time less the shared parts it built
+        fit_s = time.perf_counter() - t0 - (sum(self._built.values()) - built_before)
+        parts = {name: self._built[name] for name in dict.fromkeys(used)}
+        steps = [dataclasses.replace(s, removed=dict(s.removed)) for s in self.steps]
+        fit_step = StepReport("budget", removed, sum(parts.values()) + fit_s)
+        if settings.exact_step_tokens:
+            fit_step.tokens_before, fit_step.tokens_after = steps[-1].tokens_after, tokens
+        steps.append(fit_step)
+        doc = self.document
+        backend_ids = _backend_ids(doc, keep) if self.dialect == "mind2web" else []
+        timings = {**self.timings, **parts}
+        timings["fit"] = fit_s
+        timings["total"] = sum(self.timings.values()) + sum(parts.values()) + fit_s
+        return PruneResult(
+            output=output,
+            tokens_after=tokens,
+            budget=budget,
+            steps=steps,
+            backend_ids=backend_ids,
+            timings=timings,
+            dialect=self.dialect,
+            format=self.format,
+            _count_before=lambda: self.tokens_before,
+        )
+
+    def select(self, budget: int) -> Selection:
+        """What budget fitting keeps at ``budget``, unit by unit (what :meth:`fit` writes)."""
+        return self._select(_check_budget(budget), lambda name, value: value())
+
+    def _select(self, budget: int, part: Callable[[str, Callable[[], Any]], Any]) -> Selection:
+        return fit_to_budget(
+            part("units", lambda: self.units),
+            budget,
+            ranking=lambda: part("ranking", lambda: self.ranking),
+            whole=lambda: part("whole", lambda: self.whole),
+            whole_text=lambda: part("serialize", lambda: self.whole_text),
+            settings=self.settings.budget,
+        )
+
+    def chunks(self, budget: int) -> list[Chunk]:
+        """Ordered chunks of at most ``budget`` tokens each (exactly :func:`chunk`'s result)."""
+        budget = _check_budget(budget)
+        ranking = (lambda: self.ranking) if self.query is not None else None
+        return chunk_document(self.units, budget, ranking=ranking)
+
+
+def prepare(
+    page: Page,
+    *,
+    question: str | None = None,
+    tokenizer: str | TokenCounter | None = None,
+    settings: PruneSettings | None = None,
+) -> PreparedPage:
+    """Parse, filter and strip ``page`` once; fit the result to many budgets with ``.fit(budget)``.
+
+    >>> p = prepare("<h1>Boots</h1><p>Price: $129</p>" + "<p>More text here.</p>" * 40, question="price?")
+    >>> [p.fit(b).tokens_after <= b for b in (200, 50, 20)]
+    [True, True, True]
+    """
+    settings = settings or PruneSettings()
+    counter = get_tokenizer(tokenizer)
+    t0 = time.perf_counter()
+    parsed = parse_page(page, settings.parse)
+    parse_s = time.perf_counter() - t0
+    prepared = PreparedPage(parsed, question, counter, settings)
+    prepared.timings = {"parse": parse_s, **prepared.timings}
+    return prepared
+
+
 def prune(
     page: Page,
     *,
@@ -193,46 +361,10 @@ def prune(
 
     ``page`` is HTML as ``str`` or ``bytes``, a file path, or an lxml element. The output is
     well-formed HTML (or text with ``settings.format="text"``) and is never over the budget.
+    To fit one page to several budgets, :func:`prepare` it once and call ``.fit(budget)``.
     """
-    settings = settings or PruneSettings()
     budget = _check_budget(budget)
-    counter = get_tokenizer(tokenizer)
-    t0 = time.perf_counter()
-    parsed = parse_page(page, settings.parse)
-    t1 = time.perf_counter()
-    doc, alive, steps = prepare_document(parsed, settings, question)
-    t2 = time.perf_counter()
-    fmt = settings.format
-    if settings.exact_step_tokens:
-        _measure(steps, parsed, doc, counter, fmt)
-    t3 = time.perf_counter()
-    if settings.fit:
-        sel = fit_to_budget(doc, alive, counter, budget, question=question, fmt=fmt, settings=settings.budget)
-        output, tokens, keep = sel.output, sel.tokens, sel.keep
-        removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
-    else:
-        output = serialize(doc, fmt=fmt)
-        tokens = counter.count(output)
-        keep = alive
-        removed = {}
-    t4 = time.perf_counter()
-    fit_step = StepReport("budget", removed, t4 - t3)
-    if settings.exact_step_tokens:
-        fit_step.tokens_before, fit_step.tokens_after = steps[-1].tokens_after, tokens
-    steps.append(fit_step)
-    backend_ids = _backend_ids(doc, keep) if parsed.dialect == "mind2web" else []
-    return PruneResult(
-        output=output,
-        tokens_after=tokens,
-        budget=budget,
-        steps=steps,
-        backend_ids=backend_ids,
-        timings={"parse": t1 - t0, "filter_attributes": t2 - t1, "fit": t4 - t3, "total": t4 - t0},
-        dialect=parsed.dialect,
-        format=fmt,
-        _source=parsed.source,
-        _counter=counter,
-    )
+    return prepare(page, question=question, tokenizer=tokenizer, settings=settings).fit(budget)
 
 
 def _backend_ids(doc: Document, keep: list[bool]) -> list[str]:
@@ -258,11 +390,7 @@ def chunk(
 
     Filtering and attribute stripping run first; nothing else is dropped: every kept text is in
     exactly one chunk. With a ``question``, each chunk gets a BM25 ``score`` (rank with
-    ``sorted(chunks, key=lambda c: -c.score)``).
+    ``sorted(chunks, key=lambda c: -c.score)``). ``settings.budget`` decides the ranking.
     """
-    settings = settings or PruneSettings()
     budget = _check_budget(budget)
-    counter = get_tokenizer(tokenizer)
-    parsed = parse_page(page, settings.parse)
-    doc, alive, _ = prepare_document(parsed, settings, question)
-    return chunk_document(doc, alive, counter, budget, question=question, fmt=settings.format)
+    return prepare(page, question=question, tokenizer=tokenizer, settings=settings).chunks(budget)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import BudgetTooSmallError, SettingsError
 from .parse import Page
-from .pipeline import DEFAULT_BUDGET, PruneResult, prune
+from .pipeline import DEFAULT_BUDGET, PreparedPage, PruneResult, prepare
 from .safety import neutralize
 from .settings import PruneSettings
 from .tokenizers import TokenCounter, get_tokenizer
@@ -22,12 +22,17 @@ DEFAULT_USER = "<dom>{dom}</dom>\nQuestion: {question}"
 
 
 class PromptTemplate(BaseModel):
-    """A system text and a user text with ``{dom}`` and ``{question}`` slots (filled literally)."""
+    """A system text and a user text with ``{dom}`` and ``{question}`` slots (filled literally).
+
+    ``chat=False`` makes the prompt the user text alone, with no chat template around it: what a
+    trainer sees when it is given a plain-string prompt (trl applies no chat template to those).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     system: str | None = Field(DEFAULT_SYSTEM, description="System message; None for none.")
     user: str = Field(DEFAULT_USER, description="User message with {dom} and {question}.")
+    chat: bool = Field(True, description="Render with the tokenizer's chat template (False: plain text).")
 
     @field_validator("user")
     @classmethod
@@ -35,6 +40,21 @@ class PromptTemplate(BaseModel):
         if v.count("{dom}") != 1:
             raise ValueError("the user template needs exactly one {dom} slot")
         return v
+
+    @model_validator(mode="after")
+    def _plain_has_no_system(self) -> PromptTemplate:
+        if not self.chat and self.system is not None:
+            raise ValueError("a plain-text prompt (chat=False) has no system message; set system to None")
+        return self
+
+    def render(
+        self, counter: TokenCounter, dom: str, question: str, add_generation_prompt: bool = True
+    ) -> str:
+        """The prompt text the model reads: the chat-templated messages, or the plain user text."""
+        messages = self.messages(dom, question)
+        if not self.chat:
+            return messages[-1]["content"]
+        return counter.render_chat(messages, add_generation_prompt)
 
     def messages(self, dom: str, question: str) -> list[dict[str, Any]]:
         """The chat messages; the slots are filled literally (a question may contain "{dom}")."""
@@ -60,7 +80,7 @@ class FittedPrompt:
 
 
 def fit_prompt(
-    page: Page,
+    page: Page | PreparedPage,
     *,
     question: str,
     budget: int = DEFAULT_BUDGET,
@@ -73,31 +93,39 @@ def fit_prompt(
 
     The overhead of the template is counted by rendering it with an empty DOM; the DOM gets the
     rest. The final prompt is counted exactly; if joins between the DOM and the template cost a
-    token or two more, the DOM budget shrinks by that much and the page is pruned again.
+    token or two more, the DOM budget shrinks by that much and the page is fitted again (the page
+    is prepared once: :func:`~domprune.prepare`). ``page`` may be a page already prepared for this
+    question; its tokenizer and settings are then used.
     """
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise SettingsError(f"budget must be a positive whole number of tokens, got {budget!r}")
     if not isinstance(question, str):
         raise SettingsError("question must be a string")
     template = template or PromptTemplate()
-    counter = get_tokenizer(tokenizer)
     question = neutralize(question)  # a question is untrusted text too
+    if isinstance(page, PreparedPage):
+        prepared = page
+        _check_prepared(prepared, question, tokenizer, settings)
+        counter = prepared.counter
+    else:
+        counter = get_tokenizer(tokenizer)
+        prepared = prepare(page, question=question, tokenizer=counter, settings=settings)
 
     def render(dom: str) -> str:
-        return counter.render_chat(template.messages(dom, question), add_generation_prompt)
+        return template.render(counter, dom, question, add_generation_prompt)
 
     overhead = counter.count(render(""))
     dom_budget = budget - overhead
     if dom_budget <= 0 and overhead <= budget:
         # no room for a DOM: fine if the page has no content at all
         try:
-            empty = prune(page, budget=1, question=question, tokenizer=counter, settings=settings)
+            empty = prepared.fit(1)
         except BudgetTooSmallError:
             empty = None
         if empty is not None and not empty.output:
             return FittedPrompt(template.messages("", question), render(""), overhead, 0, empty)
     if dom_budget <= 0:
-        smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
+        smallest = _smallest_budget(prepared, overhead, render)
         raise BudgetTooSmallError(
             f"the prompt template and question take {overhead} tokens of the budget of {budget}, "
             f"leaving no room for the page; the smallest budget that works is {smallest}",
@@ -105,9 +133,9 @@ def fit_prompt(
         )
     for _ in range(6):
         try:
-            result = prune(page, budget=dom_budget, question=question, tokenizer=counter, settings=settings)
+            result = prepared.fit(dom_budget)
         except BudgetTooSmallError as exc:
-            smallest = _smallest_budget(page, question, counter, template, settings, overhead, render)
+            smallest = _smallest_budget(prepared, overhead, render)
             raise BudgetTooSmallError(
                 f"a prompt budget of {budget} tokens leaves {dom_budget} for the page after the template "
                 f"({overhead} tokens), too few for any part of it; the smallest prompt budget that "
@@ -127,18 +155,28 @@ def fit_prompt(
     )
 
 
-def _smallest_budget(
-    page: Page,
+def _check_prepared(
+    prepared: PreparedPage,
     question: str,
-    counter: TokenCounter,
-    template: PromptTemplate,
+    tokenizer: str | TokenCounter | None,
     settings: PruneSettings | None,
-    overhead: int,
-    render: Any,
-) -> int | None:
+) -> None:
+    """A prepared page must have been prepared for this question, tokenizer and settings."""
+    if neutralize(prepared.question or "") != question:
+        raise SettingsError(
+            "the page was prepared for another question; prepare it with question= the prompt's question"
+        )
+    if tokenizer is not None and get_tokenizer(tokenizer).name != prepared.counter.name:
+        raise SettingsError("the page was prepared with another tokenizer; leave tokenizer= unset")
+    if settings is not None and settings != prepared.settings:
+        raise SettingsError("the page was prepared with other settings; leave settings= unset")
+
+
+def _smallest_budget(prepared: PreparedPage, overhead: int, render: Any) -> int | None:
     """The smallest prompt budget that fits: the page's own smallest DOM plus the template, checked."""
+    counter = prepared.counter
     try:
-        prune(page, budget=1, question=question, tokenizer=counter, settings=settings)
+        prepared.fit(1)
         dom = 1
     except BudgetTooSmallError as exc:
         if exc.smallest_budget is None:
@@ -146,7 +184,7 @@ def _smallest_budget(
         dom = exc.smallest_budget
     for _ in range(8):  # joins between the DOM and the template may cost a token or two more
         try:
-            result = prune(page, budget=dom, question=question, tokenizer=counter, settings=settings)
+            result = prepared.fit(dom)
         except BudgetTooSmallError:
             dom += 1
             continue

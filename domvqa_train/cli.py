@@ -1,4 +1,5 @@
-"""``domvqa-train prepare|sft|train|plan|eval|test``: argument parsing and printing over the library.
+"""``domvqa-train``: argument parsing and printing over the library (prepare, generate, label, filter, sft,
+train, plan, eval, test, analyze).
 
 Every command reads the same settings (``--config run.yaml`` plus ``--set key=value`` overrides and a
 few explicit flags). Errors print one line and exit with status 2.
@@ -14,13 +15,19 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import DomVQAError
+from .errors import DomVQAError, PrepareError
 from .settings import TrainSettings, launched_processes
 
 EXIT_ERROR = 2
 
 
 def _settings_args(parser: argparse.ArgumentParser) -> None:
+    _config_args(parser)
+    parser.add_argument("--model", help="model name or local folder (setting: model)")
+    parser.add_argument("--prepared-dir", help="folder of prepared <split>.jsonl (setting: prepared_dir)")
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML or TOML settings file (keys: see `train --print-settings`)")
     parser.add_argument(
         "--set",
@@ -30,8 +37,13 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one setting, dotted for groups (e.g. --set lora.rank=16); repeatable",
     )
-    parser.add_argument("--model", help="model name or local folder (setting: model)")
-    parser.add_argument("--prepared-dir", help="folder of prepared <split>.jsonl (setting: prepared_dir)")
+    parser.add_argument(
+        "--preset", help="settings preset under the file and --set, e.g. 'original' (setting: preset)"
+    )
+    _verbose_arg(parser)
+
+
+def _verbose_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v",
         "--verbose",
@@ -43,7 +55,7 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="domvqa-train",
-        description="Prepare DOM question data, train GRPO LoRA adapters, evaluate, test.",
+        description="Prepare DOM question data, train GRPO LoRA adapters, evaluate, test, analyze.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -52,8 +64,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", help="raw data: conversations JSON, raw records, JSONL or hf:NAME (setting: data)"
     )
-    p.add_argument("--workers", type=int, default=1, help="processes that fit prompts in parallel")
+    p.add_argument("--workers", type=int, default=1, help="processes (or Ray actors) that fit prompts")
     p.add_argument("--no-resume", action="store_true", help="recompute everything in the output folder")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: fit on Ray Data actors (same outputs)",
+    )
+    p.add_argument(
+        "--ray-address", help="Ray cluster to join (auto, ray://host:10001); default: start Ray here"
+    )
 
     p = sub.add_parser("sft", help="supervised LoRA warm-up on \\boxed{answer} targets before GRPO")
     _settings_args(p)
@@ -70,6 +91,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="continue from this LoRA adapter, e.g. runs/sft/adapter (setting: init_adapter)",
     )
     p.add_argument("--print-settings", action="store_true", help="print the validated settings and exit")
+    p.add_argument(
+        "--push-to-hub",
+        metavar="REPO",
+        help="upload the merged model (or the adapter) with a model card to this Hub repo; token from HF_TOKEN",
+    )
 
     p = sub.add_parser("plan", help="estimate GPU memory of a train (or sft) run before renting the GPU")
     _settings_args(p)
@@ -88,7 +114,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score one or more models (base, adapters) on the eval split")
     _settings_args(p)
     p.add_argument("models", nargs="+", help="model names/folders or adapter folders, compared side by side")
-    p.add_argument("--split", help="prepared split to evaluate (setting: eval_split)")
+    p.add_argument("--split", help="prepared split to evaluate (default: eval or test, whichever exists)")
+    p.add_argument(
+        "--inputs",
+        choices=["dom", "screenshot", "both"],
+        help="what the models answer from (default: dom; both when use_screenshots is set)",
+    )
     p.add_argument("--max-examples", type=int, help="evaluate the first N examples only")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--base-model", help="base model for adapter folders (default: from adapter_config.json)")
@@ -102,6 +133,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--base-model", help="base model for an adapter folder (default: from adapter_config.json)"
     )
+
+    p = sub.add_parser("analyze", help="break eval results down: difficulty, prompt size, answer type, flips")
+    p.add_argument("eval_dirs", nargs="+", metavar="EVAL_DIR", help="folders holding eval_report.json")
+    p.add_argument("--out", default="runs/analysis", help="folder for analysis.md/.json and plots")
+    _verbose_arg(p)
+    p.add_argument("--baseline", help="model to compare the others with (default: the first one)")
+    _data_commands(sub)
     return parser
 
 
@@ -113,6 +151,8 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
         "data": getattr(args, "data", None),
         "output_dir": getattr(args, "output_dir", None),
         "max_steps": getattr(args, "max_steps", None),
+        "preset": getattr(args, "preset", None),
+        "push_to_hub": getattr(args, "push_to_hub", None),
         "init_adapter": getattr(args, "init_adapter", None),
     }
     if args.command == "sft":  # sft's --output-dir/--max-steps are its own group's
@@ -130,12 +170,15 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings.load(data, overrides, source=args.config or "settings")
 
 
-def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True) -> Any:
+def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True, **engine: Any) -> Any:
     from .prepare import PrepareSettings
 
     return PrepareSettings(
+        **engine,
         tokenizer=settings.tokenizer,
         prompt_budget=settings.prompt_budget,
+        template=settings.template,
+        dom_source=settings.dom_source,
         image_tokens=settings.image_tokens if settings.use_screenshots else 0,
         workers=workers,
         resume=resume,
@@ -148,8 +191,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise DomVQAError("no data to prepare: pass --data FILE (or set `data` in the settings file)")
     from .prepare import prepare_dataset
 
+    engine = {"engine": args.engine, "ray_address": args.ray_address}
     report = prepare_dataset(
-        settings.data, settings.prepared_dir, _prepare_settings(settings, args.workers, not args.no_resume)
+        settings.data,
+        settings.prepared_dir,
+        _prepare_settings(settings, args.workers, not args.no_resume, **engine),
     )
     print(report.model_dump_json(indent=2))
     return 0
@@ -167,6 +213,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     settings.check_batch(launched_processes())  # before the heavy imports and the model load
     settings.check_environment()
+    if settings.push_to_hub:
+        from .hub import check_hub_access
+
+        check_hub_access(settings.push_to_hub)
     from .backends import create_backend
 
     _print_run_summary(create_backend(settings).train())
@@ -203,14 +253,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import EvalSettings, evaluate_models
-    from .prepare import load_prepared
+    from .prepare import find_eval_split, load_prepared
 
     settings = _load_settings(args)
-    split = args.split or settings.eval_split
-    if not split:
-        raise DomVQAError("no eval split: pass --split NAME (or set `eval_split`)")
+    split = find_eval_split(settings.prepared_dir, args.split or settings.eval_split)
+    inputs = args.inputs or ("both" if settings.use_screenshots else "dom")
     dataset = load_prepared(settings.prepared_dir, split)
-    if settings.use_screenshots:
+    if inputs != "dom":
         from .screenshots import resolve_screenshots
 
         dataset = resolve_screenshots(dataset, settings.prepared_dir)
@@ -219,7 +268,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         max_new_tokens=settings.max_completion_length,
         batch_size=args.batch_size,
         rewards=settings.rewards,
-        use_screenshots=settings.use_screenshots,
+        inputs=inputs,
+        template=settings.template,
         attn_implementation=settings.attn_implementation,
         dtype=settings.dtype,
         base_model=args.base_model,
@@ -228,6 +278,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = report.write(args.out)
     print(report.table())
     print(f"\nwrote {path}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import analyze
+
+    analysis = analyze(args.eval_dirs, args.out, baseline=args.baseline)
+    print(analysis.summary())
+    print(f"\nwrote {os.path.join(args.out, 'analysis.md')}")
     return 0
 
 
@@ -241,7 +300,7 @@ def _first(dataset: Any, n: int, settings: TrainSettings, prepared_dir: str) -> 
 
 def cmd_test(args: argparse.Namespace) -> int:
     from .modelio import generate, load_for_inference
-    from .prepare import load_prepared, prepare_dataset
+    from .prepare import find_eval_split, load_prepared, prepare_dataset
     from .screenshots import load_image
 
     settings = _load_settings(args)
@@ -254,7 +313,10 @@ def cmd_test(args: argparse.Namespace) -> int:
                 )
             dataset = _first(load_prepared(tmp, next(iter(report.written))), args.num, settings, tmp)
     else:
-        split = settings.eval_split or settings.train_split
+        try:
+            split = find_eval_split(settings.prepared_dir, settings.eval_split)
+        except PrepareError:  # no evaluation split: answer questions of the training split
+            split = settings.train_split
         dataset = _first(
             load_prepared(settings.prepared_dir, split), args.num, settings, settings.prepared_dir
         )
@@ -283,7 +345,201 @@ _COMMANDS = {
     "plan": cmd_plan,
     "eval": cmd_eval,
     "test": cmd_test,
+    "analyze": cmd_analyze,
 }
+
+
+# --------------------------------------------------------------------------- generate | label | filter
+
+
+def _endpoint_args(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Options of an OpenAI-compatible endpoint (``prefix`` for a second one, e.g. the judge's)."""
+    dash = f"--{prefix}"
+    parser.add_argument(f"{dash}endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    if prefix:
+        parser.add_argument(f"{dash}model", help="model name the judge endpoint serves")
+    parser.add_argument(f"{dash}api-key-env", default="OPENAI_API_KEY", help="variable holding the API key")
+    parser.add_argument(f"{dash}timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    parser.add_argument(f"{dash}retries", type=int, default=4, help="retries on 429/5xx/timeouts (default 4)")
+    if not prefix:
+        parser.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry")
+        parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+        parser.add_argument("--price-input", type=float, help="USD per million prompt tokens (for the cost)")
+        parser.add_argument("--price-output", type=float, help="USD per million completion tokens")
+
+
+def _data_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "generate", help="write checked question/answer records about pages (endpoint or rules)"
+    )
+    p.add_argument(
+        "--data", required=True, help="folder of .html files, records JSON/JSONL, or hf:NAME / dataset folder"
+    )
+    p.add_argument("--out", required=True, help="output folder (qa.jsonl, rejects.jsonl, report.json)")
+    _verbose_arg(p)
+    p.add_argument("--generator", choices=["endpoint", "rules"], help="default: endpoint with --endpoint")
+    _endpoint_args(p)
+    p.add_argument("--model", help="model name the endpoint serves")
+    p.add_argument("--per-page", type=int, default=10, help="questions per page (default 10)")
+    p.add_argument(
+        "--context-budget", type=int, default=16000, help="tokens of pruned DOM sent (default 16000)"
+    )
+    p.add_argument("--context-tokenizer", default="qwen2.5", help="generator's tokenizer (domprune name)")
+    p.add_argument("--max-tokens", type=int, default=4096, help="completion tokens per request")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the endpoint's)")
+    p.add_argument("--max-answer-words", type=int, default=4, help="longer answers are dropped (default 4)")
+    p.add_argument("--max-page-bytes", type=int, default=16 * 1024 * 1024, help="larger pages are rejected")
+    p.add_argument("--structured", choices=["auto", "on", "off"], default="auto", help="send a JSON schema")
+    p.add_argument("--no-screenshots", action="store_true", help="never send screenshots")
+    p.add_argument("--seed", type=int, default=42, help="seed of the rules generator's wordings")
+    p.add_argument("--no-resume", action="store_true", help="start over in the output folder")
+
+    p = sub.add_parser(
+        "label", help="difficulty of each record: pass rate over K attempts (DOM / screenshot)"
+    )
+    _config_args(p)
+    p.add_argument("--data", required=True, help="records: generate's qa.jsonl or any raw/JSONL/hf data")
+    p.add_argument(
+        "--out", required=True, help="output folder (labels.jsonl, rejects.jsonl, report.json, PNG)"
+    )
+    p.add_argument("--model", help="local policy (folder or adapter; setting: model) or the endpoint's model")
+    _endpoint_args(p)
+    p.add_argument("--attempts", type=int, default=4, help="attempts per record and input (default 4)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: setting temperature)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling (default: setting top_p)")
+    p.add_argument("--max-new-tokens", type=int, help="tokens per attempt (default: max_completion_length)")
+    p.add_argument("--batch-size", type=int, default=8, help="records labelled together (default 8)")
+    p.add_argument("--generation-batch", type=int, default=16, help="sequences per generate call (local)")
+    p.add_argument("--no-images", action="store_true", help="label dom_difficulty only")
+    _endpoint_args(p, prefix="judge-")
+    p.add_argument("--no-resume", action="store_true", help="start over in the output folder")
+
+    p = sub.add_parser("filter", help="merge label files by id, keep difficulties in range, split train/eval")
+    p.add_argument(
+        "--data", required=True, nargs="+", action="extend", help="label files (several are merged)"
+    )
+    p.add_argument("--out", required=True, help="output folder (data.jsonl, dropped.jsonl, report.json)")
+    _verbose_arg(p)
+    p.add_argument("--keep-range", default="0<d<=1", help="difficulties kept, e.g. 0<d<1 (default 0<d<=1)")
+    p.add_argument("--by", choices=["all", "dom", "img"], default="all", help="difficulties checked")
+    p.add_argument("--eval-fraction", type=float, default=0.2, help="share in the eval split (default 0.2)")
+    p.add_argument("--seed", type=int, default=42, help="shuffle seed (default 42)")
+    p.add_argument("--group-by", choices=["record", "page"], default="record", help="keep pages whole")
+
+
+def _validated(cls: Any, **values: Any) -> Any:
+    """``cls(**values)``, with a validation error as one line naming the options."""
+    from pydantic import ValidationError
+
+    from .settings import SettingsError, format_validation_error
+
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        raise SettingsError(f"invalid options: {format_validation_error(exc)}") from None
+
+
+def _client(args: argparse.Namespace, model: str | None, prefix: str = "") -> Any:
+    from .endpoint import ChatClient, EndpointSettings
+
+    name = prefix.replace("-", "_")
+    if not model:
+        raise DomVQAError(f"--{prefix}endpoint needs --{prefix}model NAME (the model the endpoint serves)")
+    values = {
+        "url": getattr(args, f"{name}endpoint"),
+        "model": model,
+        "api_key_env": getattr(args, f"{name}api_key_env"),
+        "timeout": getattr(args, f"{name}timeout"),
+        "retries": getattr(args, f"{name}retries"),
+    }
+    if not prefix:
+        values.update(
+            backoff=args.backoff,
+            concurrency=args.concurrency,
+            price_input=args.price_input,
+            price_output=args.price_output,
+        )
+        values["structured"] = getattr(args, "structured", "auto")
+    return ChatClient(_validated(EndpointSettings, **values))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import EndpointGenerator, GenerateSettings, RulesGenerator, generate_dataset
+
+    kind = args.generator or ("endpoint" if args.endpoint else None)
+    if kind is None:
+        raise DomVQAError(
+            "say how to write questions: --endpoint URL --model NAME, or --generator rules (offline)"
+        )
+    if kind == "endpoint" and not args.endpoint:
+        raise DomVQAError("--generator endpoint needs --endpoint URL and --model NAME")
+    settings = _validated(
+        GenerateSettings,
+        per_page=args.per_page,
+        context_budget=args.context_budget,
+        context_tokenizer=args.context_tokenizer,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        max_answer_words=args.max_answer_words,
+        max_page_bytes=args.max_page_bytes,
+        screenshots=not args.no_screenshots,
+        seed=args.seed,
+        resume=not args.no_resume,
+    )
+    generator = EndpointGenerator(_client(args, args.model)) if kind == "endpoint" else RulesGenerator()
+    report = generate_dataset(args.data, args.out, settings, generator)
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from .label import EndpointPolicy, LabelSettings, LLMJudge, LocalPolicy, label_dataset
+
+    run = _load_settings(args)
+    settings = _validated(
+        LabelSettings,
+        attempts=args.attempts,
+        temperature=run.temperature if args.temperature is None else args.temperature,
+        top_p=run.top_p if args.top_p is None else args.top_p,
+        max_new_tokens=run.max_completion_length if args.max_new_tokens is None else args.max_new_tokens,
+        images=not args.no_images,
+        batch_size=args.batch_size,
+        generation_batch=args.generation_batch,
+        resume=not args.no_resume,
+    )
+    judge = LLMJudge(_client(args, args.judge_model, "judge-")) if args.judge_endpoint else None
+    if args.endpoint:
+        labeller: Any = EndpointPolicy(_client(args, args.model))
+    else:
+        from .modelio import is_vision_language, load_config, load_for_inference
+
+        images = settings.images and is_vision_language(load_config(run.model))
+        loaded = load_for_inference(
+            run.model, attn_implementation=run.attn_implementation, dtype=run.dtype, images=images
+        )
+        labeller = LocalPolicy(loaded)
+    report = label_dataset(args.data, args.out, labeller, settings, _prepare_settings(run), judge)
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    from .filter_data import FilterDataSettings, filter_data
+
+    settings = _validated(
+        FilterDataSettings,
+        keep_range=args.keep_range,
+        by=args.by,
+        eval_fraction=args.eval_fraction,
+        seed=args.seed,
+        group_by=args.group_by,
+    )
+    report = filter_data(args.data, args.out, settings)
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+_COMMANDS.update(generate=cmd_generate, label=cmd_label, filter=cmd_filter)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

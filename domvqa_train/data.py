@@ -633,3 +633,36 @@ def _write_media(data: bytes, media_dir: Path) -> str:
         tmp.write_bytes(data)
         os.replace(tmp, path)
     return os.path.abspath(path)
+
+
+class SourceRecord(NamedTuple):
+    """One stored record of a source, before it becomes an example (see :func:`read_records`)."""
+
+    line: int | None
+    where: str | None
+    split: str | None
+    record: Any
+    error: str | None
+
+
+def read_records(source: str | os.PathLike[str], *, fmt: Format = "auto") -> Iterator[SourceRecord]:
+    """Every record of ``source`` as stored, for stages that read other shapes than examples.
+
+    The same files, folders and ``hf:NAME`` as :func:`load_examples`; ``error`` holds why a JSON
+    Lines line could not be parsed (``record`` is then ``None``). Image columns stay undecoded.
+    """
+    records, _ = _read_source(source, fmt)
+    for line, where, split, record in records:
+        bad = isinstance(record, _BadLine)
+        yield SourceRecord(line, where, split, None if bad else record, record.reason if bad else None)
+
+
+def record_screenshot(
+    value: Any, *, base_dir: str | os.PathLike[str] | None, media_dir: str | os.PathLike[str] | None
+) -> str | None:
+    """A record's ``screenshot`` value as an absolute path, the way :func:`load_examples` resolves it.
+
+    Raises ``ValueError`` (with the reason) for image bytes without a ``media_dir`` or a bad data URI.
+    """
+    paths = _Paths(Path(base_dir) if base_dir is not None else None, Path(media_dir) if media_dir else None)
+    return _screenshot(value, paths)

@@ -16,6 +16,8 @@ from typing import Any
 from .errors import DomVQAError
 
 Message = dict[str, Any]
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
+"""Files that hold a multimodal processor's settings in a model folder."""
 
 
 class ModelLoadError(DomVQAError, OSError):
@@ -207,12 +209,14 @@ def load_for_inference(
             raise _load_error("LoRA adapter", name, exc) from None
     has_tokenizer = (Path(name) / "tokenizer_config.json").is_file()
     tokenizer_src = name if has_tokenizer or base is None else base
+    has_processor = any((Path(name) / f).is_file() for f in PROCESSOR_FILES)
+    processor_src = name if has_processor or base is None else base
     vl = is_vision_language(model.config)
     model.eval()
     return LoadedModel(
         model=model,
         tokenizer=load_tokenizer(tokenizer_src),
-        processor=load_processor(tokenizer_src, required=images) if vl and images else None,
+        processor=load_processor(processor_src, required=images) if vl and images else None,
         is_vision_language=vl,
         name=name,
     )
@@ -220,7 +224,7 @@ def load_for_inference(
 
 def generate(
     loaded: LoadedModel,
-    prompts: Sequence[list[Message]],
+    prompts: Sequence[list[Message] | str],
     *,
     max_new_tokens: int = 64,
     images: Sequence[Any | None] | None = None,
@@ -255,9 +259,19 @@ def generate(
     return outputs
 
 
-def _encode(loaded: LoadedModel, batch: list[list[Message]], images: list[Any | None] | None) -> Any:
+def prompt_text(prompt: list[Message] | str, tokenizer: Any) -> str:
+    """The text a model reads for ``prompt``: a chat prompt rendered with the generation prompt, or a
+    plain-string prompt unchanged (as trl treats plain strings: no chat template)."""
+    if isinstance(prompt, str):
+        return prompt
+    return tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+
+
+def _encode(loaded: LoadedModel, batch: list[list[Message] | str], images: list[Any | None] | None) -> Any:
     device = next(loaded.model.parameters()).device
     if images is not None and any(img is not None for img in images):
+        if any(isinstance(p, str) for p in batch):
+            raise ModelLoadError("a screenshot needs a chat prompt; plain-string prompts are text only")
         if loaded.processor is None:
             raise ModelLoadError(
                 f"{loaded.name!r} was loaded without an image processor; load it with images=True"
@@ -273,7 +287,5 @@ def _encode(loaded: LoadedModel, batch: list[list[Message]], images: list[Any | 
         ]
         flat = [img for img in images if img is not None]
         return loaded.processor(text=texts, images=flat, padding=True, return_tensors="pt").to(device)
-    texts = [
-        loaded.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in batch
-    ]
+    texts = [prompt_text(p, loaded.tokenizer) for p in batch]
     return loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False).to(device)

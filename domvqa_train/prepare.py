@@ -2,9 +2,11 @@
 
 ``prepare_dataset(source, out_dir, settings)`` writes into ``out_dir``:
 
-- ``<split>.jsonl``: one row per example whose whole chat-templated prompt fits ``prompt_budget``
-  tokens (``prompt``, ``answers``, ``question``, ``id``, ``screenshot``, ``split``, token counts,
-  and whether an answer is still in the pruned DOM);
+- ``<split>.jsonl``: one row per example whose whole prompt fits ``prompt_budget`` tokens
+  (``prompt``: chat messages, or a plain string for a ``chat=False`` template; ``answers``,
+  ``question``, ``id``, ``screenshot`` (absolute), ``split``, the difficulties as numbers,
+  ``reasoning``, ``meta``, token counts, and whether an answer is still in the pruned DOM);
+- ``screenshots/``: screenshots that came as image bytes (e.g. a Hugging Face image column);
 - ``rejects.jsonl``: every record that was not written, with its reason (load rejects and examples
   that could not be fitted);
 - ``report.json``: counts per split, rejects by kind, the share of examples that fit, the prompt
@@ -26,7 +28,6 @@ import json
 import math
 import multiprocessing
 import os
-import secrets
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -34,22 +35,25 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 import domprune
 from domprune import PromptTemplate
+from domprune.answers import answer_in
 
 from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
 from .errors import PrepareError
-from .rewards import answer_in_text
+from .jobstore import atomic_write
+from .ray_engine import JsonBatchActor, decode_all, ordered_map
 
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "prepare-settings.json"
 PARTIAL_SUFFIX = ".partial"
+SCREENSHOTS_DIR = "screenshots"
 
 
 def default_template() -> PromptTemplate:
@@ -70,7 +74,20 @@ class PrepareSettings(BaseModel):
         description="Tokens of prompt_budget kept free for the screenshot of examples that have one (0: none).",
     )
     template: PromptTemplate | None = Field(default=None, description="None: default_template().")
-    workers: int = Field(default=1, ge=1, description="Processes that fit prompts in parallel.")
+    dom_source: Literal["dom", "shortened_context"] = Field(
+        "dom",
+        description="'shortened_context': use the original's LLM-shortened DOM as the page (comparison).",
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Processes (local engine) or Ray actors (ray engine) that fit prompts."
+    )
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="'ray': fit on Ray Data actors (same outputs as 'local'); see domvqa_train.ray_engine.",
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
+    )
     resume: bool = Field(default=True, description="Skip examples already finished in out_dir.")
     progress: bool = Field(default=True, description="Show a progress bar.")
 
@@ -81,7 +98,12 @@ class PrepareSettings(BaseModel):
             "tokenizer": self.tokenizer,
             "prompt_budget": self.prompt_budget,
             **({"image_tokens": self.image_tokens} if self.image_tokens else {}),  # older folders lack it
-            "template": {"system": template.system, "user": template.user},
+            "template": {
+                "system": template.system,
+                "user": template.user,
+                **({} if template.chat else {"chat": False}),  # older folders lack it
+            },
+            **({"dom_source": self.dom_source} if self.dom_source != "dom" else {}),
         }
 
 
@@ -118,7 +140,7 @@ def prepare_dataset(
     """Fit every example of ``source`` into a prompt of at most ``settings.prompt_budget`` tokens."""
     settings = settings or PrepareSettings()
     out = Path(out_dir)
-    loaded = load_examples(source)
+    loaded = load_examples(source, media_dir=out / SCREENSHOTS_DIR)
     splits = sorted({example.split for example in loaded.examples})
     _check_paths(source, out, splits)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,6 +165,25 @@ def prepare_dataset(
             f"internal error: {report.inputs} inputs but {report.written} + {report.rejected} out"
         )
     return report
+
+
+EVAL_SPLITS = ("eval", "test")
+"""Names of the evaluation split, in the order they are looked for (``eval`` is the original's)."""
+
+
+def find_eval_split(out_dir: str | os.PathLike[str], requested: str | None = None) -> str:
+    """``requested``, or the first of :data:`EVAL_SPLITS` that ``out_dir`` holds."""
+    if requested:
+        return requested
+    out = Path(out_dir)
+    for name in EVAL_SPLITS:
+        if (out / f"{name}.jsonl").is_file():
+            return name
+    available = sorted(p.name.removesuffix(".jsonl") for p in out.glob("*.jsonl") if p.name != REJECTS_FILE)
+    raise PrepareError(
+        f"no evaluation split in {os.fspath(out_dir)!r} (neither eval.jsonl nor test.jsonl; available: "
+        f"{', '.join(available) or 'none'}); pass --split NAME or set eval_split, or run `domvqa-train prepare`"
+    )
 
 
 def load_prepared(out_dir: str | os.PathLike[str], split: str = "train") -> Any:
@@ -198,6 +239,13 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
     """The output row of one example, or a :class:`Reject` that says why its prompt could not be built."""
     template = settings.template or default_template()
     budget = settings.prompt_budget - (settings.image_tokens if example.screenshot else 0)
+    dom = example.dom
+    if settings.dom_source == "shortened_context":
+        if example.shortened_context is None:
+            return _reject(
+                example, "no_shortened_context", "dom_source=shortened_context, but the record has none"
+            )
+        dom = example.shortened_context
     if budget <= 0:
         return _reject(
             example,
@@ -205,13 +253,8 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
             f"image_tokens={settings.image_tokens} leaves no room in prompt_budget={settings.prompt_budget}",
         )
     try:
-        fitted = domprune.fit_prompt(
-            example.dom,
-            question=example.question,
-            budget=budget,
-            tokenizer=settings.tokenizer,
-            template=template,
-        )
+        page = domprune.prepare(dom, question=example.question, tokenizer=settings.tokenizer)
+        fitted = domprune.fit_prompt(page, question=example.question, budget=budget, template=template)
     except domprune.DomPruneError as exc:
         return _reject(example, type(exc).__name__, str(exc))
     except Exception as exc:  # a bug in one page must not stop a long run; it is reported per example
@@ -220,17 +263,18 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
         return _reject(example, "over_budget", f"prompt has {fitted.tokens} tokens > budget {budget}")
     return {
         "id": example.id,
-        "prompt": fitted.messages,
+        "prompt": fitted.messages if template.chat else fitted.text,
         "answers": example.answers,
         "question": example.question,
         "screenshot": example.screenshot,
         "split": example.split,
         "dom_difficulty": example.dom_difficulty,
         "img_difficulty": example.img_difficulty,
+        "reasoning": example.reasoning,
         "prompt_tokens": fitted.tokens,
         "dom_tokens_before": fitted.prune.tokens_before,
-        "answer_in_dom": answer_in_text(example.answers, example.dom),
-        "answer_in_prompt": answer_in_text(example.answers, fitted.prune.output),
+        "answer_in_dom": answer_in(example.answers, dom),
+        "answer_in_prompt": answer_in(example.answers, fitted.prune.output),
     }
 
 
@@ -241,7 +285,10 @@ def _reject(example: DomQAExample, kind: str, message: str) -> Reject:
 def _fit_all(
     examples: list[DomQAExample], settings: PrepareSettings, source: str
 ) -> Iterator[dict[str, Any] | Reject]:
-    """Results in input order, computed in this process or in ``settings.workers`` processes."""
+    """Results in input order, computed in this process, in ``settings.workers`` processes, or on Ray."""
+    if settings.engine == "ray":
+        yield from _fit_on_ray(examples, settings, source)
+        return
     if settings.workers == 1 or len(examples) <= 1:
         for example in examples:
             yield _with_source(fit_example(example, settings), source)
@@ -266,6 +313,30 @@ def _fit_all(
         ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FitActor(JsonBatchActor):
+    """A Ray actor that fits prompts; its tokenizer is built once, on the first record."""
+
+    def __init__(self, settings: PrepareSettings) -> None:
+        self.settings = settings
+
+    def one(self, item: Any) -> dict[str, Any]:
+        outcome = fit_example(DomQAExample.model_validate(item), self.settings)
+        return (
+            {"reject": outcome.model_dump(mode="json")} if isinstance(outcome, Reject) else {"row": outcome}
+        )
+
+
+def _fit_on_ray(
+    examples: list[DomQAExample], settings: PrepareSettings, source: str
+) -> Iterator[dict[str, Any] | Reject]:
+    items = [example.model_dump_json() for example in examples]
+    results = ordered_map(
+        items, _FitActor, {"settings": settings}, workers=settings.workers, address=settings.ray_address
+    )
+    for result in decode_all(results, lambda r: Reject(**r["reject"]) if "reject" in r else r["row"]):
+        yield _with_source(result, source)
 
 
 def _with_source(outcome: dict[str, Any] | Reject, source: str) -> dict[str, Any] | Reject:
@@ -307,7 +378,7 @@ def _check_settings(out: Path, settings: PrepareSettings) -> None:
                 f"{os.fspath(out)!r} was prepared with other settings ({found}); to start over there pass "
                 "resume=False (--no-resume), or choose another output folder"
             )
-    _atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
+    atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
 
 
 @dataclass
@@ -425,21 +496,6 @@ def _dumps(row: dict[str, Any]) -> bytes:
     return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _atomic_write(path: Path, chunks: Iterable[str | bytes]) -> None:
-    """Write ``chunks`` to a temporary file next to ``path`` and move it into place."""
-    temp_name = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp_name, "xb") as handle:  # unlike mkstemp, honours the umask
-            for chunk in chunks:
-                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def _finish(
     out: Path,
     source: str | os.PathLike[str],
@@ -492,10 +548,10 @@ def _assemble(
     kinds: Counter[str] = Counter(r.kind for r in load_rejects)
     kinds.update(str(everything.done[i].kind) for i in reject_ids)
     for split, ids in by_split.items():
-        _atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
+        atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
     reject_lines = [_dumps(r.model_dump(mode="json")) for r in load_rejects]
     reject_lines += [everything.line(i) for i in reject_ids]
-    _atomic_write(out / REJECTS_FILE, reject_lines)
+    atomic_write(out / REJECTS_FILE, reject_lines)
     for split in old_splits:
         if split not in by_split:
             (out / f"{split}.jsonl").unlink(missing_ok=True)  # an earlier run's split this input lacks
@@ -518,7 +574,7 @@ def _assemble(
         answers_in_prompt=sum(r.answer_in_prompt for r in rows),
         answers_lost_by_pruning=sum(r.answer_in_dom and not r.answer_in_prompt for r in rows),
     )
-    _atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
+    atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
     return report
 
 
@@ -534,6 +590,7 @@ __all__ = [
     "PrepareReport",
     "PrepareSettings",
     "default_template",
+    "find_eval_split",
     "fit_example",
     "load_prepared",
     "prepare_dataset",

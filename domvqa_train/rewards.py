@@ -19,15 +19,15 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
-import html
 import math
 import re
 import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+from domprune.answers import answer_tokens
 
 from .errors import RewardSpecError
 
@@ -142,28 +142,7 @@ def _valid_date(year: int, month: int, day: int) -> str | None:
 
 
 _LATEX_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}")
-_NUMBER = re.compile(
-    r"(?<![\w.])[$€£¥]?\s?(?P<sign>[-+−])?[$€£¥]?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?![\w])"
-)
-_TOKEN = re.compile(r"-?\d+(?:\.\d+)?|\w+|%")
-_NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
-_ARTICLES = {"a", "an", "the"}
 _BOOLEANS = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
-
-
-def _plain_number(match: re.Match[str]) -> str:
-    """Drop the currency sign and the thousands separators: ``-$1,000.5`` -> `` -1000.5 ``."""
-    sign = "-" if match["sign"] in ("-", "−") else ""
-    return f" {sign}{match['int'].replace(',', '')}{match['frac'] or ''} "
-
-
-def _canonical_number(token: str) -> str:
-    """``1000.00`` -> ``1000``; ``12.5`` and ``12.50`` -> ``12.50``; ``007`` -> ``7``; ``-0`` -> ``0``."""
-    value = Decimal(token)
-    if value == value.to_integral_value():
-        return f"{value.to_integral_value():f}" if value else "0"
-    decimals = max(2, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
-    return f"{value:.{decimals}f}"
 
 
 def normalize_answer(text: str) -> str:
@@ -189,7 +168,7 @@ def normalize_answer(text: str) -> str:
     core = " ".join(text.split()).strip(" \t\"'`.,;:!?()[]{}")
     if (date := _iso_date(core)) is not None:
         return date
-    tokens = _tokens(text)
+    tokens = answer_tokens(text)
     return _iso_date(tokens) or _BOOLEANS.get(tokens, tokens)
 
 
@@ -198,26 +177,32 @@ def _unwrap(text: str) -> str:
     return _LATEX_WRAPPER.sub(r"\1", text).replace("\\%", "%").replace("\\$", "$").lower()
 
 
-def _tokens(text: str) -> str:
-    """Canonical numbers, no punctuation, no articles, single spaces (``text`` already lower case)."""
-    text = _NUMBER.sub(_plain_number, text)
-    tokens = (t for t in _TOKEN.findall(text) if t not in _ARTICLES)
-    return " ".join(_canonical_number(t) if _NUMERIC.fullmatch(t) else t for t in tokens)
+AnswerType = Literal["boolean", "date", "money", "number", "word", "phrase"]
+ANSWER_TYPES: tuple[AnswerType, ...] = ("boolean", "date", "money", "number", "word", "phrase")
+_MONEY = re.compile(
+    r"[$€£¥]|\b(?:usd|eur|gbp|jpy|chf|cad|aud)\b|\d\s?(?:dollars?|euros?|pounds?)\b", re.IGNORECASE
+)
+_MONTH_WORD = re.compile(r"\b(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
-def answer_in_text(answers: Sequence[str], text: str) -> bool:
-    """Whether some answer's words appear, in order and whole, in ``text`` (HTML entities decoded).
+def answer_type(answer: str) -> AnswerType:
+    """The kind of a reference answer: boolean, date, money, number, word or phrase.
 
-    Numbers and punctuation are compared as in :func:`normalize_answer`; dates and yes/no are not
-    rewritten, so they are found as written.
-
-    >>> answer_in_text(["$1,000"], "<td>Total: 1000.00 &amp; more</td>")
-    True
-    >>> answer_in_text(["100"], "<p>1000</p>")
-    False
+    >>> [answer_type(a) for a in ["Yes", "March 5, 2021", "$19.99", "1,204", "slate", "New York City"]]
+    ['boolean', 'date', 'money', 'number', 'word', 'phrase']
     """
-    haystack = f" {_tokens(_unwrap(html.unescape(text)))} "
-    return any(f" {needle} " in haystack for answer in answers if (needle := _tokens(_unwrap(answer))))
+    normalized = normalize_answer(answer)
+    if normalized in ("yes", "no"):
+        return "boolean"
+    if _iso_date(normalized) is not None or (
+        _MONTH_WORD.search(answer) is not None and re.search(r"\d", answer) is not None
+    ):
+        return "date"
+    if _MONEY.search(answer) and re.search(r"\d", answer):
+        return "money"
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", normalized.replace(" %", "").replace("%", "")):
+        return "number"
+    return "word" if len(normalized.split()) == 1 else "phrase"
 
 
 def _levenshtein(a: str, b: str) -> int:

@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from domprune import PromptTemplate
+
 from .errors import SettingsError
+from .presets import PRESETS, template_by_name
 
 #: Options that older trl versions (or other GRPO scripts) accepted and that this package refuses.
 REMOVED_OPTIONS: dict[str, str] = {
@@ -108,9 +111,22 @@ class TrainSettings(BaseModel):
     data: str | None = Field(None, description="raw data source for `prepare` (file, folder or hf:NAME)")
     prepared_dir: str = Field("runs/prepared", description="folder of prepared <split>.jsonl files")
     train_split: str = "train"
-    eval_split: str | None = "test"
+    eval_split: str | None = Field(
+        None,
+        description="split for eval/test; None: 'eval' (the original's name) or 'test', whichever exists",
+    )
     tokenizer: str = Field("qwen2.5", description="tokenizer that counts prompt tokens during `prepare`")
-    prompt_budget: int = Field(16384, ge=256, description="max tokens of the full chat prompt")
+    prompt_budget: int = Field(16384, ge=256, description="max tokens of the full prompt")
+    template: PromptTemplate = Field(
+        default_factory=PromptTemplate,
+        description="prompt template: a name ('default', 'original') or {system, user, chat}; system null = "
+        "no system message; chat false = a plain-string prompt (trl applies no chat template)",
+    )
+    dom_source: Literal["dom", "shortened_context"] = Field(
+        "dom",
+        description="'shortened_context': prompt with the original's LLM-shortened DOM instead of the page "
+        "(for comparison; records without one are rejected)",
+    )
     use_screenshots: bool = Field(False, description="give the page screenshot to a vision-language model")
     image_tokens: int = Field(
         0,
@@ -122,6 +138,13 @@ class TrainSettings(BaseModel):
     # LoRA and optimisation
     lora: LoraSettings = Field(default_factory=LoraSettings)
     learning_rate: float = Field(5e-5, gt=0)
+    lr_scheduler_type: Literal[
+        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+        "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay",
+    ] = Field("linear", description="learning-rate schedule (transformers' names)")  # fmt: skip
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="share of max_steps spent warming up")
+    weight_decay: float = Field(0.0, ge=0.0)
+    adam_beta2: float = Field(0.999, gt=0.0, lt=1.0)
     per_device_batch_size: int = Field(1, ge=1)
     gradient_accumulation_steps: int = Field(8, ge=1)
     max_steps: int = Field(1000, ge=1)
@@ -188,6 +211,15 @@ class TrainSettings(BaseModel):
     logging_steps: int = Field(10, ge=1)
     resume: bool = Field(True, description="continue from the last checkpoint in output_dir if there is one")
     merge_adapter: bool = Field(False, description="also save the base model with the adapter merged in")
+    push_to_hub: str | None = Field(
+        None,
+        description="Hugging Face repo id (user/name) to upload the merged model (merge_adapter) or the adapter "
+        "to after training, with a model card; token from HF_TOKEN",
+    )
+    hub_private: bool = Field(True, description="create the push_to_hub repo as private")
+    preset: Literal["original"] | None = Field(
+        None, description="settings preset applied under everything else ('original': the original trainer's)"
+    )
     report_to: str = "none"
     trl_args: dict[str, Any] = Field(
         default_factory=dict, description="extra trl GRPOConfig options, passed through unchanged"
@@ -200,6 +232,18 @@ class TrainSettings(BaseModel):
         if isinstance(data, dict):
             _reject_removed(data.get("trl_args"), "trl_args.")
         return data
+
+    @field_validator("template", mode="before")
+    @classmethod
+    def _template_by_name(cls, value: Any) -> Any:
+        return template_by_name(value) if isinstance(value, str) else value
+
+    @field_validator("push_to_hub")
+    @classmethod
+    def _repo_id(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("/") > 1 or not value.strip("/") or " " in value):
+            raise ValueError(f"{value!r} is not a Hugging Face repo id; write it as user/name or name")
+        return value
 
     @field_validator("num_generations")
     @classmethod
@@ -220,6 +264,11 @@ class TrainSettings(BaseModel):
 
     @model_validator(mode="after")
     def _room_for_text(self) -> TrainSettings:
+        if self.use_screenshots and not self.template.chat:
+            raise ValueError(
+                "use_screenshots needs a chat prompt (the image goes into a chat message); set template.chat "
+                "to true, or use_screenshots to false"
+            )
         if self.image_tokens >= self.prompt_budget:
             raise ValueError(
                 f"image_tokens ({self.image_tokens}) must leave room for the text in prompt_budget "
@@ -302,12 +351,29 @@ class TrainSettings(BaseModel):
     def load(
         cls, data: dict[str, Any] | None = None, overrides: list[str] | None = None, source: str = "settings"
     ) -> TrainSettings:
-        """Validate ``data`` with dotted ``key=value`` overrides applied; errors become :class:`SettingsError`."""
+        """Validate ``data`` with dotted ``key=value`` overrides applied; errors become :class:`SettingsError`.
+
+        A ``preset`` (in ``data`` or the overrides) is the base layer: every other value wins over it.
+        """
         merged = apply_overrides(dict(data or {}), overrides or [])
+        preset = merged.get("preset")
+        if preset is not None:
+            if preset not in PRESETS:
+                raise SettingsError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+            merged = _deep_merge(PRESETS[preset], merged)
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
             raise SettingsError(f"invalid {source}: {format_validation_error(exc)}") from None
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top``'s values over it; nested mappings merge key by key."""
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        out[key] = _deep_merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return out
 
 
 def launched_processes() -> int:

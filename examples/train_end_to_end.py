@@ -20,7 +20,7 @@ from domvqa_train.backends import create_backend
 from domvqa_train.errors import DomVQAError
 from domvqa_train.evaluate import EvalSettings, evaluate_models
 from domvqa_train.modelio import generate, load_for_inference
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.prepare import PrepareSettings, find_eval_split, load_prepared, prepare_dataset
 from domvqa_train.settings import TrainSettings
 
 HERE = Path(__file__).resolve().parent
@@ -63,19 +63,22 @@ def main() -> int:
     report = prepare_dataset(
         settings.data,
         settings.prepared_dir,
-        PrepareSettings(tokenizer=settings.tokenizer, prompt_budget=settings.prompt_budget),
+        PrepareSettings(
+            tokenizer=settings.tokenizer, prompt_budget=settings.prompt_budget, template=settings.template
+        ),
     )
     print(f"prepared: {report.written} written, {report.rejected} rejected (see rejects.jsonl)")
 
     trained = create_backend(settings).train()
     print(f"trained {trained.steps} steps; adapter in {trained.adapter_dir}")
 
-    test = load_prepared(settings.prepared_dir, settings.eval_split or settings.train_split)
+    split = find_eval_split(settings.prepared_dir, settings.eval_split)
+    test = load_prepared(settings.prepared_dir, split)
     scores = evaluate_models(
         [settings.model, trained.adapter_dir],
         test,
         EvalSettings(max_new_tokens=settings.max_completion_length, rewards=settings.rewards),
-        split=settings.eval_split or settings.train_split,
+        split=split,
     )
     print(scores.table())
     print(f"report: {scores.write(out / 'eval')}")

@@ -46,7 +46,9 @@ def test_shorten_url_keeps_the_last_segments_within_the_limit() -> None:
     assert short is not None
     assert len(short) <= 40
     assert short.endswith("/final-page.html")
-    assert short.startswith("/")
+    assert short.startswith("example.com/…/")  # the host stays: it says whose page it is
+    rel = shorten_url("/a/very/long/path/with/many/segments/that/goes/on/forever/final-page.html", 30)
+    assert rel is not None and len(rel) <= 30 and rel.startswith("…/") and rel.endswith("/final-page.html")
 
 
 def test_href_and_src_are_shortened_or_dropped() -> None:

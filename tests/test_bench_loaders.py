@@ -10,7 +10,12 @@ import pytest
 
 from domprune.bench.corpora import detect_layout, load_corpus
 from domprune.bench.loaders import BenchInputError, load_input
-from domprune.bench.questions import label_value_pairs, synthetic_questions
+from domprune.bench.questions import (
+    label_value_pairs,
+    paraphrase_for,
+    paraphrased_questions,
+    synthetic_questions,
+)
 from domprune.bench.records import PageReadError
 
 PAGE = "<html><head><title>{title}</title></head><body><h1>{title}</h1><p>By {author}</p></body></html>"
@@ -301,3 +306,28 @@ def test_synthetic_questions_are_seeded_and_marked() -> None:
     assert all(q.text.startswith('What is the value of "') for q in first)
     assert synthetic_questions(html, 0, random.Random(7)) == []
     assert synthetic_questions("<p>nothing structured</p>", 2, random.Random(0)) == []
+
+
+def test_paraphrased_questions_avoid_the_labels_words() -> None:
+    html = (
+        "<table><tr><th>Publisher</th><td>Plume Books</td></tr><tr><th>Item weight</th><td>4.1 kg</td></tr>"
+        "<tr><th>Page Count</th><td>391</td></tr><tr><th>Favourite snack</th><td>crisps</td></tr></table>"
+    )
+    qs = paraphrased_questions(html, 5, random.Random(3))
+    assert {q.answers[0] for q in qs} == {"Plume Books", "4.1 kg", "391"}  # no wording for the snack
+    for q in qs:
+        label = q.field.split(":", 1)[1]
+        assert q.kind == "paraphrased"
+        assert not {w[:4] for w in label.lower().split()} & {w[:4] for w in q.text.lower().split()}
+    assert paraphrase_for("Pages", random.Random(0)) in (
+        "How long is the book?",
+        "How thick is this volume, counted in sheets?",
+    )
+    assert paraphrase_for("Favourite snack", random.Random(0)) is None
+
+
+def test_paraphrased_wordings_asked_twice_on_a_page_are_dropped() -> None:
+    html = "<dl><dt>Online price</dt><dd>$9.54</dd><dt>Club price</dt><dd>$8.00</dd><dt>Publisher</dt><dd>X</dd></dl>"
+    texts = [q.text for q in paraphrased_questions(html, 5, random.Random(1))]
+    assert len(texts) == len(set(texts))
+    assert all(q.answers[0] == "X" for q in paraphrased_questions(html, 5, random.Random(1)))

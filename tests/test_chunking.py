@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -128,12 +129,23 @@ def test_chunks_keep_attributes_by_the_policy() -> None:
     assert 'class="menu"' not in chunks[0].output
 
 
+def test_a_text_larger_than_a_chunk_is_split_at_sentences_then_words() -> None:
+    text = "This is one sentence of a long text. " * 30 + "word " * 50
+    page = f"<div><p>Hello world</p><p>{text}</p></div>"
+    chunks = domprune.chunk(page, budget=40)
+    assert all(c.tokens == count_tokens(c.output) <= 40 for c in chunks)
+    assert all(c.output.startswith("<p>") and c.output.endswith("</p>") for c in chunks)
+    inner = [re.sub(r"</?p>", "", c.output) for c in chunks[1:]]
+    assert " ".join("".join(inner).split()) == " ".join(text.split())  # every word once, in order
+    assert all(piece.rstrip().endswith((".", "word")) for piece in inner)  # cut after a sentence or a word
+
+
 def test_single_piece_over_budget_names_a_budget_that_works() -> None:
     page = "<div><p>Hello world</p><p>" + "word " * 30 + "</p></div>"
     with pytest.raises(BudgetTooSmallError) as info:
-        domprune.chunk(page, budget=8)
+        domprune.chunk(page, budget=3)
     smallest = info.value.smallest_budget
-    assert smallest is not None and smallest > 8 and str(smallest) in str(info.value)
+    assert smallest is not None and smallest > 3 and str(smallest) in str(info.value)
     chunks = domprune.chunk(page, budget=smallest)
     assert all(c.tokens <= smallest for c in chunks)
 

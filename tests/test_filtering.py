@@ -140,9 +140,11 @@ def test_unwrap_bare_wrappers_keeps_content() -> None:
 
 def test_unwrapped_blocks_still_separate_words_inline_ones_do_not() -> None:
     assert (
-        out("<div><div>one</div><div>two</div><span>three</span><span>four</span></div>")
-        == "one two threefour"
+        out("<div><div>one</div><div>two</div><span>three</span> <span>four</span></div>")
+        == "one two three four"
     )
+    # an inline wrapper whose text touches a word outside keeps its tags: words are not merged
+    assert out("<div><div>one</div><span>three</span><span>four</span></div>") == "one three<span>four</span>"
 
 
 def test_unwrap_keeps_wrappers_with_attributes() -> None:
@@ -193,3 +195,34 @@ def test_fold_repeated_only_folds_similar_siblings() -> None:
     )
     text = out(page, fold_repeated=True)
     assert "folded" not in text and "para 11" in text
+
+
+def test_empty_json_ld_is_dropped_and_empty_parts_go() -> None:
+    page = (
+        '<html><head><script type="application/ld+json">{}</script>'
+        '<script type="application/ld+json">{"@type":"ImageObject","url":"a.jpg"}</script>'
+        '<script type="application/ld+json">{"@type":"Product","brand":{},"name":"Boot"}</script>'
+        "</head><body><p>x</p></body></html>"
+    )
+    r = domprune.prune(page, budget=1000)
+    assert r.output.count("<script") == 1
+    assert '{"@type":"Product","name":"Boot"}' in r.output
+    assert r.steps[0].removed["noise_elements"] == 2  # the two that said nothing
+
+
+def test_a_fact_in_the_head_is_written_once() -> None:
+    page = (
+        '<html><head><meta name="description" content="Light  boots."><meta property="og:description" '
+        'content="Light boots."><meta name="twitter:description" content="light boots.">'
+        '<meta property="product:price:amount" content="129"><meta name="viewport" content="width=device-width">'
+        "</head><body><p>x</p></body></html>"
+    )
+    r = domprune.prune(page, budget=1000)
+    assert r.output.count("Light boots.") == 1 and "twitter" not in r.output
+    assert 'content="129"' in r.output and "viewport" not in r.output
+    assert r.steps[0].removed["duplicate_meta"] == 2
+
+
+def test_white_space_inside_attribute_values_is_collapsed() -> None:
+    r = domprune.prune('<p><img alt="AeroMix 900\n      blender,   side view" src="a.jpg"></p>', budget=100)
+    assert 'alt="AeroMix 900 blender, side view"' in r.output

@@ -42,13 +42,20 @@ def _sft_settings(model: Path, prepared: Path, root: Path, **sft) -> object:
     )
 
 
+def _with_reasoning(dataset, reasoning: list[str | None]):
+    """``dataset`` with its ``reasoning`` column (prepare writes one, empty here) replaced."""
+    if "reasoning" in dataset.column_names:
+        dataset = dataset.remove_columns("reasoning")
+    return dataset.add_column("reasoning", reasoning)
+
+
 def test_targets_are_the_box_after_the_reasoning_when_there_is_one(prepared) -> None:
     dataset = load_prepared(prepared, "train")
     boxed = with_targets(dataset, use_reasoning=True)
     assert [c[0] for c in boxed["completion"]] == [
         {"role": "assistant", "content": sft_target(answers[0])} for answers in dataset["answers"]
     ]
-    reasoned = dataset.add_column("reasoning", ["The page says so."] + [None] * (len(dataset) - 1))
+    reasoned = _with_reasoning(dataset, ["The page says so."] + [None] * (len(dataset) - 1))
     first = with_targets(reasoned, use_reasoning=True)["completion"][0][0]["content"]
     assert first == f"The page says so.\n\\boxed{{{dataset['answers'][0][0]}}}"
     assert with_targets(reasoned, use_reasoning=False)["completion"][0][0]["content"].startswith("\\boxed{")
@@ -56,7 +63,7 @@ def test_targets_are_the_box_after_the_reasoning_when_there_is_one(prepared) -> 
 
 def test_targets_longer_than_grpo_completions_are_refused(prepared) -> None:
     dataset = load_prepared(prepared, "train")
-    long = dataset.add_column("reasoning", ["word " * 80] * len(dataset))
+    long = _with_reasoning(dataset, ["word " * 80] * len(dataset))
     targets = with_targets(long, use_reasoning=True)
     with pytest.raises(PrepareError, match=r"4 SFT target\(s\) are longer than max_completion_length=64"):
         check_targets_fit(targets, tiny_tokenizer(), 64)

@@ -39,9 +39,29 @@ def test_toml_file(tmp_path) -> None:
     assert (s.model, s.max_steps, s.lora.rank, s.lora.target_modules) == ("m", 7, 4, ["q_proj"])
 
 
+def test_templates_from_yaml_toml_and_set(tmp_path) -> None:
+    from domvqa_train.presets import TEMPLATES
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("template: original\npreset: original\n", encoding="utf-8")
+    assert TrainSettings.from_file(cfg).template == TEMPLATES["original"]
+    toml = tmp_path / "run.toml"
+    toml.write_text('[template]\nuser = "Page: <dom>{dom}</dom> Q: {question}"\n', encoding="utf-8")
+    custom = TrainSettings.from_file(toml, ["template.system=null"])
+    assert (custom.template.system, custom.template.user, custom.template.chat) == (
+        None,
+        "Page: <dom>{dom}</dom> Q: {question}",
+        True,
+    )
+    assert TrainSettings.load({}, ["template=default"]).template == TEMPLATES["default"]
+
+
 @pytest.mark.parametrize(
     ("data", "overrides", "expected"),
     [
+        ({"template": "fancy"}, [], "unknown template 'fancy'; known templates: default, original"),
+        ({"template": {"user": "no slot"}}, [], "exactly one {dom} slot"),
+        ({"template": {"chat": False}}, [], "plain-text prompt (chat=False) has no system message"),
         ({"lerning_rate": 1e-4}, [], "lerning_rate: unknown setting"),
         ({}, ["lora.rnak=3"], "lora.rnak: unknown setting"),
         ({"num_generations": 1}, [], "at least 2"),

@@ -11,7 +11,7 @@ from .metrics import share, summarize
 from .runner import BenchRun
 
 ALL = "all"
-KINDS = ("natural", "synthetic")
+KINDS = ("natural", "synthetic", "paraphrased")
 
 
 def _by(rows: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:

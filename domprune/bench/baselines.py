@@ -2,7 +2,9 @@
 
 A :class:`Method` splits its work into ``prepare`` (everything that does not depend on the budget,
 done once per page or per page and question) and ``fit`` (one budget). The time of one call at one
-budget is ``prepare + fit``: what a user who wants that budget pays.
+budget is ``prepare + fit``: what a user who wants that budget pays. domprune's prepared page also
+shares work between budgets (unit costs, ranking), so its time is its result's own from-scratch
+total (``PruneResult.timings["total"]``), not the smaller time of a later fit.
 
 Baselines (each optional; one whose package is missing is left out with a note):
 
@@ -40,7 +42,7 @@ class Method:
     fmt: Format
     uses_question: bool
     prepare: Callable[[str, str | None], Any]
-    fit: Callable[[Any, int], str]
+    fit: Callable[[Any, int], Any]  # the output text, or a result with .output (and .timings)
     note: str = ""
 
 
@@ -95,15 +97,19 @@ def domprune_method(
     settings: PruneSettings | None = None,
     name: str | None = None,
 ) -> Method:
-    """domprune's ``prune`` (with or without the question)."""
+    """domprune (with or without the question): the page is prepared once and fitted to each budget.
 
-    def prepare(html: str, question: str | None) -> tuple[str, str | None]:
-        return html, question if with_question else None
+    ``fit`` returns the :class:`~domprune.PruneResult`, whose ``timings["total"]`` is the cost of
+    that result from scratch (what one ``prune`` call at that budget costs), shared parts included.
+    """
 
-    def fit(state: tuple[str, str | None], budget: int) -> str:
-        return domprune.prune(
-            state[0], budget=budget, question=state[1], tokenizer=counter, settings=settings
-        ).output
+    def prepare(html: str, question: str | None) -> domprune.PreparedPage:
+        return domprune.prepare(
+            html, question=question if with_question else None, tokenizer=counter, settings=settings
+        )
+
+    def fit(state: domprune.PreparedPage, budget: int) -> domprune.PruneResult:
+        return state.fit(budget)
 
     label = "domprune" if with_question else "domprune (no question)"
     return Method(
@@ -151,6 +157,11 @@ def htmlrag_method(counter: TokenCounter) -> Method:
 
 
 BASELINES = ("truncate", "strip_truncate", "trafilatura", "htmlrag")
+# what each optional baseline imports (all in domprune[bench]); truncate and strip_truncate need lxml only
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "trafilatura": ("trafilatura", "lxml_html_clean"),  # justext imports lxml.html.clean from it
+    "htmlrag": ("htmlrag", "rank_bm25", "transformers"),
+}
 ALL_METHODS = ("domprune", "domprune_noq", *BASELINES)
 
 
@@ -183,5 +194,6 @@ def build_methods(names: list[str], counter: TokenCounter) -> tuple[list[Method]
             else:
                 missing[name] = f"unknown method: choose from {', '.join(ALL_METHODS)}"
         except ImportError as exc:
-            missing[name] = f"not importable ({exc}); install domprune[bench] to include it"
+            needs = ", ".join(REQUIRES.get(name, ()))
+            missing[name] = f"not importable ({exc}); it needs {needs}: install domprune[bench]"
     return methods, missing

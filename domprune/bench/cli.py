@@ -73,12 +73,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from {','.join(ALL_METHODS)} (default: all)",
     )
     parser.add_argument(
+        "--require-methods",
+        action="store_true",
+        help="stop (exit 2) when a method named cannot be built, instead of leaving it out",
+    )
+    parser.add_argument(
         "--htmlrag-sample",
         type=int,
         default=d["htmlrag_sample"].default,
         help="HtmlRAG runs on this many drawn pages per corpus, it is slow (default %(default)s; -1 = all)",
     )
     parser.add_argument("--synthetic-per-page", type=int, default=d["synthetic_per_page"].default)
+    parser.add_argument("--paraphrased-per-page", type=int, default=d["paraphrased_per_page"].default)
     parser.add_argument(
         "--chunk-budget", type=int, default=d["chunk_budget"].default, help="0 = skip chunking"
     )
@@ -110,8 +116,10 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         sample=args.sample or None,
         seed=args.seed,
         methods=args.methods,
+        require_methods=args.require_methods,
         htmlrag_sample=None if args.htmlrag_sample < 0 else args.htmlrag_sample,
         synthetic_per_page=args.synthetic_per_page,
+        paraphrased_per_page=args.paraphrased_per_page,
         chunk_budget=args.chunk_budget,
         memory_sample=args.memory_sample,
         ablation=not args.no_ablation,

@@ -11,7 +11,7 @@ from domprune.parse import decode_bytes
 
 _TAG = re.compile(r"<[A-Za-z!/]")
 
-QuestionKind = Literal["natural", "synthetic"]
+QuestionKind = Literal["natural", "synthetic", "paraphrased"]
 
 
 @dataclass(frozen=True)

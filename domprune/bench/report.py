@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .aggregate import ALL, aggregate
+from .aggregate import ALL, KINDS, aggregate
 from .runner import BenchRun
 
 
@@ -31,13 +31,13 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), sep, *(line(r) for r in rows)])
 
 
-def _by_corpus_table(numbers: dict[str, Any]) -> str:
+def _by_corpus_table(numbers: dict[str, Any], kind: str = "natural") -> str:
     corpora = [*sorted({r["corpus"] for r in numbers["results"]} - {ALL}), ALL]
     cells: dict[tuple[str, int], dict[str, str]] = {}
     for r in numbers["results"]:
         ret = r["retention"]
         cells.setdefault((r["method"], r["budget"]), {})[r["corpus"]] = (
-            f"{_pct(ret['natural'])} ({ret['n_natural']})" if ret["n_natural"] else "-"
+            f"{_pct(ret[kind])} ({ret['n_' + kind]})" if ret["n_" + kind] else "-"
         )
     return format_table(
         ["method", "budget", *corpora],
@@ -76,6 +76,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                 "reduction med",
                 "retained nat",
                 "retained syn",
+                "retained par",
                 "s/call med",
                 "p90",
                 "calls/s",
@@ -95,6 +96,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                     _fmt(r["reduction"]["median"], 1) + "x",
                     _pct(r["retention"]["natural"]) + f" ({r['retention']['n_natural']})",
                     _pct(r["retention"]["synthetic"]) + f" ({r['retention']['n_synthetic']})",
+                    _pct(r["retention"]["paraphrased"]) + f" ({r['retention']['n_paraphrased']})",
                     _fmt(r["seconds"]["median"], 3),
                     _fmt(r["seconds"]["p90"], 3),
                     _fmt(r["calls_per_s"], 1),
@@ -107,7 +109,13 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
             ],
         ),
     ]
-    parts += ["", "Natural-question retention by corpus (answers in brackets)", _by_corpus_table(numbers)]
+    for kind in KINDS:
+        if any(r["retention"]["n_" + kind] for r in numbers["results"]):
+            parts += [
+                "",
+                f"{kind.capitalize()}-question retention by corpus (answers in brackets)",
+                _by_corpus_table(numbers, kind),
+            ]
     if numbers["vs_domprune"]:
         parts += [
             "",
@@ -155,6 +163,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                     *(f"fits {b}" for b in budgets),
                     "retained nat",
                     "retained syn",
+                    "retained par",
                     "s med",
                 ],
                 [
@@ -167,6 +176,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                         *(_pct(a["fit_share"][b]) for b in budgets),
                         _pct(a["retention"]["natural"]),
                         _pct(a["retention"]["synthetic"]),
+                        _pct(a["retention"]["paraphrased"]),
                         _fmt(a["seconds"]["median"], 3),
                     ]
                     for a in numbers["ablation"]
@@ -192,7 +202,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
             ),
         ]
     c = numbers["chunking"]
-    if any(c.get(k, {}).get("questions") for k in ("natural", "synthetic")):
+    if any(c.get(k, {}).get("questions") for k in KINDS):
         parts += [
             "",
             f"Chunking (chunk budget {c['chunk_budget']}, question given)",
@@ -207,7 +217,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
                         _fmt(c[k]["chunks_per_page"]["median"], 0),
                         _fmt(c[k]["seconds"]["median"], 3),
                     ]
-                    for k in ("natural", "synthetic")
+                    for k in KINDS
                 ],
             ),
         ]
@@ -237,8 +247,8 @@ def plot(numbers: dict[str, Any], run: BenchRun, out: Path) -> list[Path]:
 
     written = []
     results = [r for r in numbers["results"] if r["corpus"] == ALL]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, kind in zip(axes, ("natural", "synthetic"), strict=True):
+    fig, axes = plt.subplots(1, len(KINDS), figsize=(15, 4.2), sharey=True)
+    for ax, kind in zip(axes, KINDS, strict=True):
         for method in dict.fromkeys(r["method"] for r in results):
             pts = sorted(
                 (r["budget"], r["retention"][kind])
@@ -255,7 +265,7 @@ def plot(numbers: dict[str, Any], run: BenchRun, out: Path) -> list[Path]:
         ax.set_title(f"{kind} questions")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("answers retained (%)")
-    axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     written.append(out / "retention.png")
     fig.savefig(written[-1], dpi=120)

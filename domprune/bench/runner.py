@@ -3,7 +3,7 @@
 Rows (plain dicts, written to ``records.jsonl`` by the report):
 
 - ``call``: one method at one budget on one page (and question, for methods that read it):
-  tokens after, whether it fits, seconds (prepare + fit), error;
+  tokens after, whether it fits, seconds (prepare + fit; domprune: its result's from-scratch total), error;
 - ``answer``: whether one question's answer survived one call;
 - ``chunk``: whether a question's answer is in the top-ranked chunk / in any chunk;
 - ``ablation``: domprune with budget fitting off (filtering only; filtering + attributes);
@@ -30,15 +30,15 @@ from typing import Any
 from tqdm import tqdm
 
 import domprune
+from domprune.answers import Haystack, haystack
 from domprune.settings import AttributeSettings, PruneSettings
 from domprune.tokenizers import TokenCounter, get_tokenizer
 
 from .baselines import Method, build_methods
 from .corpora import load_corpus
-from .loaders import Loaded, load_input
+from .loaders import BenchInputError, Loaded, load_input
 from .memory import measure_in_child
-from .metrics import Haystack, haystack
-from .questions import synthetic_questions
+from .questions import paraphrased_questions, synthetic_questions
 from .records import Page, PageReadError, Question, Skip
 from .settings import BenchSettings
 from .timing import time_limit
@@ -100,7 +100,8 @@ def _timed(fn: Callable[[], Any], limit: float) -> tuple[Any, float, str | None]
 def _page_questions(
     page: Page, html: str, hay: Haystack, settings: BenchSettings
 ) -> tuple[list[Question], list[Skip]]:
-    """Labelled questions whose answers occur in the page (absent answers dropped), plus synthetic ones."""
+    """Labelled questions whose answers occur in the page (absent answers dropped), plus synthetic and
+    paraphrased ones."""
     kept: list[Question] = []
     skipped: list[Skip] = []
     for q in page.questions:
@@ -114,6 +115,9 @@ def _page_questions(
     rng = random.Random(f"{settings.seed}:{page.corpus}:{page.id}")
     for q in synthetic_questions(html, settings.synthetic_per_page, rng):
         if hay.contains(q.answers[0]):
+            kept.append(q)
+    for q in paraphrased_questions(html, settings.paraphrased_per_page, rng):
+        if hay.contains(q.answers[0]) and all(q.text != k.text for k in kept):
             kept.append(q)
     return kept, skipped
 
@@ -165,6 +169,10 @@ class _PageBench:
                 else:
                     out, fit_s, err = _timed(lambda budget=budget, state=state: m.fit(state, budget), limit)
                     seconds = prep_s + fit_s
+                    # a prepared page shares work between budgets; its result says what it cost alone
+                    own = getattr(out, "timings", None)
+                    if own and "total" in own:
+                        seconds = own["total"]
                     if err is not None and err.startswith("CallTimeout"):
                         stop = "not run: a larger budget timed out on this page"
                 text = None if out is None else (out if isinstance(out, str) else out.output)
@@ -276,6 +284,10 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         f"({len(loaded.skipped)} records skipped while loading)"
     )
     methods, run.missing_methods = build_methods(settings.methods, counter)
+    if settings.require_methods and run.missing_methods:
+        raise BenchInputError(
+            "; ".join(f"method {name} cannot run: {why}" for name, why in run.missing_methods.items())
+        )
     for name, why in run.missing_methods.items():
         log(f"method {name} left out: {why}")
     run.methods = {
@@ -310,6 +322,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
                 "questions": len(questions),
                 "natural": sum(q.kind == "natural" for q in questions),
                 "synthetic": sum(q.kind == "synthetic" for q in questions),
+                "paraphrased": sum(q.kind == "paraphrased" for q in questions),
                 "htmlrag": id(page) in htmlrag_pages,
             }
         )

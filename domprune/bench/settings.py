@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .baselines import ALL_METHODS
 
-DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000)
+DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000, 500)
 
 
 class BenchSettings(BaseModel):
@@ -27,12 +27,20 @@ class BenchSettings(BaseModel):
     sample: int | None = Field(12, ge=1, description="Pages drawn per corpus/source (None: all).")
     seed: int = 0
     methods: list[str] = Field(default_factory=lambda: list(ALL_METHODS))
+    require_methods: bool = Field(
+        False,
+        description="Stop with an error when a method named cannot be built (a baseline's package "
+        "is missing or broken) instead of leaving it out with a note.",
+    )
     htmlrag_sample: int | None = Field(
         2,
         ge=0,
         description="HtmlRAG runs on this many of the drawn pages per corpus (it is slow; None: all).",
     )
     synthetic_per_page: int = Field(2, ge=0, description="Synthetic questions drawn per page.")
+    paraphrased_per_page: int = Field(
+        2, ge=0, description="Paraphrased questions (a label's value asked without its words) per page."
+    )
     chunk_budget: int = Field(
         2000, ge=0, description="Budget of each chunk for the chunking measure (0: off)."
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..document import Document
+import functools
+import re
+
+from ..document import NEEDS_COLLAPSE, Document
 from ..settings import AttributeSettings
 
 # aria attributes that hold id references: useless once ids are gone.
@@ -12,14 +15,24 @@ _ARIA_REFS = frozenset(
 )  # fmt: skip
 _URL_ATTRS = frozenset({"href", "src"})
 _META_NAMES = frozenset({"name", "property", "itemprop", "content"})
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+# a long value without a space that holds key=value pairs or %-escapes is data for machines
+_MACHINE_VALUE = re.compile(r"(?=\S*(?:=\S*&|%[0-9A-Fa-f]{2}))\S{40,}$")
+_TEXT_ATTRS = frozenset({"title", "alt", "aria-label", "label"})
 _DROP_URL_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
 
 
+@functools.lru_cache(maxsize=8192)  # links repeat within a page (menus at the top and the bottom)
 def shorten_url(value: str, max_chars: int) -> str | None:
-    """A meaningful, shorter substring of a URL, or ``None`` when nothing meaningful is left.
+    """A meaningful, shorter form of a URL, or ``None`` when nothing meaningful is left.
+
+    Query, fragment, scheme and ``www.`` go; a URL still too long keeps its host and the end of
+    its path (the segments that name the target), joined by ``/…/``.
 
     >>> shorten_url("https://shop.example.com/boots/trail-runner-3?utm_source=x#top", 60)
     'shop.example.com/boots/trail-runner-3'
+    >>> shorten_url("https://cdn.example.com/img/products/kitchen/blenders/aeromix-900/side.jpg?w=1", 40)
+    'cdn.example.com/…/aeromix-900/side.jpg'
     >>> shorten_url("javascript:void(0)", 60) is None
     True
     """
@@ -27,24 +40,39 @@ def shorten_url(value: str, max_chars: int) -> str | None:
     low = v[:16].lower()
     if not v or v.startswith("#") or low.startswith(_DROP_URL_SCHEMES):
         return None
-    for sep in ("?", "#"):
-        cut = v.find(sep)
-        if cut >= 0:
-            v = v[:cut]
+    m = _QUERY_OR_FRAGMENT.search(v)
+    if m:
+        v = v[: m.start()]
     scheme = v.find("://")
-    if 0 <= scheme < 12:
-        v = v[scheme + 3 :]
-    if v.startswith("www."):
+    host = ""
+    if 0 <= scheme < 12 or v.startswith("//"):
+        v = v[scheme + 3 :] if scheme >= 0 else v[2:]
+        slash = v.find("/")
+        host, v = (v, "") if slash < 0 else (v[:slash], v[slash:])
+        if host.startswith("www."):
+            host = host[4:]
+    elif v.startswith("www."):
         v = v[4:]
     v = v.rstrip("/") or v
-    if not v:
+    if not host and not v:
         return None
-    if len(v) > max_chars:
-        # keep the last path segments that fit: they name the target
-        start = len(v) - max_chars
-        slash = v.find("/", start)
-        v = v[slash:] if 0 <= slash < len(v) - 1 else v[start:]
-    return v
+    if len(host) + len(v) <= max_chars:
+        return host + v if v != "/" else host or v
+    # keep the host and the last path segments that fit
+    room = max_chars - len(host) - (3 if host else 0)
+    segments = [s for s in v.split("/") if s]
+    tail: list[str] = []
+    for seg in reversed(segments):
+        if len(seg) + sum(len(t) + 1 for t in tail) > room and tail:
+            break
+        tail.insert(0, seg)
+    end = "/".join(tail)
+    cut = len(tail) < len(segments) or len(end) > room
+    if len(end) > room:  # one segment longer than the room: its end names the file
+        end = end[-max(room, 8) :]
+    prefix = (host + ("/…/" if cut else "/")) if host else ("…/" if cut else "")
+    over = len(prefix) + len(end) - max_chars
+    return prefix + (end[over:] if over > 0 and len(end) - over >= 8 else end)
 
 
 def _norm(name: str) -> str:
@@ -68,6 +96,7 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
     empty: list[tuple[str, str]] = []
     names: dict[str, str | None] = {}  # attribute name -> normalised name if kept, else None
     tags = doc.tags
+    needs_collapse = NEEDS_COLLAPSE.search
     for i, attrs in enumerate(doc.attrs):
         if not attrs or not alive[i]:
             kept_all.append(empty)
@@ -76,6 +105,8 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
         meta = tags[i] == "meta"
         for k, v in attrs:
             if meta and k in _META_NAMES:  # a meta's content means nothing without its name
+                if needs_collapse(v):
+                    v = " ".join(v.split())
                 kept.append((k, v if len(v) <= max_meta else v[:max_meta].rstrip() + "…"))
                 continue
             if k in names:
@@ -96,9 +127,15 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
                 if short != v:
                     shortened += 1
                 v = short
-            elif len(v) > max_val:
-                v = v[:max_val].rstrip() + "…"
-                truncated += 1
+            else:
+                if n in _TEXT_ATTRS and _MACHINE_VALUE.match(v):  # COinS titles, encoded tracking data
+                    dropped += 1
+                    continue
+                if needs_collapse(v):  # alt texts with line breaks and indentation
+                    v = " ".join(v.split())
+                if len(v) > max_val:
+                    v = v[:max_val].rstrip() + "…"
+                    truncated += 1
             kept.append((k, v))
         kept_all.append(kept)
     doc.kept_attrs = kept_all

@@ -8,13 +8,14 @@ ancestors, so it is well-formed and stands alone; every kept text is in exactly 
 from __future__ import annotations
 
 import bisect
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..document import Document
 from ..errors import BudgetTooSmallError
-from ..settings import BudgetSettings
-from ..tokenizers import TokenCounter
-from .budget import TAIL, _Fitter, _Units, heading_elements
+from .ranking import Ranking, heading_elements
+from .units import TAIL, TEXT, UnitModel, Units
 
 
 @dataclass
@@ -38,17 +39,14 @@ def _describe(doc: Document, i: int) -> str:
 
 
 def chunk_document(
-    doc: Document,
-    alive: list[bool],
-    counter: TokenCounter,
-    budget: int,
-    *,
-    question: str | None = None,
-    fmt: str = "html",
+    model: UnitModel, budget: int, *, ranking: Callable[[], Ranking] | None = None
 ) -> list[Chunk]:
-    """Split the filtered document into chunks of at most ``budget`` tokens each."""
-    fitter = _Fitter(doc, alive, counter, fmt, BudgetSettings())
-    units = fitter.units
+    """Split the filtered document into chunks of at most ``budget`` tokens each.
+
+    With ``ranking`` (a question's), each chunk gets a score: its best unit's relevance.
+    """
+    doc, alive, counter = model.doc, model.alive, model.counter
+    units = model.units
     n_units = len(units)
     if not n_units:
         return []
@@ -63,11 +61,11 @@ def chunk_document(
     sub = [0.0] * n
     for i in range(n - 1, -1, -1):
         if alive[i]:
-            sub[i] += fitter.tag_cost[i]
+            sub[i] += model.tag(i)
             if i in own_unit:
-                sub[i] += fitter.unit_cost[own_unit[i]]
+                sub[i] += model.cost(own_unit[i])
         if i:
-            sub[parent[i]] += sub[i] + (fitter.unit_cost[tail_unit[i]] if i in tail_unit else 0)
+            sub[parent[i]] += sub[i] + (model.cost(tail_unit[i]) if i in tail_unit else 0)
 
     def units_of(i: int) -> list[int]:
         lo = bisect.bisect_left(keys, (i, 0, 0))
@@ -101,40 +99,38 @@ def chunk_document(
             stack.append((True, c))
             stack.append((False, c))
 
-    chunks_units = _pack(fitter, pieces, budget)
+    chunks_units = _pack(model, pieces, budget)
     chunks: list[Chunk] = []
     chunk_units: list[list[int]] = []
     heading_text = _heading_trail(doc, units)
     for us in chunks_units:
-        out, _, _, _ = fitter.render(us, False, local=True)
+        out, _, _, _ = model.render(us, False, local=True)
         tokens = counter.count(out)
         if tokens > budget:
             # estimates were off: split in halves until every part fits
             parts = [us]
             while parts:
                 part = parts.pop(0)
-                o, _, _, _ = fitter.render(part, False, local=True)
+                o, _, _, _ = model.render(part, False, local=True)
                 t = counter.count(o)
                 if t <= budget:
                     chunks.append(_make(doc, units.owner, o, t, part, heading_text, len(chunks)))
                     chunk_units.append(part)
                 elif len(part) == 1:
-                    need = max(t, _largest_single(fitter, chunks_units, budget))
-                    raise BudgetTooSmallError(
-                        f"one piece of text needs {t} tokens, over the chunk budget of {budget}; "
-                        f"the smallest budget that works is {need}",
-                        need,
-                    )
+                    # one text larger than a chunk: split it at sentences, then words
+                    for o, t in _split_unit(model, part[0], budget, chunks_units):
+                        chunks.append(_make(doc, units.owner, o, t, part, heading_text, len(chunks)))
+                        chunk_units.append(part)
                 else:
                     mid = len(part) // 2
                     parts[0:0] = [part[:mid], part[mid:]]
             continue
         chunks.append(_make(doc, units.owner, out, tokens, us, heading_text, len(chunks)))
         chunk_units.append(us)
-    if question and question.strip():
+    if ranking is not None:
         # the same ranking as budget fitting: relevance with context, header units, main content
-        prio, header = fitter.rank(question)
-        rel = fitter.rel
+        rk = ranking()
+        prio, header, rel = rk.prio, rk.header, rk.rel
         if rel and max(rel) > 0:
             # the chunk's own best match; position and structure only break ties
             top = max(rel)
@@ -146,34 +142,104 @@ def chunk_document(
     return chunks
 
 
-def _largest_single(fitter: _Fitter, chunks_units: list[list[int]], budget: int) -> int:
+_SENTENCE = re.compile(r"(?<=[.!?。！？;:])\s+|\n+")
+
+
+def _segments(text: str, limit: int) -> list[str]:
+    """``text`` cut after sentence ends, and sentences longer than ``limit`` characters at spaces
+    (a word longer than that at ``limit`` characters); joining the segments gives ``text`` back."""
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE.finditer(text):
+        out.append(text[start : m.end()])
+        start = m.end()
+    out.append(text[start:])
+    fine: list[str] = []
+    for seg in out:
+        while len(seg) > limit:
+            cut = seg.rfind(" ", 0, limit)
+            cut = cut + 1 if cut > 0 else limit
+            fine.append(seg[:cut])
+            seg = seg[cut:]
+        if seg:
+            fine.append(seg)
+    return fine
+
+
+def _split_unit(
+    model: UnitModel, u: int, budget: int, chunks_units: list[list[int]]
+) -> list[tuple[str, int]]:
+    """Chunks of one unit whose text is over ``budget``: consecutive runs of its sentences (or words),
+    each written with the unit's ancestors and counted exactly."""
+    doc, units, count = model.doc, model.units, model.counter.count
+    field = doc.text if units.kind[u] == TEXT else doc.tail if units.kind[u] == TAIL else None
+    e = units.elem[u]
+
+    def render(piece: str) -> tuple[str, int]:
+        assert field is not None
+        original = field[e]
+        field[e] = piece
+        try:
+            out = model.render([u], False, local=True)[0]
+        finally:
+            field[e] = original
+        return out, count(out)
+
+    frame = render(" ")[1] if field is not None else budget + 1
+    if frame + 2 > budget:  # the tags around the text leave no room: say which budget works
+        need = max(frame + 2, _largest_single(model, chunks_units, budget) if field is None else 0)
+        raise BudgetTooSmallError(
+            f"the tags around one text need {frame} tokens, over the chunk budget of {budget}; "
+            f"the smallest budget that works is {need}",
+            need,
+        )
+    room = budget - frame
+    text = field[e]
+    segs = _segments(text, max(8, room * 2))  # a token is at least one character; most are more
+    out: list[tuple[str, int]] = []
+    i = 0
+    while i < len(segs):
+        j, est = i, 0
+        while j < len(segs) and (j == i or est + count(segs[j]) <= room):
+            est += count(segs[j])
+            j += 1
+        while True:
+            o, t = render("".join(segs[i:j]))
+            if t <= budget or j == i + 1:
+                break
+            j -= 1
+        if t > budget:  # one segment still too long: cut it in halves
+            seg = segs[i]
+            segs[i : i + 1] = [seg[: len(seg) // 2], seg[len(seg) // 2 :]]
+            continue
+        out.append((o, t))
+        i = j
+    return out
+
+
+def _largest_single(model: UnitModel, chunks_units: list[list[int]], budget: int) -> int:
     """Exact tokens of the costliest single unit (with its ancestors) among those estimated over budget."""
-    doc = fitter.doc
     worst = 0
     for us in chunks_units:
         for u in us:
-            c, o = fitter.unit_cost[u], fitter.units.owner[u]
-            while o >= 0:
-                c += fitter.tag_cost[o]
-                o = doc.parent[o]
-            if c >= budget * 0.8:
-                worst = max(worst, fitter.counter.count(fitter.render([u], False, local=True)[0]))
+            if model.alone_cost(u) >= budget * 0.8:
+                worst = max(worst, model.counter.count(model.render([u], False, local=True)[0]))
     return worst
 
 
-def _pack(fitter: _Fitter, pieces: list[list[int]], budget: int) -> list[list[int]]:
+def _pack(model: UnitModel, pieces: list[list[int]], budget: int) -> list[list[int]]:
     """Pack consecutive pieces into chunks by estimated cost (ancestor tags counted per chunk)."""
-    doc = fitter.doc
+    doc = model.doc
 
     def cost(piece: list[int], kept: set[int]) -> tuple[float, set[int]]:
         """The piece's units plus the tags of their ancestors not yet in the chunk."""
         add_cost, new_kept = 0.0, set()
         for u in piece:
-            add_cost += fitter.unit_cost[u]
-            o = fitter.units.owner[u]
+            add_cost += model.cost(u)
+            o = model.units.owner[u]
             while o >= 0 and o not in kept and o not in new_kept:
                 new_kept.add(o)
-                add_cost += fitter.tag_cost[o]
+                add_cost += model.tag(o)
                 o = doc.parent[o]
         return add_cost, new_kept
 
@@ -195,7 +261,7 @@ def _pack(fitter: _Fitter, pieces: list[list[int]], budget: int) -> list[list[in
     return chunks
 
 
-def _heading_trail(doc: Document, units: _Units) -> dict[int, list[str]]:
+def _heading_trail(doc: Document, units: Units) -> dict[int, list[str]]:
     """For each unit, the texts of the headings in force where it starts (h1 > h2 > ...)."""
     trail: list[tuple[int, str]] = []
     out: dict[int, list[str]] = {}

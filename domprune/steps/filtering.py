@@ -13,7 +13,12 @@ NOISE_TAGS: tuple[str, ...] = tuple(
     "track link base".split()
 )
 _INFORMATIVE_META = re.compile(
-    r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher",
+    r"description|author|title|site_name|published|modified|date|creator|byline|keywords|publisher"
+    # product, book and article facts (og:, product:, book:, article:, twitter:label/data, Dublin
+    # Core, citation_, microdata itemprop names)
+    r"|price|currency|brand|manufacturer|availability|condition|sku|gtin|ean|upc|mpn|isbn|rating"
+    r"|release|section|tag|label\d|data\d|dc\.|citation_|subject|category|language|locality|region"
+    r"|country|address|telephone|email",
     re.IGNORECASE,
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -27,17 +32,20 @@ FORM_TAGS = frozenset({"input", "select", "textarea", "meter", "progress"})
 UNWRAP_TAGS = frozenset({"div", "span", "font", "center", "text", "html", "head", "body", "tbody", "a"})
 
 
-def _mark(doc: Document, i: int) -> int:
+def _mark(doc: Document, i: int, why: str) -> int:
     if doc.removed[i]:
         return 0
     doc.removed[i] = True
+    doc.why[i] = why
     return 1
 
 
 def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
-    """Scripts, styles, templates, embedded frames, head noise, svg internals."""
+    """Scripts, styles, templates, embedded frames, head noise (metas without facts, a fact's second
+    copy), svg internals."""
     tags, attrs, removed = doc.tags, doc.attrs, doc.removed
-    noise = svg = 0
+    noise = svg = duplicates = 0
+    seen_content: set[str] = set()
     i, n = 0, len(tags)
     while i < n:
         tag = tags[i]
@@ -49,17 +57,20 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             and (tag in NOISE_TAGS or tag == "#comment")
             and not (tag == "script" and settings.json_ld and doc.text[i])
         ):
-            noise += _mark(doc, i)
+            noise += _mark(doc, i, "noise")
             i = doc.end[i]
             continue
         if settings.head_noise and tag == "meta":
             names = " ".join(v for k, v in attrs[i] if k in ("name", "property", "itemprop"))
-            if not (
-                names
-                and _INFORMATIVE_META.search(names)
-                and any(k in ("content", "value") for k, _ in attrs[i])
-            ):
-                noise += _mark(doc, i)
+            content = next((v for k, v in attrs[i] if k in ("content", "value")), None)
+            if not (names and _INFORMATIVE_META.search(names) and content is not None):
+                noise += _mark(doc, i, "head noise")
+            else:
+                # description, og:description, twitter:description, itemprop: each content once
+                key = " ".join(content.split()).casefold()
+                if not key or key in seen_content:
+                    duplicates += _mark(doc, i, "duplicate")
+                seen_content.add(key)
             i += 1
             continue
         if settings.svg_internals and tag == "svg":
@@ -67,12 +78,15 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             for j in range(i + 1, doc.end[i]):
                 if tags[j] == "title" and not title:
                     title = doc.text[j].strip()
-                svg += _mark(doc, j) if doc.parent[j] == i else 0
+                svg += _mark(doc, j, "svg internals") if doc.parent[j] == i else 0
             doc.text[i] = title or doc.text[i]
             i = doc.end[i]
             continue
         i += 1
-    return {"noise_elements": noise, "svg_parts": svg}
+    out = {"noise_elements": noise, "svg_parts": svg}
+    if duplicates:
+        out["duplicate_meta"] = duplicates
+    return out
 
 
 def _bbox_area(value: str) -> float | None:
@@ -102,7 +116,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
                 or (k == "style" and _HIDDEN_STYLE.search(v))
                 or (k == "type" and tags[i] == "input" and v.strip().lower() == "hidden")
             ):
-                hidden += _mark(doc, i)
+                hidden += _mark(doc, i, "hidden")
                 break
     if doc.dialect == "mind2web" or any(x is not None for x in area):
         # zero area counts as invisible only when no descendant has area
@@ -114,7 +128,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
                 has_area[doc.parent[i]] = True
         for i in range(n):
             if area[i] is not None and area[i] <= 0 and not has_area[i]:
-                zero += _mark(doc, i)
+                zero += _mark(doc, i, "zero area")
     return {"hidden_elements": hidden, "zero_area_elements": zero}
 
 
@@ -147,7 +161,7 @@ def remove_empty(doc: Document, alive: list[bool]) -> dict[str, int]:
     count = 0
     for i in range(1, n):
         if alive[i] and not content[i] and not doc.removed[parent[i]]:
-            count += _mark(doc, i)
+            count += _mark(doc, i, "empty")
     return {"empty_elements": count}
 
 
@@ -155,12 +169,15 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
     """Mark attribute-less wrappers transparent: their tags are not written, their content is."""
     count = 0
     kept, tags, transparent, parent = doc.kept_attrs, doc.tags, doc.transparent, doc.parent
+    prev, last_kid = _siblings(doc, alive)
     for i in range(len(tags)):
         if alive[i] and not kept[i] and tags[i] in UNWRAP_TAGS:
             if tags[i] in _BLOCK_WRAPPERS and i and _inline_context(doc, parent[i]):
                 # a block inside an inline element or a <p>: lenient parsers accept it only with the
                 # block in between, so unwrapping it would change the tree a second parse builds
                 continue
+            if tags[i] not in BLOCK and _would_glue(doc, i, prev, last_kid):
+                continue  # <span>dietwalther.com</span><span>2022</span>: keep the words apart
             if tags[i] not in BLOCK and holds_block(doc, i, alive):
                 # likewise an inline element that holds a block (<p><a><div>): written only while
                 # one of its written children is a block (decided when serializing)
@@ -172,6 +189,36 @@ def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
 
 
 _BLOCK_WRAPPERS = frozenset({"div", "center"})
+
+
+def _would_glue(doc: Document, i: int, prev: list[int], last_kid: list[int]) -> bool:
+    """Whether writing inline element ``i`` without its tags joins a word of it to a word outside."""
+    text, tail, end, parent = doc.text, doc.tail, doc.end, doc.parent
+    first_kid = i + 1 if end[i] > i + 1 else -1
+    first = text[i][:1] or (text[first_kid][:1] if first_kid >= 0 else "")
+    k = last_kid[i]
+    if k >= 0:
+        last = tail[k][-1:] or (text[k][-1:] if end[k] == k + 1 and doc.tags[k] not in BLOCK else "")
+    else:
+        last = text[i][-1:]
+    s = prev[i]
+    if s >= 0:  # a block before it is written with a break after it
+        before = tail[s][-1:] or (text[s][-1:] if end[s] == s + 1 and doc.tags[s] not in BLOCK else "")
+    else:
+        before = text[parent[i]][-1:] if parent[i] >= 0 else ""
+    return (before.isalnum() and first.isalnum()) or (last.isalnum() and tail[i][:1].isalnum())
+
+
+def _siblings(doc: Document, alive: list[bool]) -> tuple[list[int], list[int]]:
+    """Each element's previous live sibling and last live child (-1: none)."""
+    n = len(doc.tags)
+    prev, last_kid = [-1] * n, [-1] * n
+    for i in range(1, n):
+        if alive[i]:
+            p = doc.parent[i]
+            prev[i] = last_kid[p]
+            last_kid[p] = i
+    return prev, last_kid
 
 
 def _inline_context(doc: Document, p: int) -> bool:
@@ -218,7 +265,7 @@ def fold_repeated(
                     j for j in run[settings.fold_keep :] if not any(doc.end[j] > p >= j for p in protected)
                 ]
                 for j in dropped:
-                    folded += _mark(doc, j)
+                    folded += _mark(doc, j, "folded")
                 if dropped:
                     last_kept = max(j for j in run if not doc.removed[j])
                     doc.notes[last_kept] = f"{len(dropped)} more similar <{doc.tags[run[0]]}> folded"

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .fields import KIND_PATTERNS, fields_of
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
     "a an and are as at be by for from has have how i in is it its of on or that the this to was were "
@@ -21,37 +23,23 @@ STOPWORDS = frozenset(
     "article about me tell please give name there their they them you your we our der die das und ist "
     "von mit den des ein eine zu im auf für wer was wie wo wann le la les de du un une et est".split()
 )
-# question words -> terms a page uses for the answer (also matched against class/id/itemprop)
-EXPANSIONS: dict[str, tuple[str, ...]] = {
-    "who": ("author", "byline", "by", "writer", "creator", "autor", "auteur", "von", "par", "por"),
-    "wrote": ("author", "byline", "by", "writer", "autor", "auteur", "von", "par", "por"),
-    "written": ("author", "byline", "by", "writer", "autor", "auteur"),
-    "author": ("byline", "by", "writer", "creator", "autor", "auteur"),
-    "when": ("date", "time", "published", "posted", "updated", "datetime"),
-    "date": ("time", "published", "posted", "updated", "datetime", "pubdate"),
-    "published": ("date", "time", "posted", "publication", "pubdate"),
-    "publication": ("date", "published", "pubdate"),
-    "price": ("cost", "sale", "offer"),
-    "cost": ("price", "sale"),
-    "much": ("price", "cost"),
-    "title": ("headline", "heading", "titel", "titre"),
-    "website": ("site", "site_name", "publisher"),
-    "site": ("site_name", "publisher"),
-    "headline": ("title",),
-    "where": ("address", "location", "place"),
-    "publisher": ("published", "imprint"),
-    "isbn": ("isbn13", "ean"),
-}
-_MONTHS = (
-    r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?"
-    r"|nov(ember)?|dec(ember)?|januar|februar|märz|mai|juni|juli|oktober|dezember"
-)
-ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
-    "date": re.compile(rf"\b(\d{{4}}-\d\d-\d\d|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|({_MONTHS})\b)", re.I),
-    "money": re.compile(r"[$€£¥]\s?\d|\d\s?(usd|eur|gbp|€|\$)", re.I),
-    "isbn": re.compile(r"\b97[89][-\s]?\d{1,5}[-\s]?\d+[-\s]?\d+[-\s]?\d\b|\b\d{13}\b"),
-    "number": re.compile(r"\d"),
-}
+# the kinds of value a question word asks for (the kinds' patterns are in .fields)
+_WH_KINDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"\bwhen\b|\bwann\b|\bquand\b|\bcuándo\b|what (date|day|year)|\bdate\b|\byear\b"), ("date",)),
+    (re.compile(r"how much does .{0,40}(weigh|hold|measure)|how (heavy|big|large|tall|wide|deep|long|far|fast)"), ("quantity",)),
+    (re.compile(r"\bprice\b|\bcosts?\b|how much|\bfares?\b|cheap|expensive|\bpay\b|\bwie viel\b|\bcombien\b"), ("money",)),
+    (re.compile(r"how many|number of|\bcount\b|\bwie viele\b"), ("number",)),
+    (re.compile(r"\bisbn"), ("isbn",)),
+    (re.compile(r"^(who|whom|whose|wer|qui|quién)\b|\b(who|whose) |which (company|brand|person|firm|author|publisher)"), ("name",)),
+    (re.compile(r"\bwhere\b|\bwo\b|\boù\b|\bdónde\b"), ("place",)),
+)  # fmt: skip
+ANSWER_PATTERNS = KIND_PATTERNS  # the kinds of value, by name
+_MEASURES = frozenset({"quantity", "number", "duration", "rating"})
+
+
+def _compatible(kind: str, asked: list[str]) -> bool:
+    """Whether a field's kind of value fits the kinds a question word asks for (measures go together)."""
+    return kind in asked or (kind in _MEASURES and not _MEASURES.isdisjoint(asked))
 
 
 _SUFFIXES = ("ings", "ing", "ers", "er", "ed", "es", "s")
@@ -81,25 +69,27 @@ class Query:
 
     @classmethod
     def from_question(cls, question: str) -> Query:
+        """The question's own words (weight 1), the labels of the fields it asks for (0.5), and the
+        kinds of value it expects: from its question word, else from those fields."""
         raw = _WORD.findall(question.lower())
         terms: dict[str, float] = {}
         for t in raw:
             if t not in STOPWORDS:
                 terms[stem(t)] = 1.0
-        for t in raw:
-            for e in EXPANSIONS.get(t, ()):
-                terms.setdefault(stem(e), 0.5)
-        q = question.lower()
-        kinds = []
-        if re.search(r"\bwhen\b|\bdate\b|\bpublished on\b|\byear\b", q):
-            kinds.append("date")
-        if re.search(r"\bprice\b|\bcost|how much|\bfare|cheap|expensive|\bpay\b", q):
-            kinds.append("money")
-        if "isbn" in q:
-            kinds.append("isbn")
-        if re.search(r"how many|number of|\bcount\b", q):
-            kinds.append("number")
-        return cls(terms=terms, answer_kinds=tuple(kinds))
+        asked = fields_of(question)
+        q = " ".join(raw)
+        kinds = [k for pattern, ks in _WH_KINDS if pattern.search(q) for k in ks]
+        if "quantity" in kinds and "money" in kinds and "how much" in q:
+            kinds.remove("money")  # "how much does it weigh": a quantity, not a price
+        if kinds:  # "When was it published?" asks for a date, not for the publisher
+            asked = tuple(f for f in asked if not f.kinds or any(_compatible(k, kinds) for k in f.kinds))
+            kinds += [k for f in asked for k in f.kinds]  # "how long is the book": pages, a number
+        for f in asked:
+            for label in f.labels:
+                terms.setdefault(stem(label), 0.5)
+        if not kinds:
+            kinds = [k for f in asked for k in f.kinds]
+        return cls(terms=terms, answer_kinds=tuple(dict.fromkeys(kinds)))
 
 
 def match_terms(docs: Sequence[list[str]], query: dict[str, float]) -> dict[str, float]:
@@ -125,6 +115,71 @@ def match_terms(docs: Sequence[list[str]], query: dict[str, float]) -> dict[str,
                 out[w] = query[t] * 0.8
                 break
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _candidate_regex(long_starts: tuple[str, ...], short_terms: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    if long_starts:
+        parts.append(r"\b(?:" + "|".join(map(re.escape, long_starts)) + r")\w*")
+    if short_terms:
+        parts.append(r"\b(?:" + "|".join(map(re.escape, short_terms)) + r")\b")
+    return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+
+
+def candidate_pattern(query: dict[str, float]) -> re.Pattern[str]:
+    """Words of a text that may match ``query`` (after :func:`stem` and :func:`match_terms`): those
+    starting with a long term's first four letters, and short terms whole. One regex per question,
+    run over each text in C, so that only these words are stemmed."""
+    longs = tuple(sorted({t[:4] for t in query if len(t) >= 4}))
+    shorts = tuple(sorted(t for t in query if len(t) < 4))
+    return _candidate_regex(longs, shorts)
+
+
+def kinds_pattern(kinds: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for the values of any of ``kinds`` (``None`` for none)."""
+    if not kinds:
+        return None
+    return _kinds_regex(tuple(kinds))
+
+
+@functools.lru_cache(maxsize=256)
+def _kinds_regex(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    for k in kinds:
+        p = ANSWER_PATTERNS[k]
+        parts.append(("(?i:" if p.flags & re.IGNORECASE else "(?:") + p.pattern + ")")
+    return re.compile("|".join(parts))
+
+
+def bm25_blocks(
+    lengths: dict[int, int],
+    tfs: dict[int, Counter[str]],
+    query: dict[str, float],
+    k1: float = 1.2,
+    b: float = 0.75,
+) -> dict[int, float]:
+    """BM25 of blocks given each block's length in words and the counts of its matched words."""
+    n = len(lengths)
+    if not n or not query:
+        return {}
+    df: Counter[str] = Counter()
+    for tf in tfs.values():
+        df.update(t for t in tf if t in query)
+    if not df:
+        return {}
+    avgdl = (sum(lengths.values()) / n) or 1.0
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
+    scores: dict[int, float] = {}
+    for block, tf in tfs.items():
+        norm = k1 * (1 - b + b * lengths[block] / avgdl)
+        s = 0.0
+        for t, f in tf.items():
+            if t in idf:
+                s += query[t] * idf[t] * f * (k1 + 1) / (f + norm)
+        if s:
+            scores[block] = s
+    return scores
 
 
 def bm25(docs: Sequence[list[str]], query: dict[str, float], k1: float = 1.2, b: float = 0.75) -> list[float]:

@@ -28,6 +28,7 @@ class TrainReport(BaseModel):
     steps: int = Field(description="optimizer steps completed (counting resumed ones)")
     adapter_dir: str | None = Field(None, description="final LoRA adapter with tokenizer/processor")
     merged_dir: str | None = Field(None, description="base model with the adapter merged in, if asked")
+    pushed_to: str | None = Field(None, description="Hub repository the model was uploaded to (push_to_hub)")
     last_checkpoint: str | None = None
     resumed_from: str | None = None
     train_examples: int = 0

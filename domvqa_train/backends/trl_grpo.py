@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DomVQAError, PrepareError, SettingsError
-from ..modelio import LoadedModel, load_for_inference, load_model, load_processor, load_tokenizer
+from ..hub import check_hub_access, upload_after_training
+from ..modelio import (
+    LoadedModel,
+    is_vision_language,
+    load_for_inference,
+    load_model,
+    load_processor,
+    load_tokenizer,
+    prompt_text,
+)
 from ..screenshots import image_prompt_tokens, resolve_screenshots
 from ..settings import TrainSettings, launched_processes
 from ..training_report import StepClock, as_trainer_callback, write_training_report
@@ -26,6 +35,13 @@ SETTINGS_FILE = "domvqa_train_settings.json"
 _MANAGED = {
     "output_dir": "output_dir",
     "learning_rate": "learning_rate",
+    "lr_scheduler_type": "lr_scheduler_type",
+    "warmup_steps": "warmup_ratio",
+    "warmup_ratio": "warmup_ratio",
+    "weight_decay": "weight_decay",
+    "adam_beta2": "adam_beta2",
+    "push_to_hub": "push_to_hub",
+    "hub_model_id": "push_to_hub",
     "per_device_train_batch_size": "per_device_batch_size",
     "gradient_accumulation_steps": "gradient_accumulation_steps",
     "max_steps": "max_steps",
@@ -87,9 +103,10 @@ def lora_config(settings: TrainSettings) -> Any:
     )
 
 
-def prompt_lengths(prompts: Sequence[list[dict[str, Any]]], tokenizer: Any) -> list[int]:
-    """Exact token count of each chat prompt as the model sees it (chat template + generation prompt)."""
-    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+def prompt_lengths(prompts: Sequence[list[dict[str, Any]] | str], tokenizer: Any) -> list[int]:
+    """Exact token count of each prompt as the model sees it: a chat prompt with its template and the
+    generation prompt, a plain-string prompt as it is (trl applies no chat template to it)."""
+    texts = [prompt_text(p, tokenizer) for p in prompts]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
@@ -155,6 +172,10 @@ def trainer_options(
     return {
         "output_dir": output_dir,
         "learning_rate": learning_rate,
+        "lr_scheduler_type": settings.lr_scheduler_type,
+        "warmup_steps": settings.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
+        "weight_decay": settings.weight_decay,
+        "adam_beta2": settings.adam_beta2,
         "per_device_train_batch_size": settings.per_device_batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,
         "max_steps": max_steps,
@@ -356,6 +377,8 @@ class TrlGrpoBackend:
         s = self.settings
         s.check_batch(launched_processes())
         s.check_environment()
+        if s.push_to_hub:
+            check_hub_access(s.push_to_hub)  # before hours of training, not after
         dataset, longest = self.checked_train_split()
         args = grpo_config(s, self.reward_weights)
         if self.model is None:
@@ -377,7 +400,17 @@ class TrlGrpoBackend:
             report_md = self.write_report(s.output_dir, "grpo", clock)
         adapter_dir = self.save(Path(s.output_dir) / "adapter")
         merged = self.merge(Path(s.output_dir) / "merged") if s.merge_adapter else None
+        pushed = None
+        if self.trainer.accelerator.is_main_process:
+            pushed = upload_after_training(
+                s,
+                str(adapter_dir),
+                str(merged) if merged else None,
+                steps=self.trainer.state.global_step,
+                vision_language=is_vision_language(self.model.config),
+            )
         return TrainReport(
+            pushed_to=pushed,
             steps=self.trainer.state.global_step,
             adapter_dir=str(adapter_dir),
             merged_dir=str(merged) if merged else None,
@@ -410,8 +443,7 @@ class TrlGrpoBackend:
         self.trainer.save_model(str(out))
         if self.trainer.accelerator.is_main_process:
             self.tokenizer.save_pretrained(out)
-            if self.processor is not None:
-                self.processor.save_pretrained(out)
+            self._save_processor(out)
             (out / SETTINGS_FILE).write_text(self.settings.model_dump_json(indent=2) + "\n", encoding="utf-8")
         return out
 
@@ -423,9 +455,17 @@ class TrlGrpoBackend:
             merged = model.merge_and_unload()
             merged.save_pretrained(out)
             self.tokenizer.save_pretrained(out)
-            if self.processor is not None:
-                self.processor.save_pretrained(out)
+            self._save_processor(out)
         return out
+
+    def _save_processor(self, out: Path) -> None:
+        """Save the image processor of a vision-language model, also after a text-only run, so that the
+        saved folder can answer from screenshots (``eval --inputs screenshot``)."""
+        processor = self.processor
+        if processor is None and is_vision_language(self.model.config):
+            processor = load_processor(self.settings.model, required=False)
+        if processor is not None:
+            processor.save_pretrained(out)
 
     def load_for_inference(self, path: str | Path) -> LoadedModel:
         """Load a saved adapter (or merged model) folder for generation."""

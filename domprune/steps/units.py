@@ -1,0 +1,225 @@
+"""The unit model of a filtered page: what budget fitting and chunking choose from, and its costs.
+
+A unit is an element's text, a tail text, or an element whose attributes carry a label. Each unit
+is costed with the tokenizer (its text), each element with the tags it writes; the cost of keeping
+a unit is its own cost plus the tags of its ancestors not yet kept. BPE costs are almost additive,
+so these estimates are close to the exact count of a serialization (which is always taken last).
+"""
+
+from __future__ import annotations
+
+from ..document import Document, escape_text, serialize
+from ..tokenizers import TokenCounter
+from .filtering import informative
+
+TEXT, TAIL, ATTR = 0, 1, 2
+
+
+class Units:
+    """Units of a page in document order, with the element that owns each one."""
+
+    def __init__(self, doc: Document, alive: list[bool]) -> None:
+        kind: list[int] = []
+        elem: list[int] = []
+        # document-order keys: an element's text at (i, 0, 0); a tail after its element's subtree,
+        # before the next element, deeper tails first
+        keys: list[tuple[int, int, int]] = []
+
+        def add(k: int, i: int, key: tuple[int, int, int]) -> None:
+            kind.append(k)
+            elem.append(i)
+            keys.append(key)
+
+        text, tail, parent, end = doc.text, doc.tail, doc.parent, doc.end
+        depth = [0] * len(doc.tags)
+        for i in range(1, len(doc.tags)):
+            depth[i] = depth[parent[i]] + 1
+        for i in range(len(doc.tags)):
+            if not alive[i]:
+                if i and alive[parent[i]] and tail[i] and not tail[i].isspace():
+                    add(TAIL, i, (end[i], -1, -depth[i]))
+                continue
+            if text[i] and not text[i].isspace():
+                add(TEXT, i, (i, 0, 0))
+            elif informative(doc, i):
+                add(ATTR, i, (i, 0, 0))
+            if i and tail[i] and not tail[i].isspace():
+                add(TAIL, i, (end[i], -1, -depth[i]))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self.kind = [kind[k] for k in order]
+        self.elem = [elem[k] for k in order]
+        self.keys = [keys[k] for k in order]
+        self.depth = depth
+        self.owner = [e if k != TAIL else parent[e] for k, e in zip(self.kind, self.elem)]
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def texts(self, doc: Document) -> list[str]:
+        """The words of every unit (as :meth:`text_of`)."""
+        text, tail, kept = doc.text, doc.tail, doc.kept_attrs
+        return [
+            text[e] if k == TEXT else tail[e] if k == TAIL else " ".join(v for _, v in kept[e])
+            for k, e in zip(self.kind, self.elem)
+        ]
+
+    def text_of(self, doc: Document, u: int) -> str:
+        """The words of unit ``u``: its text, or its label attributes' values."""
+        k, e = self.kind[u], self.elem[u]
+        if k == TEXT:
+            return doc.text[e]
+        if k == TAIL:
+            return doc.tail[e]
+        return " ".join(v for _, v in doc.kept_attrs[e])
+
+
+class UnitModel:
+    """A filtered page's units with their token costs, and how to select and write a set of them.
+
+    Costs are counted on first use and kept (a small budget needs only the costs of the units it
+    considers; chunking asks for them all through :attr:`unit_cost` and :attr:`tag_cost`).
+    """
+
+    def __init__(self, doc: Document, alive: list[bool], counter: TokenCounter, fmt: str) -> None:
+        self.doc, self.alive, self.counter, self.fmt = doc, alive, counter, fmt
+        self.units = Units(doc, alive)
+        self.html = fmt == "html"
+        if self.html and len(doc.open_s) != len(doc.tags):
+            doc.finalize_tags()
+        self._ucost = [-1] * len(self.units)
+        self._tcost = [-1] * len(doc.tags)
+        self._counts: dict[str, int] = {}  # tokens of each distinct string counted
+
+    def _count(self, s: str) -> int:
+        c = self._counts.get(s)
+        if c is None:
+            c = self._counts[s] = self.counter.count(s)
+        return c
+
+    def cost(self, u: int) -> int:
+        """Tokens of unit ``u``'s own text as written (escaped in HTML; a label value in text mode)."""
+        c = self._ucost[u]
+        if c < 0:
+            units = self.units
+            if units.kind[u] == ATTR:
+                c = 0 if self.html else self._count(units.text_of(self.doc, u)[:200])
+            else:
+                s = units.text_of(self.doc, u)
+                c = self._count(escape_text(s) if self.html else s)
+            self._ucost[u] = c
+        return c
+
+    def tag(self, i: int) -> int:
+        """Tokens of element ``i``'s open and close tags as written (0 when they are not written)."""
+        c = self._tcost[i]
+        if c < 0:
+            doc = self.doc
+            if self.html and self.alive[i] and not doc.transparent[i]:
+                c = self._count(doc.open_s[i]) + self._count(doc.close_s[i])
+            else:
+                c = 0
+            self._tcost[i] = c
+        return c
+
+    @property
+    def unit_cost(self) -> list[int]:
+        """The cost of every unit (counts the ones not counted yet)."""
+        return [self.cost(u) for u in range(len(self.units))]
+
+    @property
+    def tag_cost(self) -> list[int]:
+        """The tag cost of every element (counts the ones not counted yet)."""
+        return [self.tag(i) for i in range(len(self.doc.tags))]
+
+    @property
+    def estimate(self) -> int:
+        """Estimated tokens of the whole filtered page (counts every unit and tag)."""
+        return sum(self.unit_cost) + sum(self.tag_cost)
+
+    def chars(self) -> int:
+        """Characters of the whole filtered page as written, about (texts and tags; no tokenizer)."""
+        doc, units = self.doc, self.units
+        n = sum(len(units.text_of(doc, u)) for u in range(len(units)) if units.kind[u] != ATTR)
+        if self.html:
+            alive, transparent, open_s, close_s = self.alive, doc.transparent, doc.open_s, doc.close_s
+            n += sum(
+                len(open_s[i]) + len(close_s[i])
+                for i in range(len(doc.tags))
+                if alive[i] and not transparent[i]
+            )
+        return n
+
+    def alone_cost(self, u: int) -> int:
+        """Estimated tokens of unit ``u`` written alone, with all its ancestors' tags."""
+        c, o = self.cost(u), self.units.owner[u]
+        parent, tag = self.doc.parent, self.tag
+        while o >= 0:
+            c += tag(o)
+            o = parent[o]
+        return c
+
+    def select(self, order: list[int], limit: float) -> tuple[list[int], list[float]]:
+        """Greedily take units in ``order`` while the estimated cost stays within ``limit``.
+
+        Returns the units taken (in ``order``) and the running estimated cost after each one.
+        Once the limit is nearly reached, the scan for smaller units that still fit stops after a
+        run of misses (the rest of a long page is not costed for a token or two).
+        """
+        doc, units = self.doc, self.units
+        kept = [False] * len(doc.tags)
+        parent, owner, cost, tag = doc.parent, units.owner, self.cost, self.tag
+        taken: list[int] = []
+        cum: list[float] = []
+        total = 0.0
+        misses = 0
+        for u in order:
+            c = cost(u)
+            o = owner[u]
+            chain = []
+            while o >= 0 and not kept[o]:
+                chain.append(o)
+                c += tag(o)
+                o = parent[o]
+            if total + c > limit:
+                if total >= 0.97 * limit:
+                    misses += 1
+                    if misses > 48:
+                        break
+                continue
+            misses = 0
+            for x in chain:
+                kept[x] = True
+            total += c
+            taken.append(u)
+            cum.append(total)
+        return taken, cum
+
+    def render(
+        self, taken: list[int], mark_removed: bool, local: bool = False
+    ) -> tuple[str, list[bool], list[bool], list[bool]]:
+        """Serialize the units ``taken``; ``local`` when they are few and close together (chunks).
+
+        Returns the text and the keep / keep-text / keep-tail flags of every element.
+        """
+        doc, units = self.doc, self.units
+        n = len(doc.tags)
+        keep = [False] * n
+        keep_text = [False] * n
+        keep_tail = [False] * n
+        parent = doc.parent
+        for u in taken:
+            k, e = units.kind[u], units.elem[u]
+            if k == TAIL:
+                keep_tail[e] = True
+            else:  # TEXT, or ATTR (text mode prints the label attribute of a kept ATTR unit)
+                keep_text[e] = True
+            o = units.owner[u]
+            while o >= 0 and not keep[o]:
+                keep[o] = True
+                o = parent[o]
+        span = None
+        if local and taken:
+            elems = [units.elem[u] for u in taken]
+            span = (min(elems), max(elems) + 1)
+        out = serialize(doc, keep, keep_text, keep_tail, fmt=self.fmt, mark_removed=mark_removed, span=span)
+        return out, keep, keep_text, keep_tail

@@ -1,0 +1,105 @@
+"""A prepared page fits many budgets with the same results as one prune/chunk call each."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sample_pages import PAGES, QUESTIONS
+from test_properties import PROPERTY_SETTINGS, page_st, question_st
+
+import domprune
+from domprune import BudgetSettings, BudgetTooSmallError, PromptTemplate, PruneSettings, SettingsError
+
+
+def _outcome(call):  # type: ignore[no-untyped-def]
+    try:
+        r = call()
+    except BudgetTooSmallError as exc:
+        return ("too small", exc.smallest_budget)
+    if isinstance(r, list):
+        return [(c.output, c.tokens, c.path, c.headings, c.score) for c in r]
+    return (r.output, r.tokens_after, r.backend_ids, [(s.name, s.removed) for s in r.steps])
+
+
+@PROPERTY_SETTINGS
+@given(
+    page=page_st,
+    question=question_st,
+    budgets=st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=5),
+    fmt=st.sampled_from(["html", "text"]),
+)
+def test_fit_in_any_order_equals_prune(page: str, question: str | None, budgets: list[int], fmt: str) -> None:
+    settings = PruneSettings(format=fmt)
+    try:
+        prepared = domprune.prepare(page, question=question, settings=settings)
+    except domprune.InputError:
+        return
+    for b in budgets:
+        fresh = _outcome(lambda b=b: domprune.prune(page, budget=b, question=question, settings=settings))
+        assert _outcome(lambda b=b: prepared.fit(b)) == fresh
+        assert _outcome(lambda b=b: prepared.chunks(b)) == _outcome(
+            lambda b=b: domprune.chunk(page, budget=b, question=question, settings=settings)
+        )
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_sample_pages_fit_like_prune(name: str) -> None:
+    page = PAGES[name]()
+    question = QUESTIONS[name][0][0]
+    prepared = domprune.prepare(page, question=question)
+    for b in (8000, 300, 1000, 60, 2000):  # not in order: nothing depends on earlier fits
+        assert _outcome(lambda b=b: prepared.fit(b)) == _outcome(
+            lambda b=b: domprune.prune(page, budget=b, question=question)
+        )
+    r = prepared.fit(300)
+    assert r.tokens_before == domprune.count_tokens(page)
+    # the cost of this result from scratch, shared parts included, though an earlier fit built them
+    assert {"parse", "filter_attributes", "units", "fit", "total"} <= set(r.timings)
+    assert set(r.timings) <= {
+        "parse",
+        "filter_attributes",
+        "units",
+        "ranking",
+        "serialize",
+        "whole",
+        "measure",
+        "fit",
+        "total",
+    }
+    parts = sum(v for k, v in r.timings.items() if k != "total")
+    assert r.timings["total"] == pytest.approx(parts)
+    assert r.steps[-1].seconds == pytest.approx(parts - r.timings["parse"] - r.timings["filter_attributes"])
+
+
+def test_fit_prompt_takes_a_prepared_page() -> None:
+    page = PAGES["blender_shop"]()
+    q = "Who makes the blender?"
+    template = PromptTemplate()
+    direct = domprune.fit_prompt(page, question=q, budget=900, template=template)
+    prepared = domprune.prepare(page, question=q)
+    again = domprune.fit_prompt(prepared, question=q, budget=900, template=template)
+    assert (again.text, again.tokens, again.dom_budget) == (direct.text, direct.tokens, direct.dom_budget)
+    with pytest.raises(SettingsError, match="another question"):
+        domprune.fit_prompt(prepared, question="When did it come out?", budget=900)
+    with pytest.raises(SettingsError, match="other settings"):
+        domprune.fit_prompt(prepared, question=q, budget=900, settings=PruneSettings(format="text"))
+
+
+def test_chunk_honours_budget_settings() -> None:
+    page = PAGES["news_article"]()
+    q = "Who wrote this article?"
+    default = domprune.chunk(page, budget=400, question=q)
+    flat = domprune.chunk(
+        page, budget=400, question=q, settings=PruneSettings(budget=BudgetSettings(boilerplate_last=False))
+    )
+    assert [c.output for c in flat] == [c.output for c in default]  # the same pieces ...
+    assert [c.score for c in flat] != [c.score for c in default]  # ... ranked by the settings given
+
+
+def test_bad_budget_is_refused_by_fit() -> None:
+    prepared = domprune.prepare("<p>hello</p>")
+    with pytest.raises(SettingsError, match="positive whole number"):
+        prepared.fit(0)
+    with pytest.raises(SettingsError, match="positive whole number"):
+        prepared.chunks(-3)

@@ -1,0 +1,81 @@
+"""Relevance when the page's words are not the question's: fields, morphology, value kinds, facets."""
+
+from __future__ import annotations
+
+import pytest
+from sample_pages import PAGES, QUESTIONS
+
+import domprune
+from domprune.answers import answer_in
+from domprune.bench.baselines import head_tokens
+from domprune.steps.fields import fields_of, same_root
+from domprune.steps.relevance import Query
+
+CASES = [(name, q, a) for name, qs in QUESTIONS.items() for q, a in qs]
+
+
+@pytest.mark.parametrize(("name", "question", "answer"), CASES, ids=[f"{n}:{q}" for n, q, _ in CASES])
+@pytest.mark.parametrize("budget", [1000, 500])
+def test_answer_kept_at_small_budgets(name: str, question: str, answer: str, budget: int) -> None:
+    page = PAGES[name]()
+    r = domprune.prune(page, budget=budget, question=question)
+    assert r.tokens_after <= budget
+    assert answer_in([answer], r.output), f"{answer!r} lost at {budget}"
+
+
+@pytest.mark.parametrize("budget", [1000, 500, 300])
+def test_never_worse_than_head_truncation_on_the_sample_pages(budget: int, qwen) -> None:  # type: ignore[no-untyped-def]
+    lost = []
+    for name, question, answer in CASES:
+        page = PAGES[name]()
+        head = head_tokens(page, budget, qwen)
+        if answer_in([answer], head) and not answer_in(
+            [answer], domprune.prune(page, budget=budget, question=question).output
+        ):
+            lost.append((name, question))
+    assert not lost
+
+
+def test_questions_find_the_fields_they_ask_for() -> None:
+    assert [f.name for f in fields_of("Who makes the blender?")] == ["maker"]
+    assert "date" in [f.name for f in fields_of("When did it come out?")]
+    assert [f.name for f in fields_of("How heavy is it?")] == ["weight"]
+    assert "author" in [f.name for f in fields_of("Wer hat den Artikel geschrieben?")]
+    assert fields_of("Tell me something nice") == ()
+
+
+def test_morphology_beyond_stemming() -> None:
+    assert same_root("publish", "publication") and same_root("produce", "production")
+    assert same_root("manufacturer", "manufactured")
+    assert not same_root("artikel", "artikelnummer")  # a compound is another word
+    assert not same_root("general", "generous")
+
+
+def test_question_words_give_the_kind_of_value() -> None:
+    assert Query.from_question("When did it come out?").answer_kinds == ("date",)
+    assert Query.from_question("How much does it cost?").answer_kinds[0] == "money"
+    assert Query.from_question("How much does the boot weigh?").answer_kinds[0] == "quantity"
+    assert "name" in Query.from_question("Who makes it?").answer_kinds
+    assert "place" in Query.from_question("Where is the concert?").answer_kinds
+    # a date question does not look for the publisher's name
+    assert "verlag" not in Query.from_question("When was the book published?").terms
+    assert "verlag" in Query.from_question("Who published the book?").terms
+
+
+def test_a_label_and_its_value_rank_together() -> None:
+    page = PAGES["headphones_shop"]()
+    prepared = domprune.prepare(page, question="Who makes these headphones?")
+    units, rk, doc = prepared.units.units, prepared.ranking, prepared.document
+    text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
+    value, label = text["Sonaro Audio"], text["Manufacturer"]
+    assert rk.rel[value] >= rk.rel[label] > 0
+
+
+def test_facets_that_name_a_field_do_not_outrank_its_value() -> None:
+    page = PAGES["headphones_shop"]()
+    prepared = domprune.prepare(page, question="Who makes these headphones?")
+    units, rk, doc = prepared.units.units, prepared.ranking, prepared.document
+    by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
+    value = by_text["Sonaro Audio"]
+    for facet in ("Brand", "Brand A-Z"):
+        assert rk.prio[by_text[facet]] < rk.prio[value]
