@@ -14,8 +14,9 @@ In one run, on the same inputs, each setting ``--repeat`` times, interleaved (me
   is inside the timed run.
 
 Ray is started once (``ray.init(num_cpus=2)``) and its start-up is timed apart; every Ray run's wall
-time includes starting its actors (and, for label, loading the model in each). The outputs of both
-engines are compared byte for byte. ``ray_generate_label.json`` in ``--out`` holds every number and
+time includes starting its actors (and, for label, loading the model in each). That fixed cost is
+also measured on its own, as the wall time of a Ray run on 2 pages or 2 records, each repeat; "ray,
+after start" is units / (wall - fixed). The outputs of both engines are compared byte for byte. ``ray_generate_label.json`` in ``--out`` holds every number and
 the command.
 
     python benchmarks/ray_generate_label.py --corpus ../shared/corpora --out runs/ray_generate_label
@@ -54,10 +55,10 @@ FILES = {"generate": ("qa.jsonl", "rejects.jsonl"), "label": ("labels.jsonl", "r
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--corpus", help="folder of the corpora (default: synthetic pages)")
-    parser.add_argument("--pages", type=int, default=120)
+    parser.add_argument("--pages", type=int, default=360)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per request of the endpoint")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight per engine/actor")
-    parser.add_argument("--records", type=int, default=24)
+    parser.add_argument("--records", type=int, default=48)
     parser.add_argument("--attempts", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--prompt-budget", type=int, default=1024)
@@ -70,6 +71,14 @@ def main() -> int:
     out.mkdir(parents=True)
     pages = write_pages(out / "pages", args.corpus, args.pages)
     records = write_records(out / "records.jsonl", args.records)
+    few_pages = out / "few-pages"  # the fixed cost of a Ray run: 2 pages, 2 records
+    few_pages.mkdir()
+    for path in sorted(pages.glob("*.html"))[:2]:
+        shutil.copy(path, few_pages / path.name)
+    few_records = out / "few-records.jsonl"
+    few_records.write_text(
+        "".join(records.read_text(encoding="utf-8").splitlines(True)[:2]), encoding="utf-8"
+    )
     from domvqa_train.tiny import build_tiny_model
 
     model = PolicyModel(str(build_tiny_model(out / "model")), dtype="float32")
@@ -83,7 +92,7 @@ def main() -> int:
     runs: list[dict[str, Any]] = []
     with latency_server(args.latency) as url:
 
-        def generate(kind: str, engine: str, folder: Path) -> dict[str, Any]:
+        def generate(kind: str, engine: str, folder: Path, pages: Path = pages) -> dict[str, Any]:
             settings = GenerateSettings(
                 per_page=5, context_budget=2000, progress=False, resume=False, engine=engine, workers=2
             )
@@ -98,7 +107,7 @@ def main() -> int:
             return {"units": report.pages, "per_second": report.pages / seconds, "seconds": seconds,
                     "written": report.questions_written, "requests": report.requests}  # fmt: skip
 
-        def label(engine: str, folder: Path) -> dict[str, Any]:
+        def label(engine: str, folder: Path, records: Path = records) -> dict[str, Any]:
             settings = LabelSettings(
                 attempts=args.attempts, max_new_tokens=args.max_new_tokens, temperature=1.0, progress=False,
                 resume=False, engine=engine, workers=2,
@@ -122,6 +131,16 @@ def main() -> int:
                 local, remote = (out / f"{stage}-{kind}-{e}-r{repeat}" for e in ("local", "ray"))
                 same = all((local / f).read_bytes() == (remote / f).read_bytes() for f in FILES[stage])
                 runs[-1]["same_files_as_local"] = same
+                folder = out / f"{stage}-{kind}-fixed-r{repeat}"
+                if stage == "generate":
+                    fixed = generate(kind, "ray", folder, few_pages)
+                else:
+                    fixed = label("ray", folder, few_records)
+                runs[-1]["fixed_seconds"] = fixed["seconds"]
+                runs[-1]["per_second_after_start"] = runs[-1]["units"] / (
+                    runs[-1]["seconds"] - fixed["seconds"]
+                )
+                print(json.dumps({"fixed": fixed["seconds"]}), flush=True)
     ray.shutdown()
 
     rows = []
@@ -134,6 +153,11 @@ def main() -> int:
                          "per_second": medians[engine], "runs": [round(r["per_second"], 3) for r in group],
                          "same_files": all(r.get("same_files_as_local", True) for r in group)})  # fmt: skip
         rows[-1]["ray_vs_local"] = medians["ray"] / medians["local"]
+        ray_runs = [r for r in runs if (r["stage"], r["kind"], r["engine"]) == (stage, kind, "ray")]
+        rows[-1]["fixed_seconds"] = statistics.median(r["fixed_seconds"] for r in ray_runs)
+        after_start = statistics.median(r["per_second_after_start"] for r in ray_runs)
+        rows[-1]["per_second_after_start"] = after_start
+        rows[-1]["after_start_vs_local"] = after_start / medians["local"]
     result = {
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "cpus": os.cpu_count(),
