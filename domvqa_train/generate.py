@@ -57,6 +57,7 @@ from .jobstore import JobStore, atomic_write
 from .pages import Page, PageReject, read_pages
 from .ray_engine import (
     BATCH_SIZE,
+    ENGINE_FIELDS,
     ActorSnapshots,
     JsonBatchActor,
     check_picklable,
@@ -350,10 +351,6 @@ class GenerateReport(BaseModel):
         description="This run's requests: counts, retries, failures, tokens, in flight; with engine 'ray', "
         "summed over the actors (in flight: per actor; 'clients' actors; see endpoint.combined_summary)."
     )
-
-
-ENGINE_FIELDS = frozenset({"engine", "workers", "ray_address"})
-"""Settings that say where the work runs, not what it writes (a folder resumes under another engine)."""
 
 
 def _fingerprint(settings: GenerateSettings, generator: Generator) -> dict[str, Any]:

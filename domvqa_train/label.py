@@ -50,6 +50,7 @@ from .jobstore import JobStore, atomic_write
 from .prepare import PrepareSettings, default_template, fit_example
 from .presets import screenshot_messages
 from .ray_engine import (
+    ENGINE_FIELDS,
     ActorSnapshots,
     JsonBatchActor,
     check_picklable,
@@ -486,11 +487,12 @@ def label_dataset(
     if settings.engine == "ray":
         check_picklable(labeller, f"labeller {labeller.name!r}")
         check_picklable(judge, "judge")
-    where = {"engine", "workers", "ray_address"}  # where the work runs, not what it writes
     fingerprint = {
         "labeller": labeller.name,
         "judge": _judge_name(judge),
-        **settings.model_dump(exclude={"batch_size", "generation_batch", "resume", "progress", *where}),
+        **settings.model_dump(
+            exclude={"batch_size", "generation_batch", "resume", "progress", *ENGINE_FIELDS}
+        ),
         "prompt": prepare.fingerprint(),
     }
     store = JobStore(

@@ -32,6 +32,10 @@ from .errors import DomVQAError
 BATCH_SIZE = 8
 """Records per actor call: small enough that a retried batch costs little, big enough to amortise a call."""
 
+ENGINE_FIELDS = frozenset({"engine", "workers", "ray_address"})
+"""Settings that say where the work runs, not what it writes: kept out of a run's fingerprint, so a
+folder resumes under either engine."""
+
 
 class RayEngineError(DomVQAError, RuntimeError):
     """Ray is not installed or the cluster cannot be reached."""

@@ -104,6 +104,8 @@ def test_generate_on_ray_writes_the_local_engines_bytes_and_resumes_the_same_way
     assert local.pages == remote.pages == 22 and local.pages_rejected == 2 and local.questions_written > 40
     assert remote.resumed == 6 and remote.settings["engine"] == "ray" and remote.requests == {}
     assert outputs(tmp_path / "local", GENERATE_FILES) == outputs(tmp_path / "ray", GENERATE_FILES)
+    again = generate_dataset(pages, tmp_path / "local", on_ray(settings), RulesGenerator())
+    assert again.resumed == 22  # a folder resumes under the other engine
 
 
 def test_endpoint_generate_on_ray_adds_up_the_actors_requests(local_ray, tmp_path: Path) -> None:
