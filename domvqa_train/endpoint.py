@@ -5,7 +5,9 @@ shapes, error types, structured output) and adds what a dataset run needs: a che
 answers before any work starts, retries with exponential backoff on 429, 5xx, timeouts and dropped
 connections (honouring ``Retry-After``), counted per kind for the run's report (the client's own
 retries are switched off because it neither exposes their count nor lets the backoff be set), token
-usage and cost, and the number of requests in flight. One :class:`ChatClient` is shared by threads.
+usage and cost, and the number of requests in flight. One :class:`ChatClient` is shared by threads;
+it pickles as its settings (a Ray actor builds its own client), and the statistics of several
+clients add up with :func:`combined_summary`.
 """
 
 from __future__ import annotations
@@ -173,6 +175,39 @@ class RequestStats:
             }
 
 
+def combined_summary(
+    summaries: Sequence[dict[str, Any]], settings: EndpointSettings | None = None
+) -> dict[str, Any]:
+    """The :meth:`RequestStats.summary` of several clients (one per Ray actor) as one.
+
+    Counts, retries, failures and tokens are summed (and the cost recomputed from them); the
+    requests in flight are per client: ``max_in_flight`` is the most any one client had,
+    ``mean_in_flight`` the mean of one client while it was busy (weighted by ``busy_seconds``, which
+    is summed); ``clients`` says how many there were, so all of them together had up to
+    ``clients * max_in_flight`` requests in flight at once.
+
+    >>> one = {"requests": 2, "succeeded": 2, "failed": {}, "retries": {"timeout": 1}, "prompt_tokens": 10,
+    ...        "completion_tokens": 4, "max_in_flight": 2, "mean_in_flight": 1.5, "busy_seconds": 2.0}
+    >>> both = combined_summary([one, {**one, "max_in_flight": 1, "mean_in_flight": 1.0}])
+    >>> both["requests"], both["retries"], both["max_in_flight"], both["mean_in_flight"], both["clients"]
+    (4, {'timeout': 2}, 2, 1.25, 2)
+    """
+    stats = RequestStats()
+    area = 0.0
+    for summary in summaries:
+        stats.requests += int(summary["requests"])
+        stats.succeeded += int(summary["succeeded"])
+        stats.failed.update(summary["failed"])
+        stats.retries.update(summary["retries"])
+        stats.prompt_tokens += int(summary["prompt_tokens"])
+        stats.completion_tokens += int(summary["completion_tokens"])
+        stats.max_in_flight = max(stats.max_in_flight, int(summary["max_in_flight"]))
+        stats._busy += float(summary["busy_seconds"])
+        area += float(summary["mean_in_flight"]) * float(summary["busy_seconds"])
+    stats._area = area
+    return {**stats.summary(settings), "clients": len(summaries)}
+
+
 def image_part(path: str | os.PathLike[str]) -> dict[str, Any]:
     """An ``image_url`` content part holding the file as a base64 data URL."""
     data = Path(path).read_bytes()
@@ -219,8 +254,13 @@ class ChatClient:
         )
         self._structured = settings.structured != "off"
         self._adapted: dict[str, str] = {}  # parameters changed for this endpoint after a 400 (see _adapt)
+        self._seed = seed
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the settings: the copy (e.g. in a Ray actor) opens its own connection, with empty statistics."""
+        return (type(self), (self.settings,), {"_seed": self._seed, "_random": random.Random(self._seed)})
 
     def check(self) -> list[str]:
         """Fail with :class:`EndpointError` unless the endpoint answers and serves the model; returns its models.
