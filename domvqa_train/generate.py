@@ -29,7 +29,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -476,7 +476,7 @@ class _GenerateActor(JsonBatchActor):
 
 
 def _generate_on_ray(
-    pages: list[Page], generator: Generator, settings: GenerateSettings, commit: Any
+    pages: list[Page], generator: Generator, settings: GenerateSettings, commit: Callable[[PageResult], None]
 ) -> dict[str, Any]:
     """Generate ``pages`` on Ray actors and ``commit`` each result in input order; returns the request statistics."""
     concurrency = max(1, int(getattr(generator, "concurrency", 1)))
