@@ -4,9 +4,10 @@ Task: each page is a small product card with ``--fields`` colour fields (``Colou
 ``Strap``, ...) holding distinct colours in a shuffled order; the question asks for the ``Colour``.
 The tiny random Qwen2 model (Holo1's tokenizer) is first warmed up with the package's own ``sft`` run
 (``SftRun``: trl's SFTTrainer, a LoRA adapter, loss on the ``\\boxed{c}`` completion only) on a warm-up
-split whose target ``c`` is the right colour for a ``--warmup-correct`` fraction of the rows and
-otherwise a colour drawn AT RANDOM among those written on the page (``--warmup-copies`` rows per page,
-each drawn apart), so the warm policy answers in the format and copies from the card but is right only
+split of ``--warmup-copies`` rows per training page whose target ``c`` is the right colour (with
+``--warmup-correct`` below 1, only that fraction of the rows; the rest get a colour drawn AT RANDOM
+among those on the page). The warm-up stops at the first validation check that reaches
+``--warmup-target-em``, so the warm policy answers in the format and reads the card, but is right only
 part of the time, and GRPO has reward variance to work with. Then GRPO continues that adapter through
 the package's own code path (prepare -> ``TrlGrpoBackend`` with ``init_adapter``) with the exact-match
 reward, from the same warm adapter with the same seed and steps:
@@ -455,7 +456,7 @@ def main() -> int:
     parser.add_argument("--test", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
     parser.add_argument("--layers", type=int, default=2, help="tiny model decoder layers")
-    parser.add_argument("--warmup-steps", type=int, default=2000, help="most warm-up steps")
+    parser.add_argument("--warmup-steps", type=int, default=1200, help="most warm-up steps")
     parser.add_argument(
         "--warmup-target-em",
         type=float,
@@ -464,7 +465,7 @@ def main() -> int:
     )
     parser.add_argument("--warmup-check-every", type=int, default=100)
     parser.add_argument("--val", type=int, default=64, help="validation pages (warm-up stopping check)")
-    parser.add_argument("--warmup-lr", type=float, default=1e-2, help="warm-up (sft, LoRA) learning rate")
+    parser.add_argument("--warmup-lr", type=float, default=5e-3, help="warm-up (sft, LoRA) learning rate")
     parser.add_argument("--warmup-copies", type=int, default=4, help="warm-up rows per training page")
     parser.add_argument(
         "--output-scale",
@@ -488,7 +489,7 @@ def main() -> int:
     parser.add_argument(
         "--warmup-correct",
         type=float,
-        default=0.5,
+        default=1.0,
         help="fraction of warm-up targets that are the right colour (the rest: a random page colour)",
     )
     parser.add_argument("--steps", type=int, default=100, help="GRPO steps")
