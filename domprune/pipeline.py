@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from .counting import PieceCounts
 from .document import Document, flatten, serialize
 from .errors import SettingsError
 from .parse import Page, ParsedPage, parse_page
@@ -185,6 +186,7 @@ def _measure(
     doc.transparent = [False] * len(doc.tags)
     after_filter = counter.count(serialize(doc, fmt=fmt))
     doc.kept_attrs, doc.transparent = kept_attrs, transparent
+    doc.open_s = []  # the tags were written with every attribute: write them again
     after_attrs = counter.count(serialize(doc, fmt=fmt))
     steps[0].tokens_before, steps[0].tokens_after = before, after_filter
     steps[1].tokens_before, steps[1].tokens_after = after_filter, after_attrs
@@ -219,6 +221,7 @@ class PreparedPage:
             _measure(self.steps, parsed, self.document, counter, settings.format)
             self.timings["measure"] = time.perf_counter() - t1
         self._built: dict[str, float] = {}  # seconds that building each shared part took
+        self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
 
     def _timed(self, part: str, build: Callable[[], T]) -> T:
         t0 = time.perf_counter()
@@ -317,6 +320,7 @@ class PreparedPage:
             whole=lambda: part("whole", lambda: self.whole),
             whole_text=lambda: part("serialize", lambda: self.whole_text),
             settings=self.settings.budget,
+            count=self.pieces.count,
         )
 
     def chunks(self, budget: int) -> list[Chunk]:
