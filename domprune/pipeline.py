@@ -23,7 +23,7 @@ from .safety import has_special, neutralize
 from .settings import PruneSettings
 from .steps import filtering
 from .steps.attributes import strip_attributes
-from .steps.budget import Selection, fit_to_budget
+from .steps.budget import Selection, fit_to_budget, whole_may_fit, whole_selection
 from .steps.chunking import Chunk, chunk_document
 from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
@@ -277,7 +277,7 @@ class PreparedPage:
         if settings.fit:
             sel = self._select(budget, part)
             output, tokens, keep = sel.output, sel.tokens, sel.keep
-            removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
+            removed = {"units_dropped": sel.units_dropped, "exact_counts": sel.exact_counts}
         else:
             part("serialize", lambda: self.whole_text)
             output, tokens = part("whole", lambda: self.whole)
@@ -313,15 +313,25 @@ class PreparedPage:
         return self._select(_check_budget(budget), lambda name, value: value())
 
     def _select(self, budget: int, part: Callable[[str, Callable[[], Any]], Any]) -> Selection:
-        return fit_to_budget(
+        doc, alive = self.document, self.alive
+        text = lambda: part("serialize", lambda: self.whole_text)  # noqa: E731
+        if whole_may_fit(doc, alive, self.format, budget, text, self.counter):
+            # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
+            out, tokens = part("whole", lambda: self.whole)
+            if tokens <= budget:
+                return whole_selection(doc, alive, out, tokens)
+            counted = 1
+        else:
+            counted = 0
+        sel = fit_to_budget(
             part("units", lambda: self.units),
             budget,
             ranking=lambda: part("ranking", lambda: self.ranking),
-            whole=lambda: part("whole", lambda: self.whole),
-            whole_text=lambda: part("serialize", lambda: self.whole_text),
             settings=self.settings.budget,
             count=self.pieces.count,
         )
+        sel.exact_counts += counted
+        return sel
 
     def chunks(self, budget: int) -> list[Chunk]:
         """Ordered chunks of at most ``budget`` tokens each (exactly :func:`chunk`'s result)."""

@@ -11,11 +11,12 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..document import Document
 from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
 from .ranking import Ranking
-from .units import UnitModel
+from .units import UnitModel, written_size
 
 MAX_CHARS_PER_TOKEN = 4.7
 FIRST_AIM = 0.96  # share of the budget the first fill aims at, by estimate
@@ -32,11 +33,36 @@ class Selection:
     keep_tail: list[bool]
     output: str
     tokens: int
-    units_total: int
-    units_kept: int
+    units_dropped: int
     exact_counts: int
     order: list[int] = field(default_factory=list)  # units by rank (empty when the whole page fits)
     header_taken: list[int] = field(default_factory=list)  # header-tier units taken first
+
+
+def whole_may_fit(
+    doc: Document,
+    alive: list[bool],
+    fmt: str,
+    budget: int,
+    whole_text: Callable[[], str],
+    counter: TokenCounter,
+) -> bool:
+    """Whether everything filtering left may fit ``budget``: by characters (a token is at most about
+    4.7 characters of written HTML; corpus pages 2.0-4.6, median 3.0), by the typical tokens per
+    character, then by counting three samples of the whole page written out."""
+    chars, estimate = written_size(doc, alive, fmt)
+    return (
+        chars <= budget * MAX_CHARS_PER_TOKEN
+        and estimate <= budget * 1.25
+        and (estimate <= budget * 0.8 or _likely_tokens(whole_text(), counter) <= budget * 1.1)
+    )
+
+
+def whole_selection(doc: Document, alive: list[bool], output: str, tokens: int) -> Selection:
+    """The selection that keeps everything filtering left."""
+    keep = list(alive)
+    tails = [False, *(alive[p] for p in doc.parent[1:])]
+    return Selection(keep, keep, tails, output, tokens, 0, 1)
 
 
 def fit_to_budget(
@@ -44,36 +70,21 @@ def fit_to_budget(
     budget: int,
     *,
     ranking: Callable[[], Ranking],
-    whole: Callable[[], tuple[str, int]],
-    whole_text: Callable[[], str] | None = None,
     settings: BudgetSettings | None = None,
     count: Callable[[str], int] | None = None,
 ) -> Selection:
     """Keep the highest-ranked units whose serialization fits ``budget`` tokens exactly.
 
-    ``ranking()`` gives the units' ranking, ``whole_text()`` the whole filtered page written out and
-    ``whole()`` the same with its exact count; both are called only when needed (a prepared page
-    computes each once for all budgets). Units are chosen by estimated cost (characters, no
-    tokenizer); every output is then counted exactly with ``count`` (default ``counter.count``;
-    a prepared page passes a :class:`~domprune.counting.PieceCounts`, which recounts only what
-    changed), and the estimate is corrected by that count until the output fits closely.
+    ``ranking()`` gives the units' ranking (called once; a prepared page computes it once for all
+    budgets). Units are chosen by estimated cost (characters, no tokenizer); every output is then
+    counted exactly with ``count`` (default ``counter.count``; a prepared page passes a
+    :class:`~domprune.counting.PieceCounts`, which recounts only what changed), and the estimate is
+    corrected by that count until the output fits closely.
     """
     settings = settings or BudgetSettings()
     doc, units, counter = model.doc, model.units, model.counter
     count = count or counter.count
     exact_counts = 0
-    # a token is at most about 4.7 characters of written HTML (corpus pages: 2.0-4.6, median 3.0)
-    if model.chars() <= budget * MAX_CHARS_PER_TOKEN and (
-        whole_text is None or _likely_tokens(whole_text(), counter) <= budget * 1.1
-    ):
-        # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
-        out, tokens = whole()
-        exact_counts += 1
-        if tokens <= budget:
-            alive = model.alive
-            keep = list(alive)
-            tails = [bool(i) and alive[doc.parent[i]] for i in range(len(alive))]
-            return Selection(keep, keep, tails, out, tokens, len(units), len(units), exact_counts)
     rk = ranking()
     prio, header = rk.prio, rk.header
     order = sorted(range(len(units)), key=lambda u: (-prio[u], u))
@@ -136,7 +147,7 @@ def fit_to_budget(
     if best is None:
         best = _smallest_single(model, order, budget, settings)
     out, keep, kt, kl, tokens, k = best
-    return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts, order, head_taken)
+    return Selection(keep, kt, kl, out, tokens, len(units) - k, exact_counts, order, head_taken)
 
 
 def _likely_tokens(text: str, counter: TokenCounter) -> float:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from itertools import accumulate
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
@@ -309,7 +309,11 @@ class _Ranker:
         hinted = {h for h, w in hint_hit.items() if w}
         cand = {u for u, b in enumerate(ub) if b in scores}
         if hinted:
-            cand.update(u for u, o in enumerate(owner) if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted)
+            cand.update(
+                u
+                for u, o in enumerate(owner)
+                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted
+            )
         dates = "date" in query.answer_kinds
         if dates:
             timed = {i for i, t in enumerate(tags) if t == "time"}
@@ -322,7 +326,9 @@ class _Ranker:
         if broad is not None:
             kind_hit |= _units_matching(broad, texts, [len(t) <= 300 for t in texts])
         if short is not None:
-            kind_hit |= _units_matching(short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)])
+            kind_hit |= _units_matching(
+                short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
+            )
         cand |= kind_hit
         rel = [0.0] * n
         in_link = self._in_link() if cand else []

@@ -21,6 +21,25 @@ TEXT_TOKENS_PER_CHAR = 0.29
 TAG_TOKENS_PER_CHAR = 0.45
 
 
+def written_size(doc: Document, alive: list[bool], fmt: str) -> tuple[int, float]:
+    """Characters of the whole filtered page as written, about, and its estimated tokens."""
+    text = sum([len(t) for t, a in zip(doc.text, alive) if a])
+    parent = doc.parent
+    text += sum([len(t) for t, p in zip(doc.tail[1:], parent[1:]) if t and alive[p]])
+    tags = 0
+    if fmt == "html":
+        if len(doc.open_s) != len(doc.tags):
+            doc.finalize_tags()
+        tags = sum(
+            [
+                len(o) + len(c)
+                for o, c, a, tr in zip(doc.open_s, doc.close_s, alive, doc.transparent)
+                if a and not tr
+            ]
+        )
+    return text + tags, text * TEXT_TOKENS_PER_CHAR + tags * TAG_TOKENS_PER_CHAR
+
+
 class Units:
     """Units of a page in document order, with the element that owns each one."""
 
@@ -141,19 +160,6 @@ class UnitModel:
     def estimate(self) -> int:
         """Estimated tokens of the whole filtered page (counts every unit and tag)."""
         return sum(self.unit_cost) + sum(self.tag_cost)
-
-    def chars(self) -> int:
-        """Characters of the whole filtered page as written, about (texts and tags; no tokenizer)."""
-        doc, units = self.doc, self.units
-        n = sum(len(units.text_of(doc, u)) for u in range(len(units)) if units.kind[u] != ATTR)
-        if self.html:
-            alive, transparent, open_s, close_s = self.alive, doc.transparent, doc.open_s, doc.close_s
-            n += sum(
-                len(open_s[i]) + len(close_s[i])
-                for i in range(len(doc.tags))
-                if alive[i] and not transparent[i]
-            )
-        return n
 
     def alone_cost(self, u: int) -> int:
         """Estimated tokens of unit ``u`` written alone, with all its ancestors' tags."""
