@@ -153,6 +153,12 @@ def compact_json_ld(text: str, max_chars: int) -> str:
 NEEDS_COLLAPSE = re.compile(r"[^\S ]|  ")  # white space other than single spaces
 
 
+def needs_collapse(s: str) -> bool:
+    """Whether ``s`` has white space other than single spaces (every other white space character
+    is unprintable, so two C scans tell; :func:`collapse` leaves other texts as they are)."""
+    return not s.isprintable() or "  " in s
+
+
 def collapse(s: str) -> str:
     """Runs of white space become one space (kept at the edges: they separate words)."""
     parts = s.split()
@@ -183,7 +189,7 @@ def flatten(
     dropped = 0
     json_ld = []
     if drop_tags and "script" in drop_tags and json_ld_chars:
-        json_ld = root.xpath("//script[@type='application/ld+json']")
+        json_ld = [el for el in root.iter("script") if el.get("type") == "application/ld+json"]
         for el in json_ld:
             el.tag = "domprune-json-ld"
     if drop_tags:
@@ -198,43 +204,39 @@ def flatten(
             if el.text in _EMPTY_JSON and el.getparent() is not None:  # {} says nothing
                 _drop(el)
                 dropped += 1
-    # one pass over the elements in document order (root.iter() is C); parents through a dict of the
-    # proxies, which stay alive in ``elements`` so lxml hands back the same objects
+    # the elements in document order (root.iter() is C), then each field in one comprehension;
+    # parents through a dict of the proxies, which stay alive in ``elements`` so lxml hands back
+    # the same objects
     elements = list(root.iter())
     n = len(elements)
     index = {el: i for i, el in enumerate(elements)}
-    tags: list[str] = [""] * n
-    attrs: list[list[tuple[str, str]]] = [[]] * n
-    text: list[str] = [""] * n
-    tail: list[str] = [""] * n
-    parent: list[int] = [-1] * n
+    raw_tags = [el.tag for el in elements]
     removed: list[bool] = [False] * n
-    squash = collapse if collapse_whitespace else (lambda t: t)
-    needs = NEEDS_COLLAPSE.search if collapse_whitespace else (lambda t: False)
-    for i, el in enumerate(elements):
-        tag = el.tag
-        if isinstance(tag, str):
-            if tag[0] == "{":
-                tag = tag.rpartition("}")[2]
-            tags[i] = tag.lower()
-            attrs[i] = el.items()
-            t = el.text
-            if t:
-                text[i] = squash(t) if needs(t) else t
-        else:  # comment, processing instruction or entity in a caller's tree
-            tags[i] = "#comment"
-            removed[i] = True
-        if i:
-            parent[i] = index[el.getparent()]
-            t = el.tail
-            if t:
-                tail[i] = squash(t) if needs(t) else t
+    if all(isinstance(t, str) and t.islower() and t[0] != "{" for t in set(raw_tags)):
+        tags: list[str] = raw_tags
+    else:
+        tags = []
+        for i, tag in enumerate(raw_tags):
+            if isinstance(tag, str):
+                tags.append((tag.rpartition("}")[2] if tag[0] == "{" else tag).lower())
+            else:  # comment, processing instruction or entity in a caller's tree
+                tags.append("#comment")
+                removed[i] = True
+    attrs: list[list[tuple[str, str]]] = [el.items() for el in elements]
+    text = [el.text or "" for el in elements]
+    tail = [""] + [el.tail or "" for el in elements[1:]]
+    for i, t in enumerate(raw_tags):
+        if not isinstance(t, str):  # a comment's text and attributes are not the page's
+            attrs[i], text[i] = [], ""
+    if collapse_whitespace:  # white space between tags becomes one space; other texts only if needed
+        text = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in text]
+        tail = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in tail]
+    parent: list[int] = [-1] + [index[el.getparent()] for el in elements[1:]]
     end = list(range(1, n + 1))
     for i in range(n - 1, 0, -1):
         p = parent[i]
         if end[i] > end[p]:
             end[p] = end[i]
-    n = len(tags)
     doc = Document(
         tags=tags,
         attrs=attrs,
