@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from ..document import Document, needs_collapse
+from ..document import NEEDS_COLLAPSE, Document
 from ..settings import AttributeSettings
 
 # aria attributes that hold id references: useless once ids are gone.
@@ -96,6 +96,7 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
     empty: list[tuple[str, str]] = []
     names: dict[str, str | None] = {}  # attribute name -> normalised name if kept, else None
     tags = doc.tags
+    needs_collapse = NEEDS_COLLAPSE.search
     for i, attrs in enumerate(doc.attrs):
         if not attrs or not alive[i]:
             kept_all.append(empty)

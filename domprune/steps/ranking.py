@@ -12,11 +12,21 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, islice
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
-from .relevance import Query, bm25_blocks, candidate_pattern, kinds_pattern, match_terms, stem, words
+from .relevance import (
+    Query,
+    bm25_blocks,
+    candidate_pattern,
+    fold_case,
+    kinds_pattern,
+    match_terms,
+    stem,
+    texts_matching,
+    words,
+)
 from .units import UnitModel
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
@@ -102,24 +112,6 @@ def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bo
         if not bp[i] and alive[i]:
             bp[i : end[i]] = [True] * (end[i] - i)
     return bp, main, hints
-
-
-def _units_matching(pattern: re.Pattern[str], texts: list[str], eligible: list[bool]) -> set[int]:
-    """The eligible texts in which ``pattern`` finds a match: one search over them all, joined by
-    a character none of the value patterns matches (a match across two texts is checked again in
-    each text alone)."""
-    idx = [u for u, ok in enumerate(eligible) if ok]
-    chosen = [texts[u] for u in idx]
-    starts = list(accumulate([len(t) + 1 for t in chosen], initial=0))
-    out: set[int] = set()
-    for m in pattern.finditer("\x00".join(chosen)):
-        a = bisect.bisect_right(starts, m.start()) - 1
-        z = bisect.bisect_right(starts, max(m.end() - 1, m.start())) - 1
-        if a == z:
-            out.add(idx[a])
-        else:
-            out.update(idx[k] for k in range(a, z + 1) if pattern.search(chosen[k]))
-    return out
 
 
 def heading_elements(doc: Document) -> list[int]:
@@ -286,7 +278,8 @@ class _Ranker:
         joined = "\x00".join(texts)
         starts = list(accumulate([len(t) + 1 for t in texts], initial=0))
         matched: dict[int, list[str]] = {}
-        for m in candidate_pattern(query.terms).finditer(joined):
+        pattern, text = candidate_pattern(query.terms).on(joined, fold_case(joined))
+        for m in pattern.finditer(text):
             u = bisect.bisect_right(starts, m.start()) - 1
             matched.setdefault(u, []).append(stem(m.group().lower()))
         block_tf: dict[int, Counter[str]] = {}
@@ -305,7 +298,17 @@ class _Ranker:
         tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
         # a unit scores only with a signal: its block matched, its hint words (own, else its parent's)
         # name a query term, it is a date by markup, or it holds a value of a kind asked for
-        hint_hit = {h: max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0) for h in set(hints) if h}
+        # hint words hit a term only when they start like one (one regex over the distinct hints)
+        distinct = [h for h in set(hints) if h]
+        may_hit = (
+            texts_matching([candidate_pattern(hint_terms)], distinct, [True] * len(distinct))
+            if hint_terms
+            else ()
+        )
+        hint_hit = dict.fromkeys(distinct, 0.0)
+        for k in may_hit:
+            h = distinct[k]
+            hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
         hinted = {h for h, w in hint_hit.items() if w}
         cand = {u for u, b in enumerate(ub) if b in scores}
         if hinted:
@@ -322,17 +325,15 @@ class _Ranker:
         # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
         broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
         short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
-        kind_hit = set()
-        if broad is not None:
-            kind_hit |= _units_matching(broad, texts, [len(t) <= 300 for t in texts])
-        if short is not None:
-            kind_hit |= _units_matching(
+        kind_hit = texts_matching(broad, texts, [len(t) <= 300 for t in texts]) if broad else set()
+        if short:
+            kind_hit |= texts_matching(
                 short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
             )
         cand |= kind_hit
         rel = [0.0] * n
         in_link = self._in_link() if cand else []
-        kinds = broad is not None or short is not None
+        kinds = bool(broad or short)
         for u in sorted(cand):
             o = owner[u]
             b = ub[u]
@@ -366,12 +367,12 @@ class _Ranker:
         shape_of: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
         scored = [u for u in sorted(cand) if rel[u] > 0]
         for u in scored:
-            ws = words(texts[u][:200])
+            first = [stem(m.group()) for m in islice(_WORD.finditer(texts[u][:200].lower()), 3)]
             b = ub[u]
             hit = block_terms.get(b)
             if hit is None:  # the query words of the unit's block (a label's count for its value)
                 hit = block_terms[b] = frozenset(term_keys & block_tf.get(b, {}).keys())
-            shape = (hit, tuple(w for w in ws[:3] if not w.isdigit()))
+            shape = (hit, tuple(w for w in first if not w.isdigit()))
             shape_of[u] = shape
             shapes[shape] = shapes.get(shape, 0) + 1
         for u in scored:
