@@ -354,19 +354,9 @@ def _serialize_html(
                 return
         out.append(escape_text(t))
 
-    def after(k: int, was_written: bool) -> None:
-        if k in notes and was_written:
-            out.append(f"<!-- {notes[k]} -->")
-        t = tail[k]
-        if not t:
-            return
-        if t.isspace():
-            sep()
-        elif keep_tail[k]:
-            if not was_written and tags[k] in BLOCK and t[0] != " ":
-                sep(force=True)
-            put(t)
-
+    # the loop below inlines sep() and put() for the common cases (white space between tags, a text
+    # without a leading space): a page has thousands of elements and this runs once per fill
+    append = out.append
     i = 0
     pending_gap = False
     while i < n:
@@ -376,31 +366,50 @@ def _serialize_html(
                 if tags[k] in BLOCK:
                     sep(force=True)
             else:
-                out.append(close_s[k])
-            after(k, True)
+                append(close_s[k])
+            if notes and k in notes:
+                append(f"<!-- {notes[k]} -->")
+            t = tail[k]
+            if t:
+                if t.isspace():
+                    last = out[-1][-1:] if out else " "
+                    if last != ">" and not last.isspace():
+                        append(" ")
+                elif keep_tail[k]:
+                    put(t)
         if not keep[i]:
             if skip is not None and (end[i] <= skip.lo or i >= skip.hi):
                 i = skip.next(i, stack, n)
                 continue
             if mark_removed and not doc.removed[i] and not pending_gap:
-                out.append("<!-- removed -->")
+                append("<!-- removed -->")
                 pending_gap = True
-            after(i, False)
+            t = tail[i]
+            if t:
+                if t.isspace():
+                    sep()
+                elif keep_tail[i]:
+                    if tags[i] in BLOCK and t[0] != " ":
+                        sep(force=True)
+                    put(t)
             i = end[i]
             continue
         pending_gap = False
-        if i in wrap_blocks and not holds_block(doc, i, keep):
+        if wrap_blocks and i in wrap_blocks and not holds_block(doc, i, keep):
             hidden.add(i)
         if transparent[i] or i in hidden:
             if tags[i] in BLOCK:
                 sep(force=True)
         else:
-            out.append(open_s[i])
-        if keep_text[i] and text[i]:
+            append(open_s[i])
+        t = text[i]
+        if t and keep_text[i]:
             if tags[i] == "script":  # raw text: entities are not decoded inside <script>
-                out.append(text[i].replace("</", "<\\/"))
+                append(t.replace("</", "<\\/"))
+            elif t[0] != " " and not t.isspace():
+                append(escape_text(t))
             else:
-                put(text[i])
+                put(t)
         stack.append(i)
         i += 1
     while stack:
@@ -409,9 +418,16 @@ def _serialize_html(
             if tags[k] in BLOCK:
                 sep(force=True)
         else:
-            out.append(close_s[k])
+            append(close_s[k])
         if stack:
-            after(k, True)
+            if notes and k in notes:
+                append(f"<!-- {notes[k]} -->")
+            t = tail[k]
+            if t:
+                if t.isspace():
+                    sep()
+                elif keep_tail[k]:
+                    put(t)
     return "".join(out).strip()
 
 
