@@ -36,7 +36,9 @@ def escape_text(s: str) -> str:
 
 
 def escape_attr(s: str) -> str:
-    return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    if "&" in s or '"' in s or "<" in s:
+        return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    return s
 
 
 @dataclass
@@ -60,8 +62,13 @@ class Document:
     close_s: list[str] = field(default_factory=list)
 
     def finalize_tags(self) -> None:
-        """Write every live element's tags once (after attribute stripping and unwrapping)."""
-        self.open_s = [self.open_tag(i) if self.kept_attrs[i] else f"<{t}>" for i, t in enumerate(self.tags)]
+        """Write every element's tags once (after attribute stripping and unwrapping)."""
+        self.open_s = [
+            "<" + t + " " + " ".join([f'{k}="{escape_attr(v)}"' if v else k for k, v in a]) + ">"
+            if a
+            else f"<{t}>"
+            for t, a in zip(self.tags, self.kept_attrs)
+        ]
         self.close_s = ["" if t in VOID else f"</{t}>" for t in self.tags]
 
     def __len__(self) -> int:

@@ -23,7 +23,9 @@ from .relevance import (
     fold_case,
     kinds_pattern,
     match_terms,
+    matcher,
     stem,
+    strings_matching,
     texts_matching,
     words,
 )
@@ -34,18 +36,21 @@ _BOILERPLATE_ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog",
      "toolbar", "alertdialog"}
 )  # fmt: skip
-_BOILERPLATE_HINT = re.compile(
-    r"(^|[\s_-])(nav|navbar|navigation|menu|footer|sidebar|side-bar|cookie|consent|banner|breadcrumbs?"
-    r"|social|share|sharing|related|promo|advert|ads?|sponsor|subscribe|newsletter|popup|modal|skip"
-    r"|comments?|widget|masthead|toolbar|pagination|filters?|facets?|refine(ments)?)($|[\s_-])",
-    re.IGNORECASE,
+# class, id and role words (patterns in lower case, run over all of a page's distinct hints at once)
+_BOILERPLATE_HINT = matcher(
+    r"(?:^|[\s_-])(?P<key>nav|navbar|navigation|menu|footer|sidebar|side-bar|cookie|consent|banner"
+    r"|breadcrumbs?|social|share|sharing|related|promo|advert|ads?|sponsor|subscribe|newsletter|popup"
+    r"|modal|skip|comments?|widget|masthead|toolbar|pagination|filters?|facets?|refine(ments)?)(?:$|[\s_-])",
+    True,
+    re.MULTILINE,
 )
-_MAIN_HINT = re.compile(
-    r"(^|[\s_-])(main|content|article|post|entry|story|body|text|prose|blog-post|product)($|[\s_-])",
-    re.IGNORECASE,
+_MAIN_HINT = matcher(
+    r"(?:^|[\s_-])(?P<key>main|content|article|post|entry|story|body|text|prose|blog-post|product)(?:$|[\s_-])",
+    True,
+    re.MULTILINE,
 )
-_BYLINE_HINT = re.compile(
-    r"byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter", re.IGNORECASE
+_BYLINE_HINT = matcher(
+    r"(?P<key>byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter)", True
 )
 _MAIN_TAGS = frozenset({"main", "article"})
 _HEADER_TAGS = frozenset({"title", "h1", "meta", "script"})
@@ -89,12 +94,9 @@ def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bo
                 if k == "role":
                     roles[i] = v.lower()
         hints[i] = " ".join(vals)
-    memo: dict[str, tuple[bool, bool]] = {}  # class strings repeat down a page: match each once
-    for h in set(hints):
-        if h:
-            memo[h] = (bool(_MAIN_HINT.search(h)), bool(_BOILERPLATE_HINT.search(h)))
-    main_hint = {h for h, (m, _) in memo.items() if m}
-    bp_hint = {h for h, (_, b) in memo.items() if b}
+    distinct = [h for h in set(hints) if h]  # class strings repeat down a page: match each once
+    main_hint = {distinct[k] for k in strings_matching(_MAIN_HINT, distinct)}
+    bp_hint = {distinct[k] for k in strings_matching(_BOILERPLATE_HINT, distinct)}
     # an element marks its whole subtree (slices: the marks are few, the subtrees contiguous)
     main = [False] * n
     marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
@@ -172,7 +174,8 @@ class _Ranker:
     def _near_byline(self, hints: list[str]) -> list[bool]:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
         end, depth = self.doc.end, self.units.depth
-        marked = {h for h in set(hints) if h and _BYLINE_HINT.search(h)}
+        distinct = [h for h in set(hints) if h]
+        marked = {distinct[k] for k in strings_matching(_BYLINE_HINT, distinct)}
         near = [False] * len(hints)
         if not marked:
             return near

@@ -149,10 +149,23 @@ class Matcher:
         return self.plain, text
 
 
-def _matcher(source: str, ignorecase: bool) -> Matcher:
+def matcher(source: str, ignorecase: bool, flags: int = 0) -> Matcher:
+    """A :class:`Matcher` for a pattern written in lower case (``ignorecase``: case-insensitive)."""
     if not ignorecase:
-        return Matcher(re.compile(source))
-    return Matcher(re.compile(source, re.IGNORECASE), re.compile(source))
+        return Matcher(re.compile(source, flags))
+    return Matcher(re.compile(source, flags | re.IGNORECASE), re.compile(source, flags))
+
+
+def strings_matching(m: Matcher, strings: Sequence[str], group: str = "key") -> set[int]:
+    """Indices of the ``strings`` (without line breaks of their own mattering: ``^`` and ``$`` are
+    per line) in which ``m`` finds a match, found by one search over them joined by line breaks;
+    a match belongs to the string where its group ``group`` starts."""
+    if not strings:
+        return set()
+    starts = list(accumulate([len(t) + 1 for t in strings], initial=0))
+    joined = "\n".join(strings)
+    pattern, text = m.on(joined, fold_case(joined))
+    return {bisect.bisect_right(starts, x.start(group)) - 1 for x in pattern.finditer(text)}
 
 
 @functools.lru_cache(maxsize=256)
@@ -163,10 +176,10 @@ def _candidate_matcher(long_starts: tuple[str, ...], short_terms: tuple[str, ...
     if short_terms:
         parts.append(r"(?:" + "|".join(map(re.escape, short_terms)) + r")\b")
     if not parts:
-        return _matcher(r"(?!x)x", False)
+        return matcher(r"(?!x)x", False)
     # a word start whose first letter may start a term: the look-ahead rejects most positions fast
     firsts = "".join(sorted({t[0] for t in long_starts + short_terms}))
-    return _matcher(r"\b(?=[" + re.escape(firsts) + "])(?:" + "|".join(parts) + ")", True)
+    return matcher(r"\b(?=[" + re.escape(firsts) + "])(?:" + "|".join(parts) + ")", True)
 
 
 def candidate_pattern(query: dict[str, float]) -> Matcher:
@@ -194,7 +207,7 @@ def _kinds_matchers(kinds: tuple[str, ...]) -> list[Matcher]:
             if bool(ANSWER_PATTERNS[k].flags & re.IGNORECASE) == ignorecase
         ]
         if parts:
-            out.append(_matcher("|".join(parts), ignorecase))
+            out.append(matcher("|".join(parts), ignorecase))
     return out
 
 
