@@ -58,18 +58,22 @@ class Document:
     kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
     why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
-    open_s: list[str] = field(default_factory=list)  # written open tags, once attributes are final
+    open_s: list[str | None] = field(default_factory=list)  # written open tags (None: not yet)
     close_s: list[str] = field(default_factory=list)
 
     def finalize_tags(self) -> None:
-        """Write every element's tags once (after attribute stripping and unwrapping)."""
-        self.open_s = [
-            "<" + t + " " + " ".join([f'{k}="{escape_attr(v)}"' if v else k for k, v in a]) + ">"
-            if a
-            else f"<{t}>"
-            for t, a in zip(self.tags, self.kept_attrs)
-        ]
-        self.close_s = ["" if t in VOID else f"</{t}>" for t in self.tags]
+        """Start writing tags, once attributes and unwrapping are final: close tags now, open tags
+        on first use (:meth:`open_of`; a fit writes a part of the page only)."""
+        self.open_s = [None] * len(self.tags)
+        closes = {t: "" if t in VOID else f"</{t}>" for t in set(self.tags)}
+        self.close_s = [closes[t] for t in self.tags]
+
+    def open_of(self, i: int) -> str:
+        """Element ``i``'s open tag as written (kept once written)."""
+        o = self.open_s[i]
+        if o is None:
+            o = self.open_s[i] = self.open_tag(i)
+        return o
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -78,10 +82,13 @@ class Document:
         attrs = self.kept_attrs[i] if self.kept_attrs else []
         if not attrs:
             return f"<{self.tags[i]}>"
-        parts = [self.tags[i]]
-        for k, v in attrs:
-            parts.append(f'{k}="{escape_attr(v)}"' if v else k)
-        return "<" + " ".join(parts) + ">"
+        return (
+            "<"
+            + self.tags[i]
+            + " "
+            + " ".join([f'{k}="{escape_attr(v)}"' if v else k for k, v in attrs])
+            + ">"
+        )
 
     def close_tag(self, i: int) -> str:
         tag = self.tags[i]
@@ -331,7 +338,7 @@ def _serialize_html(
     n = len(tags)
     if len(doc.open_s) != n:
         doc.finalize_tags()
-    open_s, close_s = doc.open_s, doc.close_s
+    open_s, close_s, open_of = doc.open_s, doc.close_s, doc.open_of
     wrap_blocks = doc.wrap_blocks
     hidden: set[int] = set()  # wrap_blocks elements written without tags this time
 
@@ -408,7 +415,7 @@ def _serialize_html(
             if tags[i] in BLOCK:
                 sep(force=True)
         else:
-            append(open_s[i])
+            append(open_s[i] or open_of(i))
         t = text[i]
         if t and keep_text[i]:
             if tags[i] == "script":  # raw text: entities are not decoded inside <script>

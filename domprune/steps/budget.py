@@ -16,7 +16,13 @@ from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
 from .ranking import Ranking
-from .units import UnitModel, written_size
+from .units import (
+    TAG_TOKENS_PER_CHAR,
+    TEXT_TOKENS_PER_CHAR,
+    UnitModel,
+    written_tag_chars,
+    written_text_chars,
+)
 
 MAX_CHARS_PER_TOKEN = 4.7
 FIRST_AIM = 0.96  # share of the budget the first fill aims at, by estimate
@@ -50,9 +56,13 @@ def whole_may_fit(
     """Whether everything filtering left may fit ``budget``: by characters (a token is at most about
     4.7 characters of written HTML; corpus pages 2.0-4.6, median 3.0), by the typical tokens per
     character, then by counting three samples of the whole page written out."""
-    chars, estimate = written_size(doc, alive, fmt)
+    text = written_text_chars(doc, alive)
+    if text > budget * MAX_CHARS_PER_TOKEN or text * TEXT_TOKENS_PER_CHAR > budget * 1.25:
+        return False
+    tags = written_tag_chars(doc, alive) if fmt == "html" else 0
+    estimate = text * TEXT_TOKENS_PER_CHAR + tags * TAG_TOKENS_PER_CHAR
     return (
-        chars <= budget * MAX_CHARS_PER_TOKEN
+        text + tags <= budget * MAX_CHARS_PER_TOKEN
         and estimate <= budget * 1.25
         and (estimate <= budget * 0.8 or _likely_tokens(whole_text(), counter) <= budget * 1.1)
     )

@@ -22,23 +22,20 @@ TEXT_TOKENS_PER_CHAR = 0.27
 TAG_TOKENS_PER_CHAR = 0.34
 
 
-def written_size(doc: Document, alive: list[bool], fmt: str) -> tuple[int, float]:
-    """Characters of the whole filtered page as written, about, and its estimated tokens."""
-    text = sum([len(t) for t, a in zip(doc.text, alive) if a])
+def written_text_chars(doc: Document, alive: list[bool]) -> int:
+    """Characters of the texts of the whole filtered page."""
     parent = doc.parent
-    text += sum([len(t) for t, p in zip(doc.tail[1:], parent[1:]) if t and alive[p]])
-    tags = 0
-    if fmt == "html":
-        if len(doc.open_s) != len(doc.tags):
-            doc.finalize_tags()
-        tags = sum(
-            [
-                len(o) + len(c)
-                for o, c, a, tr in zip(doc.open_s, doc.close_s, alive, doc.transparent)
-                if a and not tr
-            ]
-        )
-    return text + tags, text * TEXT_TOKENS_PER_CHAR + tags * TAG_TOKENS_PER_CHAR
+    return sum([len(t) for t, a in zip(doc.text, alive) if a]) + sum(
+        [len(t) for t, p in zip(doc.tail[1:], parent[1:]) if t and alive[p]]
+    )
+
+
+def written_tag_chars(doc: Document, alive: list[bool]) -> int:
+    """Characters of the tags of the whole filtered page as written."""
+    if len(doc.open_s) != len(doc.tags):
+        doc.finalize_tags()
+    open_of, close_s, transparent = doc.open_of, doc.close_s, doc.transparent
+    return sum([len(open_of(i)) + len(close_s[i]) for i, a in enumerate(alive) if a and not transparent[i]])
 
 
 class Units:
@@ -141,7 +138,7 @@ class UnitModel:
         if c < 0:
             doc = self.doc
             if self.html and self.alive[i] and not doc.transparent[i]:
-                c = self._count(doc.open_s[i]) + self._count(doc.close_s[i])
+                c = self._count(doc.open_of(i)) + self._count(doc.close_s[i])
             else:
                 c = 0
             self._tcost[i] = c
@@ -173,26 +170,32 @@ class UnitModel:
 
     @cached_property
     def estimates(self) -> tuple[list[float], list[float]]:
-        """Estimated tokens of each unit's text and of each element's tags, from their characters
-        (no tokenizer: budget fitting corrects the estimate with the exact count of each output)."""
+        """Estimated tokens of each unit's text, and of each element's tags (-1 until asked for: see
+        :meth:`tag_estimate`), from their characters (no tokenizer: budget fitting corrects the
+        estimate with the exact count of each output)."""
         doc, units = self.doc, self.units
         if self.html:
             unit = [
                 0.0 if k == ATTR else len(t) * TEXT_TOKENS_PER_CHAR
                 for k, t in zip(units.kind, units.texts(doc))
             ]
-            alive, transparent = self.alive, doc.transparent
-            tag = [
-                (len(o) + len(c)) * TAG_TOKENS_PER_CHAR if a and not tr else 0.0
-                for o, c, a, tr in zip(doc.open_s, doc.close_s, alive, transparent)
-            ]
-        else:
-            unit = [
-                min(len(t), 200 if k == ATTR else len(t)) * TEXT_TOKENS_PER_CHAR
-                for k, t in zip(units.kind, units.texts(doc))
-            ]
-            tag = [0.0] * len(doc.tags)
-        return unit, tag
+            return unit, [-1.0] * len(doc.tags)
+        unit = [
+            min(len(t), 200 if k == ATTR else len(t)) * TEXT_TOKENS_PER_CHAR
+            for k, t in zip(units.kind, units.texts(doc))
+        ]
+        return unit, [0.0] * len(doc.tags)
+
+    def tag_estimate(self, i: int) -> float:
+        """Estimated tokens of element ``i``'s tags as written (0 when they are not written)."""
+        doc = self.doc
+        tag = self.estimates[1]
+        t = tag[i] = (
+            (len(doc.open_of(i)) + len(doc.close_s[i])) * TAG_TOKENS_PER_CHAR
+            if self.alive[i] and not doc.transparent[i]
+            else 0.0
+        )
+        return t
 
     def select(self, order: list[int], limit: float) -> tuple[list[int], list[float]]:
         """Greedily take units in ``order`` while the estimated cost stays within ``limit``.
@@ -219,7 +222,8 @@ class UnitModel:
                 chain = []
                 while o >= 0 and not kept[o]:
                     chain.append(o)
-                    c += tag[o]
+                    t = tag[o]
+                    c += t if t >= 0 else self.tag_estimate(o)
                     o = parent[o]
             if total + c > limit:
                 if total >= near:
