@@ -229,17 +229,14 @@ class _Ranker:
                 if size_at[hi] - size_at[lo] <= 160 and not any(self._has_block_below(c) for c in ks):
                     for c in ks:
                         merge[c] = True
+        # each block start marks its subtree (in document order: inner blocks mark theirs after)
         block_of = [0] * n
-        for i in range(n):
-            p = parent[i]
-            if p < 0:
-                block_of[i] = i
-            elif i in pair_with:
-                block_of[i] = block_of[pair_with[i]]
-            elif tags[i] in BLOCK and not merge[i]:
-                block_of[i] = i
-            else:
-                block_of[i] = block_of[p]
+        starts = [
+            i for i, t in enumerate(tags) if (t in BLOCK and not merge[i]) or i in pair_with or parent[i] < 0
+        ]
+        for i in starts:
+            b = block_of[pair_with[i]] if i in pair_with else i
+            block_of[i : end[i]] = [b] * (end[i] - i)
         return block_of
 
     def _has_block_below(self, i: int) -> bool:
@@ -412,9 +409,7 @@ class _Ranker:
         lifting = [u for u in scored if rel[u] >= 0.15 * top and tags[owner[u]] not in _HEAD_TAGS]
         if not lifting:
             return
-        unit_at: dict[int, list[int]] = {}
-        for u, o in enumerate(owner):
-            unit_at.setdefault(o, []).append(u)
+        unit_at: dict[int, list[int]] = {}  # units by element, filled when a table needs it
         # the last unit in a heading at or before each unit
         heading_unit = list(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
         boosted = list(prio)
@@ -437,7 +432,11 @@ class _Ranker:
                 if near(v, lo, hi):
                     lift(v, p * f)
             lift(heading_unit[u], p * 0.9)
-            for e in self._table_context(owner[u]):
+            cells = self._table_context(owner[u])
+            if cells and not unit_at:
+                for v, o in enumerate(owner):
+                    unit_at.setdefault(o, []).append(v)
+            for e in cells:
                 for v in unit_at.get(e, ()):
                     lift(v, p * 0.95)
         prio[:] = boosted
