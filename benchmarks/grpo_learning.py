@@ -1,13 +1,16 @@
-"""Does the RL loop learn? An extractive DOM question task, a tiny model, GRPO, a control, the curve.
+"""Does the RL loop learn? An extractive DOM question task, a tiny model, SFT warm-up, GRPO, a control, the curve.
 
 Task: each page is a small product card with ``--fields`` colour fields (``Colour``, ``Trim``,
 ``Strap``, ...) holding distinct colours in a shuffled order; the question asks for the ``Colour``.
-The tiny random Qwen2 model (Holo1's tokenizer) first gets a supervised warm-up whose target is
-``\\boxed{c}``: ``c`` is the right colour for a ``--warmup-correct`` fraction of the examples and
-otherwise a colour drawn AT RANDOM among those written on the page, so the warm policy answers in the
-format and copies from the card but is right only part of the time, and GRPO has reward variance to
-work with. Then GRPO trains a LoRA adapter through the package's own code path (prepare ->
-``TrlGrpoBackend``) with the exact-match reward, from the same warm model with the same seed and steps:
+The tiny random Qwen2 model (Holo1's tokenizer) is first warmed up with the package's own ``sft`` run
+(``SftRun``: trl's SFTTrainer, a LoRA adapter, loss on the ``\\boxed{c}`` completion only) on a warm-up
+split of ``--warmup-copies`` rows per training page whose target ``c`` is the right colour (with
+``--warmup-correct`` below 1, only that fraction of the rows; the rest get a colour drawn AT RANDOM
+among those on the page). The warm-up stops at the first validation check that reaches
+``--warmup-target-em``, so the warm policy answers in the format and reads the card, but is right only
+part of the time, and GRPO has reward variance to work with. Then GRPO continues that adapter through
+the package's own code path (prepare -> ``TrlGrpoBackend`` with ``init_adapter``) with the exact-match
+reward, from the same warm adapter with the same seed and steps:
 
 * ``grpo``: the real reward;
 * ``control``: the same rewards shuffled across the step's completions (same mean, no information),
@@ -16,7 +19,7 @@ work with. Then GRPO trains a LoRA adapter through the package's own code path (
 Held-out exact match is measured before and after each run, greedy and sampled (4 answers per
 example at temperature 1, sampled like trl's GRPO generation: the policy GRPO trains). On CPU, trl scores every prompt position against
 the 151k-token vocabulary; :func:`score_completion_positions_only` makes it score the completion
-positions only, as it does on GPUs (same numbers, ~10x less work).
+positions only, as it does on GPUs (same numbers, ~10x less work), in the warm-up and in GRPO.
 
 One process, everything in turn::
 
@@ -29,7 +32,8 @@ or on two cores, warm-up once and the two runs side by side, then one JSON and p
     OMP_NUM_THREADS=1 python benchmarks/grpo_learning.py --out runs/gl/control --runs control --warm runs/gl/warm/warm
     wait; python benchmarks/grpo_learning.py --out runs/gl --combine runs/gl/warm runs/gl/grpo runs/gl/control
 
-Writes ``grpo_learning.json`` (every number) and ``grpo_learning.png`` (the curves) to ``--out``.
+Writes ``grpo_learning.json`` (every number) and ``grpo_learning.png`` (the curves) to ``--out``; each
+run folder (``warm``, ``grpo``, ``control``) also holds the package's ``report.md`` with its plots.
 """
 
 from __future__ import annotations
@@ -90,75 +94,115 @@ def write_and_prepare(records: list[dict], data: Path, prepared: Path) -> Any:
     return prepare_dataset(data, prepared, settings)
 
 
-def warm_up(model_dir: Path, out_dir: Path, dataset, val, page_colours: dict[str, list[str]], args) -> dict:
-    """Supervised warm-up on ``\\boxed{c}``: ``c`` is the right colour with probability
-    ``--warmup-correct``, else a random colour of the page.
+def warm_up_records(train: list[dict], copies: int, correct: float, rng: random.Random) -> list[dict]:
+    """The ``warm`` split: ``copies`` rows per training page whose answer (the SFT target) is the right colour
+    with probability ``correct``, else a colour of the page drawn at random (each row drawn apart)."""
+    rows = []
+    for record in train:
+        colours = record["page_colours"]  # colours[0] is the right answer
+        for k in range(copies):
+            answer = colours[0] if rng.random() < correct else rng.choice(colours)
+            rows.append({**record, "id": f"warm-{record['id']}-{k}", "answer": answer, "split": "warm"})
+    return rows
 
-    Every ``--warmup-check-every`` steps the greedy exact match on the validation pages is measured;
-    the warm-up stops at the first check that reaches ``--warmup-target-em`` (or after
-    ``--warmup-steps``). When a tiny model starts to use the field label is a sudden, seed-dependent
-    event (hundreds of steps apart between runs), so a fixed step count gives warm policies of very
-    different skill; a target gives GRPO a comparable start: right part of the time, not always.
+
+def stop_at_validation_target(val, args) -> Any:
+    """A trainer callback: every ``--warmup-check-every`` steps, greedy exact match of the adapter being trained
+    on the validation pages; stops the warm-up at the first check that reaches ``--warmup-target-em``.
+
+    When a tiny model starts to use the field label is a sudden, seed-dependent event (hundreds of steps
+    apart between runs), so a fixed step count gives warm policies of very different skill; a target gives
+    GRPO a comparable start: right part of the time, not always.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import TrainerCallback
 
-    from domvqa_train.evaluate import EvalSettings, evaluate_models
+    from domvqa_train.modelio import LoadedModel, generate
+    from domvqa_train.rewards import exact_match_reward
 
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed + 1)  # not the data generator's stream
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=args.warmup_lr)
-    prompts = [
-        tok(tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False), add_special_tokens=False)[
-            "input_ids"
-        ]
-        for p in dataset["prompt"]
-    ]
-    ids_of = dataset["id"]
-    losses: list[float] = []
-    checks: list[dict[str, float]] = []
-    check_settings = EvalSettings(max_new_tokens=8, batch_size=32, rewards={"exact_match": 1.0})
-    for step in range(1, args.warmup_steps + 1):
-        batch = rng.sample(range(len(prompts)), k=min(16, len(prompts)))
-        ids, labels, completions = [], [], []
-        for i in batch:
-            colours = page_colours[ids_of[i]]  # colours[0] is the right answer
-            answer = colours[0] if rng.random() < args.warmup_correct else rng.choice(colours)
-            c = tok(f"\\boxed{{{answer}}}<|im_end|>", add_special_tokens=False)["input_ids"]
-            ids.append(prompts[i] + c)
-            labels.append([-100] * len(prompts[i]) + c)
-            completions.append(c)
-        width = max(map(len, ids))
-        keep = max(len(c) for c in completions) + 1  # logits only where a completion token is predicted
-        pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-        label_ids = torch.tensor([[-100] * (width - len(x)) + x for x in labels])[:, -keep + 1 :]
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
-        logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=keep).logits[:, :-1]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), label_ids.reshape(-1))
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-        if step % args.warmup_check_every == 0 or step == args.warmup_steps:
-            model.save_pretrained(out_dir)
-            tok.save_pretrained(out_dir)
-            em = evaluate_models([str(out_dir)], val, check_settings).scores[0].exact_match
-            checks.append({"step": step, "val_exact_match": em})
+    class StopAtTarget(TrainerCallback):
+        def __init__(self) -> None:
+            self.checks: list[dict[str, float]] = []
+
+        def on_step_end(self, targs, state, control, model=None, processing_class=None, **kwargs):
+            step = state.global_step
+            if step % args.warmup_check_every and step != state.max_steps:
+                return
+            model.eval()
+            side, processing_class.padding_side = processing_class.padding_side, "left"  # for generation
+            loaded = LoadedModel(model, processing_class, None, False, "warm-up")
+            answers = generate(loaded, val["prompt"], max_new_tokens=8, batch_size=32)
+            processing_class.padding_side = side
+            model.train()
+            em = sum(exact_match_reward(answers, answers=val["answers"])) / len(answers)
+            self.checks.append({"step": step, "val_exact_match": em})
             print(f"warm-up step {step}: validation exact match {em:.3f}", flush=True)
             if em >= args.warmup_target_em:
-                break
+                control.should_training_stop = True
+
+    return StopAtTarget()
+
+
+def sharpen_output(model_dir: Path, factor: float) -> Path:
+    """Multiply the tiny model's final RMSNorm weight by ``factor`` in place (its logits by ``factor``); returns it.
+
+    A random model's output distribution is uniform (logits of std 0.16 at the default init), and a LoRA
+    warm-up cannot sharpen it: the final norm and the output embeddings are frozen and LoRA only turns the
+    hidden states, so a logit can rise at most |hidden| x |embedding| = 8 x 0.16 above the others and the
+    151,936-token vocabulary keeps most of the probability. With the final norm's weight at 30 (logit std
+    4.8) a hidden state turned toward one colour, or halfway between two, puts the mass there, as the sharp
+    output of a trained model does (a LoRA warm-up of Holo1-3B starts from one). Only the output is scaled:
+    the input embeddings, and so what the layers see, stay as initialised.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if factor == 1:
+        return model_dir
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with torch.no_grad():
+        model.model.norm.weight.mul_(factor)
+    model.save_pretrained(model_dir)
+    return model_dir
+
+
+def warm_up(model_dir: Path, out_dir: Path, prepared: Path, val, args) -> dict:
+    """The package's ``sft`` warm-up (``SftRun``) on the ``warm`` split, stopped at the validation target."""
+    from domvqa_train.settings import TrainSettings
+    from domvqa_train.sft import SftRun
+
+    settings = TrainSettings(
+        model=str(model_dir),
+        prepared_dir=str(prepared),
+        train_split="warm",
+        prompt_budget=256,
+        per_device_batch_size=16,
+        gradient_accumulation_steps=1,
+        num_generations=args.generations,  # not used by sft; keeps the batch rule of the run
+        max_completion_length=args.max_completion_length,
+        lora={"rank": args.lora_rank, "alpha": 2 * args.lora_rank, "dropout": 0.0},
+        logging_steps=10,
+        save_steps=args.warmup_steps,
+        resume=False,
+        gradient_checkpointing=False,
+        dtype="float32",
+        seed=args.seed,
+        sft={"output_dir": str(out_dir), "max_steps": args.warmup_steps, "learning_rate": args.warmup_lr},
+    )
+    stopper = stop_at_validation_target(val, args)
+    report = SftRun(settings, callbacks=[stopper]).train()
+    losses = [row["loss"] for row in report.log_history if "loss" in row]
     return {
-        "steps": len(losses),
+        "steps": report.steps,
         "max_steps": args.warmup_steps,
         "lr": args.warmup_lr,
+        "lora_rank": args.lora_rank,
         "correct_fraction": args.warmup_correct,
+        "copies_per_page": args.warmup_copies,
         "target_val_exact_match": args.warmup_target_em,
-        "checks": checks,
-        "losses": losses,
+        "checks": stopper.checks,
+        "losses_every_10_steps": losses,
+        "adapter": report.adapter_dir,
+        "report": report.report,
     }
 
 
@@ -228,13 +272,14 @@ def score_completion_positions_only() -> bool:
     return True
 
 
-def grpo_run(name: str, warm: Path, out: Path, args, reward_funcs=None) -> tuple[Any, float]:
-    """One GRPO LoRA run from the warm model through ``TrlGrpoBackend``; returns (report, seconds)."""
+def grpo_run(name: str, base: Path, warm: Path, out: Path, args, reward_funcs=None) -> tuple[Any, float]:
+    """One GRPO run continuing the warm adapter through ``TrlGrpoBackend``; returns (report, seconds)."""
     from domvqa_train.backends.trl_grpo import TrlGrpoBackend
     from domvqa_train.settings import TrainSettings
 
     settings = TrainSettings(
-        model=str(warm),
+        model=str(base),
+        init_adapter=str(warm),
         prepared_dir=str(out / "prepared"),
         output_dir=str(out / name),
         prompt_budget=256,
@@ -245,7 +290,6 @@ def grpo_run(name: str, warm: Path, out: Path, args, reward_funcs=None) -> tuple
         max_completion_length=args.max_completion_length,
         temperature=1.0,
         learning_rate=args.lr,
-        lora={"rank": 16, "alpha": 32, "dropout": 0.0},
         rewards={"exact_match": 1.0},
         logging_steps=1,
         save_steps=args.steps,
@@ -315,7 +359,7 @@ def _first_last(curve: list[dict]) -> dict[str, float]:
     }
 
 
-_DATA_KEYS = ("fields", "colours", "train", "test", "seed")
+_DATA_KEYS = ("fields", "colours", "train", "test", "seed", "hidden", "layers", "output_scale")
 _GRPO_KEYS = ("steps", "prompts", "generations", "max_completion_length", "lr", "score_all_positions")
 
 
@@ -332,7 +376,7 @@ def evaluate_on_fresh_pages(results: dict[str, dict], n: int, out: Path) -> dict
     models = {}
     for folder, result in results.items():
         if "reused" not in result["warm_up"]:
-            models["warm-up"] = str(Path(folder) / "warm")
+            models["warm-up"] = str(Path(folder) / "warm" / "adapter")
         for name in result["runs"]:
             models[name] = str(Path(folder) / name / "adapter")
     scores = {name: evaluate(path, pages, page_colours, seed=args["seed"]) for name, path in models.items()}
@@ -412,7 +456,7 @@ def main() -> int:
     parser.add_argument("--test", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
     parser.add_argument("--layers", type=int, default=2, help="tiny model decoder layers")
-    parser.add_argument("--warmup-steps", type=int, default=2000, help="most warm-up steps")
+    parser.add_argument("--warmup-steps", type=int, default=1200, help="most warm-up steps")
     parser.add_argument(
         "--warmup-target-em",
         type=float,
@@ -421,11 +465,21 @@ def main() -> int:
     )
     parser.add_argument("--warmup-check-every", type=int, default=100)
     parser.add_argument("--val", type=int, default=64, help="validation pages (warm-up stopping check)")
-    parser.add_argument("--warmup-lr", type=float, default=3e-3, help="warm-up (full model) learning rate")
+    parser.add_argument("--warmup-lr", type=float, default=5e-3, help="warm-up (sft, LoRA) learning rate")
+    parser.add_argument("--warmup-copies", type=int, default=4, help="warm-up rows per training page")
+    parser.add_argument(
+        "--output-scale",
+        type=float,
+        default=30.0,
+        help="multiply the random model's final norm weight, so its logits, by this (see sharpen_output)",
+    )
+    parser.add_argument(
+        "--lora-rank", type=int, default=16, help="LoRA rank of the warm-up (GRPO continues it)"
+    )
     parser.add_argument(
         "--warm",
         default=None,
-        help="reuse this warm-up output folder (from an earlier run) instead of warming up",
+        help="reuse this warm-up folder (an earlier run's OUT/warm, holding adapter/) instead of warming up",
     )
     parser.add_argument(
         "--score-all-positions",
@@ -435,7 +489,7 @@ def main() -> int:
     parser.add_argument(
         "--warmup-correct",
         type=float,
-        default=0.5,
+        default=1.0,
         help="fraction of warm-up targets that are the right colour (the rest: a random page colour)",
     )
     parser.add_argument("--steps", type=int, default=100, help="GRPO steps")
@@ -473,23 +527,28 @@ def main() -> int:
         + make_records(args.val, args.fields, args.colours, "val", rng)
     )
     page_colours = {r["id"]: r["page_colours"] for r in records}
-    prep = write_and_prepare(records, out / "data.jsonl", out / "prepared")
+    warm_rows = warm_up_records(
+        records[: args.train], args.warmup_copies, args.warmup_correct, random.Random(args.seed + 1)
+    )
+    prep = write_and_prepare(records + warm_rows, out / "data.jsonl", out / "prepared")
     train, test = load_prepared(out / "prepared", "train"), load_prepared(out / "prepared", "test")
     val = load_prepared(out / "prepared", "val")
+    compact = False if args.score_all_positions else score_completion_positions_only()
 
+    base = sharpen_output(
+        build_tiny_model(out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed),
+        args.output_scale,
+    )
     if args.warm:
         warm = Path(args.warm)
         warm_info = {"reused": str(warm)}
     else:
         warm = out / "warm"
-        base = build_tiny_model(
-            out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed
-        )
         warm_started = time.perf_counter()
-        warm_info = warm_up(base, warm, train, val, page_colours, args)
+        warm_info = warm_up(base, warm, out / "prepared", val, args)
         warm_info["seconds"] = time.perf_counter() - warm_started
-    compact = False if args.score_all_positions else score_completion_positions_only()
-    before = evaluate(str(warm), test, page_colours)
+    warm_adapter = warm / "adapter"
+    before = evaluate(str(warm_adapter), test, page_colours)
     print("held-out after warm-up:", json.dumps(before), flush=True)
 
     runs: dict[str, dict] = {}
@@ -502,7 +561,7 @@ def main() -> int:
             "command": "python " + shlex.join(sys.argv),
             "args": vars(args),
             "exact_match_copying_a_random_page_colour": 1 / args.fields,
-            "data": {split: prep.written.get(split, 0) for split in ("train", "test", "val")},
+            "data": {split: prep.written.get(split, 0) for split in ("train", "test", "val", "warm")},
             "example_prompt": train[0]["prompt"],
             "warm_up": warm_info,
             "trl_scores_completion_positions_only": compact,
@@ -517,7 +576,7 @@ def main() -> int:
 
     result = write_result()
     for name, funcs in variants:
-        report, seconds = grpo_run(name, warm, out, args, reward_funcs=funcs)
+        report, seconds = grpo_run(name, base, warm_adapter, out, args, reward_funcs=funcs)
         after = evaluate(report.adapter_dir, test, page_colours)
         curve = curve_of(report)
         runs[name] = {

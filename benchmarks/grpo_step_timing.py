@@ -27,7 +27,9 @@ Per optimizer step it records the wall time (``on_step_begin`` to ``on_step_end`
 ``step_time`` (without the optimizer), the tokens processed (trl's ``num_tokens``: the prompt once per
 completion plus the completions), tokens/s and peak memory
 (``torch.cuda.max_memory_allocated``/``max_memory_reserved`` per step on CUDA; the process's peak RSS on
-CPU). The first ``--warmup`` steps are left out of the averages. ``grpo_step_timing.json`` in ``--out``
+CPU), and on CUDA the peak during generation apart (``generation_peak_allocated_gib``). Beside the measured
+peaks it prints ``domvqa-train plan``'s estimate for the same settings (per phase: generation, training), so
+one GPU run checks the estimate. The first ``--warmup`` steps are left out of the averages. ``grpo_step_timing.json`` in ``--out``
 holds every number, the command, the versions, the device and the parameter counts (if training fails,
 e.g. out of GPU memory, it keeps the error and the steps timed so far; ``--micro-batch 1`` then trades
 speed for memory). One process only.
@@ -119,11 +121,32 @@ def step_timer() -> Any:
         def __init__(self) -> None:
             self.steps: list[dict[str, Any]] = []
             self._started = 0.0
+            self._generation_peak = 0.0
+            self._before_generation = 0.0
+
+        def wrap_generate(self, cls: Any) -> None:
+            """Record the CUDA peak of each ``generate`` call apart from the training part of the step."""
+            if not cuda:
+                return
+            original = cls.generate
+            timer = self
+
+            def generate(model: Any, *args: Any, **kwargs: Any) -> Any:
+                timer._before_generation = max(timer._before_generation, torch.cuda.max_memory_allocated())
+                torch.cuda.reset_peak_memory_stats()
+                try:
+                    return original(model, *args, **kwargs)
+                finally:
+                    timer._generation_peak = max(timer._generation_peak, torch.cuda.max_memory_allocated())
+                    torch.cuda.reset_peak_memory_stats()
+
+            cls.generate = generate
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
+                self._generation_peak = self._before_generation = 0.0
             self._started = time.perf_counter()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -131,7 +154,10 @@ def step_timer() -> Any:
                 torch.cuda.synchronize()
             row: dict[str, Any] = {"step": state.global_step, "seconds": time.perf_counter() - self._started}
             if cuda:
-                row["peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                training = max(torch.cuda.max_memory_allocated(), self._before_generation)
+                row["peak_allocated_gib"] = max(training, self._generation_peak) / 2**30
+                row["generation_peak_allocated_gib"] = self._generation_peak / 2**30
+                row["training_peak_allocated_gib"] = training / 2**30
                 row["peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
             else:
                 row["peak_rss_gib"] = peak_rss_gib()
@@ -281,7 +307,17 @@ def summarise(rows: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
     """Averages over the steps after the warm-up: seconds/step, tokens/s and the highest peak memory."""
     measured = rows[warmup:]
     seconds = sum(r["seconds"] for r in measured)
-    memory_keys = [k for k in ("peak_allocated_gib", "peak_reserved_gib", "peak_rss_gib") if k in measured[0]]
+    memory_keys = [
+        k
+        for k in (
+            "peak_allocated_gib",
+            "generation_peak_allocated_gib",
+            "training_peak_allocated_gib",
+            "peak_reserved_gib",
+            "peak_rss_gib",
+        )
+        if k in measured[0]
+    ]
     return {
         "measured_steps": [r["step"] for r in measured],
         "seconds_per_step": seconds / len(measured),
@@ -325,6 +361,52 @@ def print_table(rows: list[dict[str, Any]], summary: dict[str, Any], warmup: int
         f"mean over steps {summary['measured_steps']}: {summary['seconds_per_step']:.2f} s/step, "
         f"{summary['tokens_per_second']:.1f} tokens/s, {mem}"
     )
+
+
+def plan_estimate(settings: Any, prompt_tokens: int, cuda: bool) -> dict[str, Any]:
+    """``domvqa-train plan``'s estimate for these settings and the longest prompt (GiB per phase and at the peak)."""
+    import torch
+
+    from domvqa_train.plan import estimate_memory
+
+    memory = torch.cuda.get_device_properties(0).total_memory if cuda else 80 * 2**30
+    estimate = estimate_memory(
+        settings, gpu_memory=memory, device="cuda" if cuda else "cpu", prompt_tokens=prompt_tokens
+    )
+    return {
+        "peak_gib": estimate.peak / 2**30,
+        "peak_phase": estimate.peak_phase,
+        "phases_gib": {
+            name: {**{k: v / 2**30 for k, v in phase.model_dump().items()}, "total": phase.total / 2**30}
+            for name, phase in estimate.phases.items()
+        },
+        "inputs": estimate.inputs,
+        "notes": estimate.notes,
+    }
+
+
+def print_plan_comparison(plan: dict[str, Any], summary: dict[str, Any]) -> None:
+    """The plan's estimate beside the measured peaks (CUDA: allocated; CPU: the process RSS, not comparable)."""
+    phases = plan["phases_gib"]
+    training = max(p["total"] for n, p in phases.items() if n.startswith("training"))
+    generation = phases.get("generation", {}).get("total")
+    print(f"plan estimate: peak {plan['peak_gib']:.2f} GiB ({plan['peak_phase']}); training {training:.2f} GiB"
+          + (f", generation {generation:.2f} GiB" if generation is not None else ""))  # fmt: skip
+    if "peak_allocated_gib" in summary:
+        measured = summary["peak_allocated_gib"]
+        print(
+            f"measured peak allocated {measured:.2f} GiB = {measured / plan['peak_gib']:.2f} x the estimate; "
+            f"training {summary['training_peak_allocated_gib']:.2f} GiB "
+            f"({summary['training_peak_allocated_gib'] / training:.2f} x)"
+            + (
+                f", generation {summary['generation_peak_allocated_gib']:.2f} GiB "
+                f"({summary['generation_peak_allocated_gib'] / generation:.2f} x)"
+                if generation
+                else ""
+            )
+        )
+    else:
+        print("(no GPU: the measured figure is the process's RSS, which the estimate does not model)")
 
 
 def main() -> int:
@@ -471,7 +553,11 @@ def main() -> int:
         "train_settings": settings.model_dump(),
     }
     path = out / "grpo_step_timing.json"
+    result["plan"] = plan_estimate(settings, max(lengths), cuda)
     timer = step_timer()
+    import transformers
+
+    timer.wrap_generate(transformers.GenerationMixin)
     backend = TrlGrpoBackend(settings, reward_funcs=[completion_hash_reward], callbacks=[timer])
     t = time.perf_counter()
     try:
@@ -510,6 +596,7 @@ def main() -> int:
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print()
     print_table(rows, summary, args.warmup)
+    print_plan_comparison(result["plan"], summary)
     print(f"wrote {path}")
     return 0
 

@@ -47,7 +47,7 @@ class SyntheticBaseline:
     def propose(self, page: Page, settings: GenerateSettings) -> Proposal:
         questions = synthetic_questions(page.html, 3 * settings.per_page, random.Random(page.id))
         if not questions:
-            raise UnusableResponse("no_facts", "no label/value pair")
+            return Proposal(UnusableResponse("no_facts", "no label/value pair"))
         items = [ProposedQA(q.text, tuple(q.answers), source="dom") for q in questions]
         return Proposal(ParsedResponse(items, None, 0))
 

@@ -368,6 +368,14 @@ def _endpoint_args(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         parser.add_argument("--price-output", type=float, help="USD per million completion tokens")
 
 
+def _engine_args(parser: argparse.ArgumentParser, ray_help: str) -> None:
+    parser.add_argument("--engine", choices=["local", "ray"], default="local", help=f"ray: {ray_help}")
+    parser.add_argument(
+        "--ray-address", help="Ray cluster to join (auto, ray://host:10001); default: start Ray here"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="Ray actors (with --engine ray; default 1)")
+
+
 def _data_commands(sub: Any) -> None:
     p = sub.add_parser(
         "generate", help="write checked question/answer records about pages (endpoint or rules)"
@@ -393,6 +401,7 @@ def _data_commands(sub: Any) -> None:
     p.add_argument("--no-screenshots", action="store_true", help="never send screenshots")
     p.add_argument("--seed", type=int, default=42, help="seed of the rules generator's wordings")
     p.add_argument("--no-resume", action="store_true", help="start over in the output folder")
+    _engine_args(p, "pages go to Ray Data actors, each with its own generator (same outputs)")
 
     p = sub.add_parser(
         "label", help="difficulty of each record: pass rate over K attempts (DOM / screenshot)"
@@ -411,8 +420,10 @@ def _data_commands(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="records labelled together (default 8)")
     p.add_argument("--generation-batch", type=int, default=16, help="sequences per generate call (local)")
     p.add_argument("--no-images", action="store_true", help="label dom_difficulty only")
+    p.add_argument("--seed", type=int, help="seed of a local policy's sampling (default: setting seed)")
     _endpoint_args(p, prefix="judge-")
     p.add_argument("--no-resume", action="store_true", help="start over in the output folder")
+    _engine_args(p, "batches go to Ray Data actors, each loading its own model or client (same outputs)")
 
     p = sub.add_parser("filter", help="merge label files by id, keep difficulties in range, split train/eval")
     p.add_argument(
@@ -485,6 +496,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         screenshots=not args.no_screenshots,
         seed=args.seed,
         resume=not args.no_resume,
+        engine=args.engine,
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
     generator = EndpointGenerator(_client(args, args.model)) if kind == "endpoint" else RulesGenerator()
     report = generate_dataset(args.data, args.out, settings, generator)
@@ -493,7 +507,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from .label import EndpointPolicy, LabelSettings, LLMJudge, LocalPolicy, label_dataset
+    from .label import EndpointPolicy, LabelSettings, LLMJudge, LocalPolicy, PolicyModel, label_dataset
 
     run = _load_settings(args)
     settings = _validated(
@@ -505,19 +519,22 @@ def cmd_label(args: argparse.Namespace) -> int:
         images=not args.no_images,
         batch_size=args.batch_size,
         generation_batch=args.generation_batch,
+        seed=run.seed if args.seed is None else args.seed,
         resume=not args.no_resume,
+        engine=args.engine,
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
     judge = LLMJudge(_client(args, args.judge_model, "judge-")) if args.judge_endpoint else None
     if args.endpoint:
         labeller: Any = EndpointPolicy(_client(args, args.model))
     else:
-        from .modelio import is_vision_language, load_config, load_for_inference
+        from .modelio import is_vision_language, load_config
 
         images = settings.images and is_vision_language(load_config(run.model))
-        loaded = load_for_inference(
-            run.model, attn_implementation=run.attn_implementation, dtype=run.dtype, images=images
-        )
-        labeller = LocalPolicy(loaded)
+        model = PolicyModel(run.model, run.attn_implementation, run.dtype, images)
+        # ray: each actor loads its own copy; local: loaded here, before any work
+        labeller = LocalPolicy(model if settings.engine == "ray" else model.load())
     report = label_dataset(args.data, args.out, labeller, settings, _prepare_settings(run), judge)
     print(report.model_dump_json(indent=2))
     return 0

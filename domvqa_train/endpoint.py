@@ -5,7 +5,9 @@ shapes, error types, structured output) and adds what a dataset run needs: a che
 answers before any work starts, retries with exponential backoff on 429, 5xx, timeouts and dropped
 connections (honouring ``Retry-After``), counted per kind for the run's report (the client's own
 retries are switched off because it neither exposes their count nor lets the backoff be set), token
-usage and cost, and the number of requests in flight. One :class:`ChatClient` is shared by threads.
+usage and cost, and the number of requests in flight. One :class:`ChatClient` is shared by threads;
+it pickles as its settings (a Ray actor builds its own client), and the statistics of several
+clients add up with :func:`combined_summary`.
 """
 
 from __future__ import annotations
@@ -173,6 +175,39 @@ class RequestStats:
             }
 
 
+def combined_summary(
+    summaries: Sequence[dict[str, Any]], settings: EndpointSettings | None = None
+) -> dict[str, Any]:
+    """The :meth:`RequestStats.summary` of several clients (one per Ray actor) as one.
+
+    Counts, retries, failures and tokens are summed (and the cost recomputed from them); the
+    requests in flight are per client: ``max_in_flight`` is the most any one client had,
+    ``mean_in_flight`` the mean of one client while it was busy (weighted by ``busy_seconds``, which
+    is summed); ``clients`` says how many there were, so all of them together had up to
+    ``clients * max_in_flight`` requests in flight at once.
+
+    >>> one = {"requests": 2, "succeeded": 2, "failed": {}, "retries": {"timeout": 1}, "prompt_tokens": 10,
+    ...        "completion_tokens": 4, "max_in_flight": 2, "mean_in_flight": 1.5, "busy_seconds": 2.0}
+    >>> both = combined_summary([one, {**one, "max_in_flight": 1, "mean_in_flight": 1.0}])
+    >>> both["requests"], both["retries"], both["max_in_flight"], both["mean_in_flight"], both["clients"]
+    (4, {'timeout': 2}, 2, 1.25, 2)
+    """
+    stats = RequestStats()
+    area = 0.0
+    for summary in summaries:
+        stats.requests += int(summary["requests"])
+        stats.succeeded += int(summary["succeeded"])
+        stats.failed.update(summary["failed"])
+        stats.retries.update(summary["retries"])
+        stats.prompt_tokens += int(summary["prompt_tokens"])
+        stats.completion_tokens += int(summary["completion_tokens"])
+        stats.max_in_flight = max(stats.max_in_flight, int(summary["max_in_flight"]))
+        stats._busy += float(summary["busy_seconds"])
+        area += float(summary["mean_in_flight"]) * float(summary["busy_seconds"])
+    stats._area = area
+    return {**stats.summary(settings), "clients": len(summaries)}
+
+
 def image_part(path: str | os.PathLike[str]) -> dict[str, Any]:
     """An ``image_url`` content part holding the file as a base64 data URL."""
     data = Path(path).read_bytes()
@@ -218,8 +253,14 @@ class ChatClient:
             max_retries=0,  # retried here, counted and with the configured backoff
         )
         self._structured = settings.structured != "off"
+        self._adapted: dict[str, str] = {}  # parameters changed for this endpoint after a 400 (see _adapt)
+        self._seed = seed
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the settings: the copy (e.g. in a Ray actor) opens its own connection, with empty statistics."""
+        return (type(self), (self.settings,), {"_seed": self._seed, "_random": random.Random(self._seed)})
 
     def check(self) -> list[str]:
         """Fail with :class:`EndpointError` unless the endpoint answers and serves the model; returns its models.
@@ -265,15 +306,11 @@ class ChatClient:
     ) -> ChatReply:
         """One chat completion; raises :class:`RequestFailed` when it fails for good, :class:`EndpointError` on 401/403/404."""
         openai = self._openai
-        structured = response_format is not None and self._structured
-        kwargs: dict[str, Any] = {
-            "model": self.settings.model,
-            "messages": list(messages),
-            "max_tokens": max_tokens,
-        }
-        if temperature is not None:
+        kwargs: dict[str, Any] = {"model": self.settings.model, "messages": list(messages)}
+        kwargs[self._adapted.get("max_tokens", "max_tokens")] = max_tokens
+        if temperature is not None and "temperature" not in self._adapted:
             kwargs["temperature"] = temperature
-        if structured:
+        if response_format is not None and self._structured:
             kwargs["response_format"] = response_format
         attempt = 0
         while True:
@@ -288,12 +325,8 @@ class ChatClient:
                     f"the endpoint {self.settings.url} answered 404 for model {self.settings.model!r}: {exc}"
                 ) from None
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if structured and self.settings.structured == "auto":
-                    with self._lock:
-                        self._structured = False  # this endpoint does not take response_format
-                    kwargs.pop("response_format")
-                    structured = False
-                    continue
+                if self._adapt(kwargs, str(exc)):
+                    continue  # the same request in a form this endpoint takes
                 self.stats.add(failed="bad_request")
                 raise RequestFailed(
                     "bad_request", f"the endpoint refused the request: {exc}", _body(exc)
@@ -312,9 +345,37 @@ class ChatClient:
             except openai.APIStatusError as exc:
                 self.stats.add(failed=f"http_{exc.status_code}")
                 raise RequestFailed(f"http_{exc.status_code}", str(exc), _body(exc)) from None
-        reply = _reply(response, structured)
+        reply = _reply(response, "response_format" in kwargs)
         self.stats.add(reply=reply)
         return reply
+
+    def _adapt(self, kwargs: dict[str, Any], message: str) -> bool:
+        """Change ``kwargs`` after a 400 that names a parameter this endpoint does not take; False when none does.
+
+        Reasoning models (o1, o3, ...) want ``max_completion_tokens`` instead of ``max_tokens`` and only
+        their default temperature; endpoints without structured output refuse ``response_format``.
+        Each change is made once and kept for the rest of the run.
+        """
+        text = message.lower()
+        with self._lock:
+            if "max_completion_tokens" in text and "max_tokens" in kwargs:
+                self._adapted["max_tokens"] = "max_completion_tokens"
+                kwargs["max_completion_tokens"] = kwargs.pop("max_tokens")
+                return True
+            if "temperature" in text and "temperature" in kwargs:
+                self._adapted["temperature"] = "default"
+                del kwargs["temperature"]
+                return True
+            schema_words = ("response_format", "json_schema", "structured", "schema")
+            if (
+                "response_format" in kwargs
+                and self.settings.structured == "auto"
+                and any(w in text for w in schema_words)
+            ):
+                self._structured = False
+                del kwargs["response_format"]
+                return True
+        return False
 
     def _wait(self, attempt: int, exc: Exception) -> float:
         """Seconds before the next try: the server's Retry-After, else exponential backoff with jitter."""

@@ -32,7 +32,7 @@ from domprune import PromptTemplate
 
 from .errors import SettingsError
 from .modelio import generate, load_for_inference
-from .presets import screenshot_prompt
+from .presets import screenshot_messages
 from .screenshots import load_image
 
 Inputs = Literal["dom", "screenshot", "both"]
@@ -239,13 +239,7 @@ def _images(dataset: Any, inputs: Inputs) -> list[Any] | None:
 def eval_prompts(dataset: Any, settings: EvalSettings) -> list[Any]:
     """The prompts of ``dataset`` for ``settings.inputs``: prepared prompts, or screenshot-only chat prompts."""
     if settings.inputs == "screenshot":
-        user = screenshot_prompt(settings.template)
-        system = settings.template.system
-        return [
-            [*([{"role": "system", "content": system}] if system else []),
-             {"role": "user", "content": user.replace("{question}", question)}]
-            for question in dataset["question"]
-        ]  # fmt: skip
+        return [screenshot_messages(settings.template, question) for question in dataset["question"]]
     prompts = list(dataset["prompt"])
     if settings.inputs == "both" and any(isinstance(p, str) for p in prompts):
         raise SettingsError(

@@ -15,20 +15,26 @@ its page (:mod:`domvqa_train.grounding`), and writes into ``out_dir``:
 
 Every page read ends in exactly one of ``qa.jsonl`` (one or more records) or ``rejects.jsonl``.
 Pages are worked on by as many threads as the generator has requests in flight (``concurrency``);
-a killed run resumes where it stopped.
+a killed run resumes where it stopped. With ``engine="ray"`` the pages go to ``workers`` Ray actors
+(:mod:`domvqa_train.ray_engine`), each with its own copy of the generator (an endpoint client is
+rebuilt from its settings) and ``concurrency`` threads; this process still reads the pages and
+commits every result, in input order, so the files are the same as the local engine's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
@@ -36,7 +42,7 @@ from tqdm.auto import tqdm
 import domprune
 
 from .data import example_id
-from .endpoint import ChatClient, RequestFailed, image_part
+from .endpoint import ChatClient, EndpointError, RequestFailed, combined_summary, image_part
 from .generator_prompt import (
     USER,
     ParsedResponse,
@@ -49,6 +55,17 @@ from .generator_prompt import (
 from .grounding import GroundedQA, ground_questions
 from .jobstore import JobStore, atomic_write
 from .pages import Page, PageReject, read_pages
+from .ray_engine import (
+    BATCH_SIZE,
+    ENGINE_FIELDS,
+    ActorSnapshots,
+    JsonBatchActor,
+    check_picklable,
+    decode_all,
+    fatal_result,
+    ordered_map,
+    raise_fatal,
+)
 from .rules import rules_questions
 
 QA_FILE = "qa.jsonl"
@@ -94,6 +111,16 @@ class GenerateSettings(BaseModel):
     seed: int = Field(42, description="Seed of the rules generator's wordings.")
     resume: bool = Field(True, description="Skip pages finished by an earlier run in out_dir.")
     progress: bool = Field(True, description="Show a progress bar.")
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="'ray': pages go to Ray Data actors, each with its own generator (same outputs as 'local').",
+    )
+    workers: int = Field(
+        1, ge=1, description="Ray actors (engine 'ray'), each with the generator's concurrency in threads."
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
+    )
 
 
 class Generator(Protocol):
@@ -321,12 +348,13 @@ class GenerateReport(BaseModel):
     seconds: float = Field(description="Wall time of this run.")
     pages_per_second: float | None = Field(description="Pages computed by this run / its wall time.")
     requests: dict[str, Any] = Field(
-        description="This run's requests: counts, retries, failures, tokens, in flight."
+        description="This run's requests: counts, retries, failures, tokens, in flight; with engine 'ray', "
+        "summed over the actors (in flight: per actor; 'clients' actors; see endpoint.combined_summary)."
     )
 
 
 def _fingerprint(settings: GenerateSettings, generator: Generator) -> dict[str, Any]:
-    data = settings.model_dump(exclude={"resume", "progress"})
+    data = settings.model_dump(exclude={"resume", "progress", *ENGINE_FIELDS})
     prompt = hashlib.sha256(USER.encode()).hexdigest()[:12]
     return {"generator": generator.name, "model": generator.model, "prompt": prompt, **data}
 
@@ -343,6 +371,8 @@ def generate_dataset(
     check = getattr(generator, "check", None)
     if check is not None:
         check()  # an unreachable endpoint or a refused key stops the run before any work
+    if settings.engine == "ray":
+        check_picklable(generator, f"generator {generator.name!r}")
     pages = read_pages(source, screenshot_dir=out / SCREENSHOT_DIR, max_bytes=settings.max_page_bytes)
     first = next(pages, None)  # a missing or unreadable source fails here, before the folder is written
     store = JobStore(
@@ -353,6 +383,7 @@ def generate_dataset(
     resumed = computed = 0
     bar = tqdm(desc="generate", unit="page", disable=not settings.progress)
     pending: dict[Future[PageResult], str] = {}
+    requests: dict[str, Any] | None = None  # from the actors (engine 'ray')
 
     def commit(result: PageResult) -> None:
         rows = {QA_FILE: result.records, REJECTS_FILE: [result.reject] if result.reject else []}
@@ -366,9 +397,9 @@ def generate_dataset(
                 del pending[future]
                 commit(future.result())  # EndpointError (401, model gone) stops the run here
 
-    workers = max(1, int(getattr(generator, "concurrency", 1)))
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="generate")
-    try:
+    def unfinished() -> Iterator[Page]:
+        """The pages still to compute; resumed pages are counted, read rejects committed."""
+        nonlocal resumed
         for item in _chain(first, pages):
             key = item.id if isinstance(item, Page) else f"reject:{item.origin}"
             order.append(key)
@@ -379,10 +410,21 @@ def generate_dataset(
             if isinstance(item, PageReject):
                 commit(_read_reject(item, key, generator))
                 continue
-            computed += 1
-            pending[pool.submit(generate_page, item, generator, settings)] = key
-            drain(2 * workers)
-        drain(0)
+            yield item
+
+    workers = max(1, int(getattr(generator, "concurrency", 1)))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="generate")
+    try:
+        if settings.engine == "ray":
+            todo = list(unfinished())  # held here, as prepare holds its records
+            computed = len(todo)
+            requests = _generate_on_ray(todo, generator, settings, commit)
+        else:
+            for item in unfinished():
+                computed += 1
+                pending[pool.submit(generate_page, item, generator, settings)] = item.id
+                drain(2 * workers)
+            drain(0)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         store.close()
@@ -393,6 +435,8 @@ def generate_dataset(
     units = store.finish(order)
     stats = getattr(getattr(generator, "client", None), "stats", None)
     endpoint = getattr(getattr(generator, "client", None), "settings", None)
+    if requests is None:
+        requests = stats.summary(endpoint) if stats is not None else {}
     report = _report(
         source,
         out,
@@ -402,11 +446,58 @@ def generate_dataset(
         resumed,
         computed,
         time.perf_counter() - start,
-        stats,
+        requests,
         endpoint,
     )
     atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
     return report
+
+
+class _GenerateActor(JsonBatchActor):
+    """A Ray actor that generates questions: its own copy of the generator, ``concurrency`` pages at once."""
+
+    def __init__(self, generator: Generator, settings: GenerateSettings) -> None:
+        self.generator = generator
+        self.settings = settings
+        concurrency = max(1, int(getattr(generator, "concurrency", 1)))
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="generate-actor")
+
+    def many(self, items: list[Any]) -> list[Any]:
+        pages = [Page(**item) for item in items]
+        results: list[dict[str, Any]] = []
+        try:
+            for result in self.pool.map(lambda p: generate_page(p, self.generator, self.settings), pages):
+                results.append({"page": dataclasses.asdict(result)})
+        except EndpointError as exc:  # the driver stops the run with this message
+            results += [fatal_result(exc)] * (len(pages) - len(results))
+        stats = getattr(getattr(self.generator, "client", None), "stats", None)
+        snapshot = self.snapshot(stats.summary() if stats is not None else None)
+        return [{**result, "snapshot": snapshot} for result in results]
+
+
+def _generate_on_ray(
+    pages: list[Page], generator: Generator, settings: GenerateSettings, commit: Callable[[PageResult], None]
+) -> dict[str, Any]:
+    """Generate ``pages`` on Ray actors and ``commit`` each result in input order; returns the request statistics."""
+    concurrency = max(1, int(getattr(generator, "concurrency", 1)))
+    items = [json.dumps(dataclasses.asdict(page), ensure_ascii=False) for page in pages]
+    results = ordered_map(
+        items,
+        _GenerateActor,
+        {"generator": generator, "settings": settings},
+        workers=settings.workers,
+        address=settings.ray_address,
+        batch_size=max(BATCH_SIZE, 2 * concurrency),  # keeps each actor's threads busy through a batch
+    )
+    snapshots = ActorSnapshots()
+    with closing(results):  # a fatal result stops the actors now, not when the iterator is collected
+        for result in decode_all(results, dict):
+            snapshots.add(result.get("snapshot"))
+            raise_fatal(result)
+            commit(PageResult(**result["page"]))
+    counters = [c for c in snapshots.counters() if c is not None]
+    endpoint = getattr(getattr(generator, "client", None), "settings", None)
+    return combined_summary(counters, endpoint) if counters else {}
 
 
 def _chain(first: Page | PageReject | None, rest: Iterator[Page | PageReject]) -> Iterator[Page | PageReject]:
@@ -440,7 +531,7 @@ def _report(
     resumed: int,
     computed: int,
     seconds: float,
-    stats: Any,
+    requests: dict[str, Any],
     endpoint: Any,
 ) -> GenerateReport:
     summaries = [u.summary for u in units]
@@ -487,7 +578,7 @@ def _report(
         cost_usd=cost,
         seconds=seconds,
         pages_per_second=computed / seconds if seconds > 0 and computed else None,
-        requests=stats.summary(endpoint) if stats is not None else {},
+        requests=requests,
     )
 
 

@@ -2,9 +2,9 @@ r"""``label``: each record's difficulty as a pass rate over K attempts, with the
 
 ``dom_difficulty`` = passed attempts / K with the DOM prompt, fitted by
 :func:`domvqa_train.prepare.fit_example` exactly as training will see it (same tokenizer, budget
-and template); ``img_difficulty`` the same with the screenshot and the screenshot-only prompt of ``eval``, when the
-record has a screenshot and the labeller takes images. Values in [0, 1], higher = easier (the
-original's convention). Attempts are sampled like GRPO samples its group (``temperature``,
+and template); ``img_difficulty`` the same with the screenshot and ``eval``'s screenshot-only
+prompt, when the record has a screenshot and the labeller takes images. Values in [0, 1], higher =
+easier (the original's convention). Attempts are sampled like GRPO samples its group (``temperature``,
 ``top_p``), so a record at 0 or 1 predicts a GRPO group without reward variance.
 
 The labeller is the policy itself (:class:`LocalPolicy`: a local model through
@@ -17,28 +17,48 @@ passes when its last ``\boxed{}`` answer equals an accepted answer after
 plus ``dom_difficulty``, ``img_difficulty``, passes, the completions and the labeller),
 ``rejects.jsonl`` (load rejects, prompts that do not fit, failed requests), ``progress.jsonl``,
 ``report.json`` and ``difficulty.png``. :func:`label_batch` labels a list of examples and keeps no
-global state (the labeller is passed in), so a Ray actor can call it.
+global state (the labeller is passed in), so a Ray actor can call it: with ``engine="ray"`` the
+batches go to ``workers`` Ray actors (:mod:`domvqa_train.ray_engine`), each with its own labeller
+(a :class:`LocalPolicy` made from a :class:`PolicyModel` loads its model in the actor, once; an
+endpoint client is rebuilt from its settings) and judge, and this process commits the outcomes in
+input order. A local policy's sampling is seeded per batch from ``seed`` and the batch's prompts,
+so the same batches give the same labels on either engine (and greedy decoding needs no seed).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from .data import DomQAExample, Reject, load_examples
-from .endpoint import ChatClient, RequestFailed, image_part
+from .endpoint import ChatClient, Message, RequestFailed, combined_summary, image_part
+from .errors import DomVQAError
 from .jobstore import JobStore, atomic_write
 from .prepare import PrepareSettings, default_template, fit_example
-from .presets import screenshot_prompt as screenshot_user_text
+from .presets import screenshot_messages
+from .ray_engine import (
+    ENGINE_FIELDS,
+    ActorSnapshots,
+    JsonBatchActor,
+    check_picklable,
+    decode_all,
+    fatal_result,
+    ordered_map,
+    raise_fatal,
+)
 from .rewards import exact_match_reward, extract_boxed, normalize_answer
 
 LABELS_FILE = "labels.jsonl"
@@ -46,8 +66,6 @@ REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "difficulty.png"
 SETTINGS_FILE = "label-settings.json"
-
-Message = dict[str, Any]
 
 
 class LabelSettings(BaseModel):
@@ -68,8 +86,22 @@ class LabelSettings(BaseModel):
     images: bool = Field(True, description="Label img_difficulty where a record has a screenshot.")
     batch_size: int = Field(8, ge=1, description="Records labelled together (and committed together).")
     generation_batch: int = Field(16, ge=1, description="Sequences per generate call of a local model.")
+    seed: int | None = Field(
+        42,
+        description="Seed of a local policy's sampling, mixed with each batch's prompts (None: unseeded).",
+    )
     resume: bool = Field(True, description="Skip records labelled by an earlier run in out_dir.")
     progress: bool = Field(True, description="Show a progress bar.")
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="'ray': batches go to Ray Data actors, one labeller (model) per actor; same outputs.",
+    )
+    workers: int = Field(
+        1, ge=1, description="Ray actors (engine 'ray'), each with its own labeller and judge."
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
+    )
 
 
 class Labeller(Protocol):
@@ -83,13 +115,44 @@ class Labeller(Protocol):
     ) -> list[str]: ...
 
 
+@dataclass(frozen=True)
+class PolicyModel:
+    """How to load a local policy: what another process (a Ray actor) needs to load its own copy."""
+
+    name: str  # a model folder, an adapter folder or a model in the hub cache
+    attn_implementation: str = "sdpa"
+    dtype: str = "auto"
+    images: bool = False  # load the image processor (a vision-language model): the policy takes screenshots
+
+    def load(self) -> Any:
+        """The model, through :func:`domvqa_train.modelio.load_for_inference`."""
+        from .modelio import load_for_inference
+
+        return load_for_inference(
+            self.name, attn_implementation=self.attn_implementation, dtype=self.dtype, images=self.images
+        )
+
+
 class LocalPolicy:
-    """A local model (the policy about to be trained) through :func:`domvqa_train.modelio.generate`."""
+    """A local model (the policy about to be trained) through :func:`domvqa_train.modelio.generate`.
+
+    Made from a loaded model, or from a :class:`PolicyModel`: then the model is loaded on first use
+    and the policy pickles as that description, so each Ray actor loads its own copy (never the weights).
+    """
 
     def __init__(self, loaded: Any) -> None:
-        self.loaded = loaded
+        self.source = loaded if isinstance(loaded, PolicyModel) else None
+        self.loaded = None if self.source is not None else loaded
         self.name = loaded.name
-        self.takes_images = loaded.processor is not None
+        self.takes_images = loaded.images if self.source is not None else loaded.processor is not None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.source is None:
+            raise TypeError(
+                "a LocalPolicy made from a loaded model would be sent with its weights; make it from "
+                "PolicyModel(name, ...) so that each process loads its own copy"
+            )
+        return (type(self), (self.source,))
 
     def answer(
         self, prompts: Sequence[Any], images: Sequence[str] | None, settings: LabelSettings
@@ -97,6 +160,9 @@ class LocalPolicy:
         from .modelio import generate
         from .screenshots import load_image
 
+        if self.loaded is None:
+            assert self.source is not None
+            self.loaded = self.source.load()
         pictures = None
         if images is not None:
             cache: dict[str, Any] = {}
@@ -109,7 +175,20 @@ class LocalPolicy:
             batch_size=settings.generation_batch,
             temperature=settings.temperature,
             top_p=settings.top_p,
+            seed=None if settings.seed is None else batch_seed(settings.seed, prompts, images),
         )
+
+
+def batch_seed(seed: int, prompts: Sequence[Any], images: Sequence[str] | None) -> int:
+    """A sampling seed for one batch: ``seed`` mixed with the batch's prompts and screenshots.
+
+    The same batch gets the same seed in any process, so labels do not depend on where it ran.
+
+    >>> batch_seed(42, ["a", "b"], None) == batch_seed(42, ["a", "b"], None) != batch_seed(42, ["b", "a"], None)
+    True
+    """
+    text = json.dumps([seed, list(prompts), list(images) if images is not None else None], sort_keys=True)
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:15], 16)
 
 
 class EndpointPolicy:
@@ -228,15 +307,10 @@ def readable_image(path: str) -> bool:
 def screenshot_prompt(example: DomQAExample, prepare: PrepareSettings) -> list[Message]:
     """The chat prompt of a screenshot-only attempt: the run's system text and screenshot-only user text.
 
-    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.presets.screenshot_prompt`);
+    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.presets.screenshot_messages`);
     the image is added to the user turn by the labeller.
     """
-    template = prepare.template or default_template()
-    system = [{"role": "system", "content": template.system}] if template.system else []
-    return [
-        *system,
-        {"role": "user", "content": screenshot_user_text(template).replace("{question}", example.question)},
-    ]
+    return screenshot_messages(prepare.template or default_template(), example.question)
 
 
 def label_batch(
@@ -387,7 +461,10 @@ class LabelReport(BaseModel):
     records_per_second: float | None = Field(description="Records labelled by this run / its wall time.")
     attempts_per_second: float | None
     judge: dict[str, int]
-    requests: dict[str, Any]
+    requests: dict[str, Any] = Field(
+        description="The labeller's requests (an endpoint); with engine 'ray', summed over the actors "
+        "(in flight: per actor; see endpoint.combined_summary)."
+    )
     histogram_png: str | None
 
 
@@ -407,10 +484,15 @@ def label_dataset(
         check = getattr(user, "check", None)
         if check is not None:
             check()  # an unreachable endpoint or a refused key stops the run before any work
+    if settings.engine == "ray":
+        check_picklable(labeller, f"labeller {labeller.name!r}")
+        check_picklable(judge, "judge")
     fingerprint = {
         "labeller": labeller.name,
         "judge": _judge_name(judge),
-        **settings.model_dump(exclude={"batch_size", "generation_batch", "resume", "progress"}),
+        **settings.model_dump(
+            exclude={"batch_size", "generation_batch", "resume", "progress", *ENGINE_FIELDS}
+        ),
         "prompt": prepare.fingerprint(),
     }
     store = JobStore(
@@ -434,10 +516,17 @@ def label_dataset(
     bar = tqdm(
         total=len(loaded.examples), initial=resumed, desc="label", unit="rec", disable=not settings.progress
     )
+    batches = [
+        todo[begin : begin + settings.batch_size] for begin in range(0, len(todo), settings.batch_size)
+    ]
+    snapshots = ActorSnapshots()
+    if settings.engine == "ray":
+        labelled = _label_on_ray(batches, labeller, settings, prepare, judge, snapshots)
+    else:
+        labelled = (label_batch(batch, labeller, settings, prepare, judge) for batch in batches)
     try:
-        for begin in range(0, len(todo), settings.batch_size):
-            batch = todo[begin : begin + settings.batch_size]
-            for outcome in label_batch(batch, labeller, settings, prepare, judge):
+        for batch, outcomes in zip(batches, labelled, strict=True):
+            for outcome in outcomes:
                 rows = {
                     LABELS_FILE: [outcome.row] if outcome.row else [],
                     REJECTS_FILE: [outcome.reject] if outcome.reject else [],
@@ -459,6 +548,14 @@ def label_dataset(
     drawn = difficulty_histogram(dom, img, png, attempts=settings.attempts)
     computed = len(todo)
     client = getattr(labeller, "client", None)
+    requests = client.stats.summary(client.settings) if client is not None else {}
+    judge_counts = {"calls": getattr(judge, "calls", 0), "unparsed": getattr(judge, "unparsed", 0)}
+    if settings.engine == "ray":
+        counters = snapshots.counters()
+        per_actor = [c["requests"] for c in counters if c["requests"] is not None]
+        requests = combined_summary(per_actor, client.settings) if client is not None and per_actor else {}
+        for name in judge_counts:
+            judge_counts[name] += sum(c["judge"][name] for c in counters)
     report = LabelReport(
         source=os.fspath(source),
         out_dir=os.fspath(out),
@@ -483,12 +580,55 @@ def label_dataset(
         seconds=seconds,
         records_per_second=computed / seconds if computed and seconds > 0 else None,
         attempts_per_second=attempts / seconds if attempts and seconds > 0 else None,
-        judge={"calls": getattr(judge, "calls", 0), "unparsed": getattr(judge, "unparsed", 0)},
-        requests=client.stats.summary(client.settings) if client is not None else {},
+        judge=judge_counts,
+        requests=requests,
         histogram_png=str(png) if drawn else None,
     )
     atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
     return report
+
+
+class _LabelActor(JsonBatchActor):
+    """A Ray actor that labels batches of records with its own labeller (a local policy loads its model here) and judge."""
+
+    def __init__(
+        self, labeller: Labeller, settings: LabelSettings, prepare: PrepareSettings, judge: Judge | None
+    ) -> None:
+        self.labeller, self.settings, self.prepare, self.judge = labeller, settings, prepare, judge
+        self.judge_before = {name: getattr(judge, name, 0) for name in ("calls", "unparsed")}
+
+    def one(self, item: Any) -> dict[str, Any]:
+        examples = [DomQAExample.model_validate(example) for example in item]
+        try:
+            outcomes = label_batch(examples, self.labeller, self.settings, self.prepare, self.judge)
+            result: dict[str, Any] = {"outcomes": [dataclasses.asdict(o) for o in outcomes]}
+        except DomVQAError as exc:  # EndpointError (401, model gone), ModelLoadError: stops the run
+            result = fatal_result(exc)
+        client = getattr(self.labeller, "client", None)
+        judge = {name: getattr(self.judge, name, 0) - before for name, before in self.judge_before.items()}
+        counters = {"requests": client.stats.summary() if client is not None else None, "judge": judge}
+        return {**result, "snapshot": self.snapshot(counters)}
+
+
+def _label_on_ray(
+    batches: list[list[DomQAExample]],
+    labeller: Labeller,
+    settings: LabelSettings,
+    prepare: PrepareSettings,
+    judge: Judge | None,
+    snapshots: ActorSnapshots,
+) -> Iterator[list[LabelOutcome]]:
+    """The outcomes of each batch, labelled on Ray actors (one batch per actor call), in input order."""
+    items = [json.dumps([e.model_dump(mode="json") for e in batch], ensure_ascii=False) for batch in batches]
+    kwargs = {"labeller": labeller, "settings": settings, "prepare": prepare, "judge": judge}
+    results = ordered_map(
+        items, _LabelActor, kwargs, workers=settings.workers, address=settings.ray_address, batch_size=1
+    )
+    with closing(results):  # a fatal result stops the actors now, not when the iterator is collected
+        for result in decode_all(results, dict):
+            snapshots.add(result["snapshot"])
+            raise_fatal(result)
+            yield [LabelOutcome(**outcome) for outcome in result["outcomes"]]
 
 
 def _judge_name(judge: Judge | None) -> str | None:

@@ -20,7 +20,22 @@ from pathlib import Path
 
 from .errors import DomVQAError
 
-_SERVE = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
+#: Runs ``transformers serve``; on Linux the server first asks for SIGTERM when its parent dies (even
+#: by SIGKILL), so that a killed run leaves no server behind (prctl PR_SET_PDEATHSIG).
+_SERVE = """
+import os, sys
+if sys.platform.startswith("linux"):
+    import ctypes, signal
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(0)  # the parent is already gone
+from transformers.cli.transformers import main
+sys.argv = ["transformers", *sys.argv[2:]]
+sys.exit(main())
+"""
 
 
 class LocalServerError(DomVQAError, RuntimeError):
@@ -54,8 +69,8 @@ def serve_locally(
     port = port or free_port()
     log = open(log_path, "wb") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [sys.executable, "-c", _SERVE, "serve", str(Path(model_dir)), "--host", "127.0.0.1", "--port",
-               str(port), *extra_args]  # fmt: skip
+    command = [sys.executable, "-c", _SERVE, str(os.getpid()), "serve", str(Path(model_dir)),
+               "--host", "127.0.0.1", "--port", str(port), *extra_args]  # fmt: skip
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         _wait_until_up(proc, port, startup_timeout, log_path)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,12 +232,41 @@ def generate(
     batch_size: int = 4,
     temperature: float = 0.0,
     top_p: float = 1.0,
+    seed: int | None = None,
 ) -> list[str]:
     """Answer each chat prompt; greedy when ``temperature`` is 0. ``images`` pairs one image (or None) per prompt.
 
     Sampling draws from the model's distribution at ``temperature`` with nucleus ``top_p`` and no top-k cut,
-    as trl's GRPO generation does (transformers would otherwise apply its default top-k of 50).
+    as trl's GRPO generation does (transformers would otherwise apply its default top-k of 50); with a
+    ``seed``, from torch's generator seeded with it (the caller's random state is restored afterwards).
     """
+    with _seeded(seed, loaded.model):
+        return _generate(loaded, prompts, max_new_tokens, images, batch_size, temperature, top_p)
+
+
+@contextmanager
+def _seeded(seed: int | None, model: Any) -> Iterator[None]:
+    """Inside the block torch's random state starts from ``seed``; outside it is left as it was."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def _generate(
+    loaded: LoadedModel,
+    prompts: Sequence[list[Message] | str],
+    max_new_tokens: int,
+    images: Sequence[Any | None] | None,
+    batch_size: int,
+    temperature: float,
+    top_p: float,
+) -> list[str]:
     import torch
 
     outputs: list[str] = []

@@ -28,7 +28,6 @@ import json
 import math
 import multiprocessing
 import os
-import secrets
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -47,6 +46,7 @@ from domprune.answers import answer_in
 
 from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
 from .errors import PrepareError
+from .jobstore import atomic_write
 from .ray_engine import JsonBatchActor, decode_all, ordered_map
 
 REJECTS_FILE = "rejects.jsonl"
@@ -378,7 +378,7 @@ def _check_settings(out: Path, settings: PrepareSettings) -> None:
                 f"{os.fspath(out)!r} was prepared with other settings ({found}); to start over there pass "
                 "resume=False (--no-resume), or choose another output folder"
             )
-    _atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
+    atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
 
 
 @dataclass
@@ -496,21 +496,6 @@ def _dumps(row: dict[str, Any]) -> bytes:
     return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _atomic_write(path: Path, chunks: Iterable[str | bytes]) -> None:
-    """Write ``chunks`` to a temporary file next to ``path`` and move it into place."""
-    temp_name = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp_name, "xb") as handle:  # unlike mkstemp, honours the umask
-            for chunk in chunks:
-                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def _finish(
     out: Path,
     source: str | os.PathLike[str],
@@ -563,10 +548,10 @@ def _assemble(
     kinds: Counter[str] = Counter(r.kind for r in load_rejects)
     kinds.update(str(everything.done[i].kind) for i in reject_ids)
     for split, ids in by_split.items():
-        _atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
+        atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
     reject_lines = [_dumps(r.model_dump(mode="json")) for r in load_rejects]
     reject_lines += [everything.line(i) for i in reject_ids]
-    _atomic_write(out / REJECTS_FILE, reject_lines)
+    atomic_write(out / REJECTS_FILE, reject_lines)
     for split in old_splits:
         if split not in by_split:
             (out / f"{split}.jsonl").unlink(missing_ok=True)  # an earlier run's split this input lacks
@@ -589,7 +574,7 @@ def _assemble(
         answers_in_prompt=sum(r.answer_in_prompt for r in rows),
         answers_lost_by_pruning=sum(r.answer_in_dom and not r.answer_in_prompt for r in rows),
     )
-    _atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
+    atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
     return report
 
 

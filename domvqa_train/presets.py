@@ -75,3 +75,14 @@ def template_name(template: PromptTemplate) -> str | None:
 def screenshot_prompt(template: PromptTemplate) -> str:
     """The screenshot-only user text that matches ``template`` (``{question}`` slot)."""
     return SCREENSHOT_PROMPTS.get(template_name(template) or "default", SCREENSHOT_PROMPTS["default"])
+
+
+def screenshot_messages(template: PromptTemplate, question: str) -> list[dict[str, Any]]:
+    """The chat prompt of a screenshot-only answer: ``template``'s system text, then the screenshot-only
+    user text with ``question`` (the image is added to the user turn by whoever sends it).
+
+    >>> screenshot_messages(TEMPLATES["default"], "Who?")[-1]
+    {'role': 'user', 'content': 'Question: Who?'}
+    """
+    system = [{"role": "system", "content": template.system}] if template.system else []
+    return [*system, {"role": "user", "content": screenshot_prompt(template).replace("{question}", question)}]

@@ -88,3 +88,33 @@ def test_label_with_the_served_model(served: tuple[str, str], tmp_path: Path) ->
     report = label_dataset(data, tmp_path / "out", policy, settings, PrepareSettings(prompt_budget=400))
     assert report.labelled == 2 and report.attempts == 4 and report.requests["succeeded"] == 4
     assert set(report.dom_histogram) <= {"0", "0.5", "1"}
+
+
+def test_a_killed_parent_leaves_no_server(served: tuple[str, str]) -> None:
+    """``serve_locally``'s server stops when the process that started it dies, even by SIGKILL (Linux)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    code = (
+        "import sys, time\nfrom domvqa_train.local_server import serve_locally\n"
+        "with serve_locally(sys.argv[1]) as url:\n    print(url, flush=True)\n    time.sleep(300)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code, served[1]], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None and parent.stdout.readline().startswith("http://127.0.0.1:")
+    children = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+    assert children
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
+        time.sleep(0.2)
+    alive = [
+        c
+        for c in children
+        if Path(f"/proc/{c}").exists() and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z"
+    ]
+    assert not alive, f"server process(es) {alive} outlived their parent"

@@ -216,6 +216,48 @@ def test_response_format_refused_falls_back_to_the_parser(tmp_path: Path) -> Non
     assert ["response_format" in b for b in sent] == [True, False, False, False]  # dropped once, for the run
 
 
+def test_reasoning_model_parameters_are_adapted_once(tmp_path: Path) -> None:
+    """OpenAI's reasoning models refuse max_tokens and a set temperature, with these messages."""
+
+    def behave(request: dict[str, Any]) -> Reply:
+        body = request.get("body", {})
+        if "max_tokens" in body:
+            message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+            return Reply(status=400, body=error_body(message))
+        if "temperature" in body:
+            message = "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) value is supported."
+            return Reply(status=400, body=error_body(message))
+        return good_answer(request)
+
+    pages = write_pages(tmp_path / "pages", 3)
+    with StubServer(behave) as stub:
+        report = generate_dataset(
+            pages, tmp_path / "out", quiet(temperature=0.7, max_tokens=50),
+            EndpointGenerator(client(stub.url, concurrency=1)),
+        )  # fmt: skip
+        sent = stub.chat_requests()
+    qa, rejects = accounted(tmp_path / "out", 3)
+    assert not rejects and qa and report.requests["failed"] == {}
+    assert len(sent) == 3 + 2  # the first page needed two adapted retries, the others none
+    assert all(b["max_completion_tokens"] == 50 and "temperature" not in b for b in sent[2:])
+    assert all("response_format" in b for b in sent)  # a 400 about other parameters keeps the schema
+
+
+def test_unrelated_400_is_a_reject_not_a_schema_fallback(tmp_path: Path) -> None:
+    def behave(request: dict[str, Any]) -> Reply:
+        if request["method"] == "POST":
+            return Reply(status=400, body=error_body("This model's maximum context length is 8192 tokens."))
+        return Reply()
+
+    pages = write_pages(tmp_path / "pages", 2)
+    with StubServer(behave) as stub:
+        generate_dataset(pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, concurrency=1)))
+        sent = stub.chat_requests()
+    _, rejects = accounted(tmp_path / "out", 2)
+    assert {r["kind"] for r in rejects} == {"bad_request"} and "context length" in rejects[0]["reason"]
+    assert len(sent) == 2 and all("response_format" in b for b in sent)
+
+
 def test_unreachable_endpoint_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pages = write_pages(tmp_path / "pages", 2)
     url = f"http://127.0.0.1:{free_port()}/v1"
