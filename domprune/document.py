@@ -36,7 +36,9 @@ def escape_text(s: str) -> str:
 
 
 def escape_attr(s: str) -> str:
-    return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    if "&" in s or '"' in s or "<" in s:
+        return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    return s
 
 
 @dataclass
@@ -56,13 +58,22 @@ class Document:
     kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
     why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
-    open_s: list[str] = field(default_factory=list)  # written open tags, once attributes are final
+    open_s: list[str | None] = field(default_factory=list)  # written open tags (None: not yet)
     close_s: list[str] = field(default_factory=list)
 
     def finalize_tags(self) -> None:
-        """Write every live element's tags once (after attribute stripping and unwrapping)."""
-        self.open_s = [self.open_tag(i) if self.kept_attrs[i] else f"<{t}>" for i, t in enumerate(self.tags)]
-        self.close_s = ["" if t in VOID else f"</{t}>" for t in self.tags]
+        """Start writing tags, once attributes and unwrapping are final: close tags now, open tags
+        on first use (:meth:`open_of`; a fit writes a part of the page only)."""
+        self.open_s = [None] * len(self.tags)
+        closes = {t: "" if t in VOID else f"</{t}>" for t in set(self.tags)}
+        self.close_s = [closes[t] for t in self.tags]
+
+    def open_of(self, i: int) -> str:
+        """Element ``i``'s open tag as written (kept once written)."""
+        o = self.open_s[i]
+        if o is None:
+            o = self.open_s[i] = self.open_tag(i)
+        return o
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -71,10 +82,13 @@ class Document:
         attrs = self.kept_attrs[i] if self.kept_attrs else []
         if not attrs:
             return f"<{self.tags[i]}>"
-        parts = [self.tags[i]]
-        for k, v in attrs:
-            parts.append(f'{k}="{escape_attr(v)}"' if v else k)
-        return "<" + " ".join(parts) + ">"
+        return (
+            "<"
+            + self.tags[i]
+            + " "
+            + " ".join([f'{k}="{escape_attr(v)}"' if v else k for k, v in attrs])
+            + ">"
+        )
 
     def close_tag(self, i: int) -> str:
         tag = self.tags[i]
@@ -153,6 +167,12 @@ def compact_json_ld(text: str, max_chars: int) -> str:
 NEEDS_COLLAPSE = re.compile(r"[^\S ]|  ")  # white space other than single spaces
 
 
+def needs_collapse(s: str) -> bool:
+    """Whether ``s`` has white space other than single spaces (every other white space character
+    is unprintable, so two C scans tell; :func:`collapse` leaves other texts as they are)."""
+    return not s.isprintable() or "  " in s
+
+
 def collapse(s: str) -> str:
     """Runs of white space become one space (kept at the edges: they separate words)."""
     parts = s.split()
@@ -183,7 +203,7 @@ def flatten(
     dropped = 0
     json_ld = []
     if drop_tags and "script" in drop_tags and json_ld_chars:
-        json_ld = root.xpath("//script[@type='application/ld+json']")
+        json_ld = [el for el in root.iter("script") if el.get("type") == "application/ld+json"]
         for el in json_ld:
             el.tag = "domprune-json-ld"
     if drop_tags:
@@ -198,43 +218,39 @@ def flatten(
             if el.text in _EMPTY_JSON and el.getparent() is not None:  # {} says nothing
                 _drop(el)
                 dropped += 1
-    # one pass over the elements in document order (root.iter() is C); parents through a dict of the
-    # proxies, which stay alive in ``elements`` so lxml hands back the same objects
+    # the elements in document order (root.iter() is C), then each field in one comprehension;
+    # parents through a dict of the proxies, which stay alive in ``elements`` so lxml hands back
+    # the same objects
     elements = list(root.iter())
     n = len(elements)
     index = {el: i for i, el in enumerate(elements)}
-    tags: list[str] = [""] * n
-    attrs: list[list[tuple[str, str]]] = [[]] * n
-    text: list[str] = [""] * n
-    tail: list[str] = [""] * n
-    parent: list[int] = [-1] * n
+    raw_tags = [el.tag for el in elements]
     removed: list[bool] = [False] * n
-    squash = collapse if collapse_whitespace else (lambda t: t)
-    needs = NEEDS_COLLAPSE.search if collapse_whitespace else (lambda t: False)
-    for i, el in enumerate(elements):
-        tag = el.tag
-        if isinstance(tag, str):
-            if tag[0] == "{":
-                tag = tag.rpartition("}")[2]
-            tags[i] = tag.lower()
-            attrs[i] = el.items()
-            t = el.text
-            if t:
-                text[i] = squash(t) if needs(t) else t
-        else:  # comment, processing instruction or entity in a caller's tree
-            tags[i] = "#comment"
-            removed[i] = True
-        if i:
-            parent[i] = index[el.getparent()]
-            t = el.tail
-            if t:
-                tail[i] = squash(t) if needs(t) else t
+    if all(isinstance(t, str) and t.islower() and t[0] != "{" for t in set(raw_tags)):
+        tags: list[str] = raw_tags
+    else:
+        tags = []
+        for i, tag in enumerate(raw_tags):
+            if isinstance(tag, str):
+                tags.append((tag.rpartition("}")[2] if tag[0] == "{" else tag).lower())
+            else:  # comment, processing instruction or entity in a caller's tree
+                tags.append("#comment")
+                removed[i] = True
+    attrs: list[list[tuple[str, str]]] = [el.items() for el in elements]
+    text = [el.text or "" for el in elements]
+    tail = [""] + [el.tail or "" for el in elements[1:]]
+    for i, t in enumerate(raw_tags):
+        if not isinstance(t, str):  # a comment's text and attributes are not the page's
+            attrs[i], text[i] = [], ""
+    if collapse_whitespace:  # white space between tags becomes one space; other texts only if needed
+        text = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in text]
+        tail = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in tail]
+    parent: list[int] = [-1] + [index[el.getparent()] for el in elements[1:]]
     end = list(range(1, n + 1))
     for i in range(n - 1, 0, -1):
         p = parent[i]
         if end[i] > end[p]:
             end[p] = end[i]
-    n = len(tags)
     doc = Document(
         tags=tags,
         attrs=attrs,
@@ -322,7 +338,7 @@ def _serialize_html(
     n = len(tags)
     if len(doc.open_s) != n:
         doc.finalize_tags()
-    open_s, close_s = doc.open_s, doc.close_s
+    open_s, close_s, open_of = doc.open_s, doc.close_s, doc.open_of
     wrap_blocks = doc.wrap_blocks
     hidden: set[int] = set()  # wrap_blocks elements written without tags this time
 
@@ -352,19 +368,9 @@ def _serialize_html(
                 return
         out.append(escape_text(t))
 
-    def after(k: int, was_written: bool) -> None:
-        if k in notes and was_written:
-            out.append(f"<!-- {notes[k]} -->")
-        t = tail[k]
-        if not t:
-            return
-        if t.isspace():
-            sep()
-        elif keep_tail[k]:
-            if not was_written and tags[k] in BLOCK and t[0] != " ":
-                sep(force=True)
-            put(t)
-
+    # the loop below inlines sep() and put() for the common cases (white space between tags, a text
+    # without a leading space): a page has thousands of elements and this runs once per fill
+    append = out.append
     i = 0
     pending_gap = False
     while i < n:
@@ -374,31 +380,50 @@ def _serialize_html(
                 if tags[k] in BLOCK:
                     sep(force=True)
             else:
-                out.append(close_s[k])
-            after(k, True)
+                append(close_s[k])
+            if notes and k in notes:
+                append(f"<!-- {notes[k]} -->")
+            t = tail[k]
+            if t:
+                if t.isspace():
+                    last = out[-1][-1:] if out else " "
+                    if last != ">" and not last.isspace():
+                        append(" ")
+                elif keep_tail[k]:
+                    put(t)
         if not keep[i]:
             if skip is not None and (end[i] <= skip.lo or i >= skip.hi):
                 i = skip.next(i, stack, n)
                 continue
             if mark_removed and not doc.removed[i] and not pending_gap:
-                out.append("<!-- removed -->")
+                append("<!-- removed -->")
                 pending_gap = True
-            after(i, False)
+            t = tail[i]
+            if t:
+                if t.isspace():
+                    sep()
+                elif keep_tail[i]:
+                    if tags[i] in BLOCK and t[0] != " ":
+                        sep(force=True)
+                    put(t)
             i = end[i]
             continue
         pending_gap = False
-        if i in wrap_blocks and not holds_block(doc, i, keep):
+        if wrap_blocks and i in wrap_blocks and not holds_block(doc, i, keep):
             hidden.add(i)
         if transparent[i] or i in hidden:
             if tags[i] in BLOCK:
                 sep(force=True)
         else:
-            out.append(open_s[i])
-        if keep_text[i] and text[i]:
+            append(open_s[i] or open_of(i))
+        t = text[i]
+        if t and keep_text[i]:
             if tags[i] == "script":  # raw text: entities are not decoded inside <script>
-                out.append(text[i].replace("</", "<\\/"))
+                append(t.replace("</", "<\\/"))
+            elif t[0] != " " and not t.isspace():
+                append(escape_text(t))
             else:
-                put(text[i])
+                put(t)
         stack.append(i)
         i += 1
     while stack:
@@ -407,9 +432,16 @@ def _serialize_html(
             if tags[k] in BLOCK:
                 sep(force=True)
         else:
-            out.append(close_s[k])
+            append(close_s[k])
         if stack:
-            after(k, True)
+            if notes and k in notes:
+                append(f"<!-- {notes[k]} -->")
+            t = tail[k]
+            if t:
+                if t.isspace():
+                    sep()
+                elif keep_tail[k]:
+                    put(t)
     return "".join(out).strip()
 
 

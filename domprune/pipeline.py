@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from .counting import PieceCounts
 from .document import Document, flatten, serialize
 from .errors import SettingsError
 from .parse import Page, ParsedPage, parse_page
@@ -22,7 +23,7 @@ from .safety import has_special, neutralize
 from .settings import PruneSettings
 from .steps import filtering
 from .steps.attributes import strip_attributes
-from .steps.budget import Selection, fit_to_budget
+from .steps.budget import Selection, fit_to_budget, whole_may_fit, whole_selection
 from .steps.chunking import Chunk, chunk_document
 from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
@@ -185,6 +186,7 @@ def _measure(
     doc.transparent = [False] * len(doc.tags)
     after_filter = counter.count(serialize(doc, fmt=fmt))
     doc.kept_attrs, doc.transparent = kept_attrs, transparent
+    doc.open_s = []  # the tags were written with every attribute: write them again
     after_attrs = counter.count(serialize(doc, fmt=fmt))
     steps[0].tokens_before, steps[0].tokens_after = before, after_filter
     steps[1].tokens_before, steps[1].tokens_after = after_filter, after_attrs
@@ -219,6 +221,7 @@ class PreparedPage:
             _measure(self.steps, parsed, self.document, counter, settings.format)
             self.timings["measure"] = time.perf_counter() - t1
         self._built: dict[str, float] = {}  # seconds that building each shared part took
+        self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
 
     def _timed(self, part: str, build: Callable[[], T]) -> T:
         t0 = time.perf_counter()
@@ -274,7 +277,7 @@ class PreparedPage:
         if settings.fit:
             sel = self._select(budget, part)
             output, tokens, keep = sel.output, sel.tokens, sel.keep
-            removed = {"units_dropped": sel.units_total - sel.units_kept, "exact_counts": sel.exact_counts}
+            removed = {"units_dropped": sel.units_dropped, "exact_counts": sel.exact_counts}
         else:
             part("serialize", lambda: self.whole_text)
             output, tokens = part("whole", lambda: self.whole)
@@ -310,14 +313,25 @@ class PreparedPage:
         return self._select(_check_budget(budget), lambda name, value: value())
 
     def _select(self, budget: int, part: Callable[[str, Callable[[], Any]], Any]) -> Selection:
-        return fit_to_budget(
+        doc, alive = self.document, self.alive
+        text = lambda: part("serialize", lambda: self.whole_text)  # noqa: E731
+        if whole_may_fit(doc, alive, self.format, budget, text, self.counter):
+            # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
+            out, tokens = part("whole", lambda: self.whole)
+            if tokens <= budget:
+                return whole_selection(doc, alive, out, tokens)
+            counted = 1
+        else:
+            counted = 0
+        sel = fit_to_budget(
             part("units", lambda: self.units),
             budget,
             ranking=lambda: part("ranking", lambda: self.ranking),
-            whole=lambda: part("whole", lambda: self.whole),
-            whole_text=lambda: part("serialize", lambda: self.whole_text),
             settings=self.settings.budget,
+            count=self.pieces.count,
         )
+        sel.exact_counts += counted
+        return sel
 
     def chunks(self, budget: int) -> list[Chunk]:
         """Ordered chunks of at most ``budget`` tokens each (exactly :func:`chunk`'s result)."""

@@ -55,7 +55,8 @@ def test_sample_pages_fit_like_prune(name: str) -> None:
     r = prepared.fit(300)
     assert r.tokens_before == domprune.count_tokens(page)
     # the cost of this result from scratch, shared parts included, though an earlier fit built them
-    assert {"parse", "filter_attributes", "units", "fit", "total"} <= set(r.timings)
+    assert {"parse", "filter_attributes", "fit", "total"} <= set(r.timings)
+    assert "units" in r.timings or "whole" in r.timings  # fitted by units, or the whole page fits
     assert set(r.timings) <= {
         "parse",
         "filter_attributes",

@@ -7,17 +7,27 @@ until the exact count fits (BPE costs are almost additive, so this takes one or 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..document import Document
 from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
 from .ranking import Ranking
-from .units import UnitModel
+from .units import (
+    TAG_TOKENS_PER_CHAR,
+    TEXT_TOKENS_PER_CHAR,
+    UnitModel,
+    written_tag_chars,
+    written_text_chars,
+)
 
 MAX_CHARS_PER_TOKEN = 4.7
-PIECES_OVERCOUNT = 0.975  # exact tokens / sum of piece estimates, below the median on corpus pages
+FIRST_AIM = 0.96  # share of the budget the first fill aims at, by estimate
+MAX_ROUNDS = 4  # fills: the first, then refills at the corrected estimate
+MAX_COUNTS_PER_ROUND = 6
 
 
 @dataclass
@@ -29,11 +39,40 @@ class Selection:
     keep_tail: list[bool]
     output: str
     tokens: int
-    units_total: int
-    units_kept: int
+    units_dropped: int
     exact_counts: int
     order: list[int] = field(default_factory=list)  # units by rank (empty when the whole page fits)
     header_taken: list[int] = field(default_factory=list)  # header-tier units taken first
+
+
+def whole_may_fit(
+    doc: Document,
+    alive: list[bool],
+    fmt: str,
+    budget: int,
+    whole_text: Callable[[], str],
+    counter: TokenCounter,
+) -> bool:
+    """Whether everything filtering left may fit ``budget``: by characters (a token is at most about
+    4.7 characters of written HTML; corpus pages 2.0-4.6, median 3.0), by the typical tokens per
+    character, then by counting three samples of the whole page written out."""
+    text = written_text_chars(doc, alive)
+    if text > budget * MAX_CHARS_PER_TOKEN or text * TEXT_TOKENS_PER_CHAR > budget * 1.25:
+        return False
+    tags = written_tag_chars(doc, alive) if fmt == "html" else 0
+    estimate = text * TEXT_TOKENS_PER_CHAR + tags * TAG_TOKENS_PER_CHAR
+    return (
+        text + tags <= budget * MAX_CHARS_PER_TOKEN
+        and estimate <= budget * 1.25
+        and (estimate <= budget * 0.8 or _likely_tokens(whole_text(), counter) <= budget * 1.1)
+    )
+
+
+def whole_selection(doc: Document, alive: list[bool], output: str, tokens: int) -> Selection:
+    """The selection that keeps everything filtering left."""
+    keep = list(alive)
+    tails = [False, *(alive[p] for p in doc.parent[1:])]
+    return Selection(keep, keep, tails, output, tokens, 0, 1)
 
 
 def fit_to_budget(
@@ -41,31 +80,21 @@ def fit_to_budget(
     budget: int,
     *,
     ranking: Callable[[], Ranking],
-    whole: Callable[[], tuple[str, int]],
-    whole_text: Callable[[], str] | None = None,
     settings: BudgetSettings | None = None,
+    count: Callable[[str], int] | None = None,
 ) -> Selection:
     """Keep the highest-ranked units whose serialization fits ``budget`` tokens exactly.
 
-    ``ranking()`` gives the units' ranking, ``whole_text()`` the whole filtered page written out and
-    ``whole()`` the same with its exact
-    count; both are called only when needed (a prepared page computes each once for all budgets).
+    ``ranking()`` gives the units' ranking (called once; a prepared page computes it once for all
+    budgets). Units are chosen by estimated cost (characters, no tokenizer); every output is then
+    counted exactly with ``count`` (default ``counter.count``; a prepared page passes a
+    :class:`~domprune.counting.PieceCounts`, which recounts only what changed), and the estimate is
+    corrected by that count until the output fits closely.
     """
     settings = settings or BudgetSettings()
     doc, units, counter = model.doc, model.units, model.counter
+    count = count or counter.count
     exact_counts = 0
-    # a token is at most about 4.7 characters of written HTML (corpus pages: 2.0-4.6, median 3.0)
-    if model.chars() <= budget * MAX_CHARS_PER_TOKEN and (
-        whole_text is None or _likely_tokens(whole_text(), counter) <= budget * 1.1
-    ):
-        # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
-        out, tokens = whole()
-        exact_counts += 1
-        if tokens <= budget:
-            alive = model.alive
-            keep = list(alive)
-            tails = [bool(i) and alive[doc.parent[i]] for i in range(len(alive))]
-            return Selection(keep, keep, tails, out, tokens, len(units), len(units), exact_counts)
     rk = ranking()
     prio, header = rk.prio, rk.header
     order = sorted(range(len(units)), key=lambda u: (-prio[u], u))
@@ -81,45 +110,54 @@ def fit_to_budget(
     head_taken, _ = model.select(unique_head, header_limit) if unique_head else ([], [])
     first = set(head_taken)
     order = head_taken + [u for u in order if u not in first]
-    count = counter.count
 
-    # piece-by-piece estimates overcount joins like "><": piece sums run 1-5% over the exact count
-    # (median 3%), so the first fill aims a little above the budget; refills correct the rest
-    limit = float(budget) / PIECES_OVERCOUNT
+    # estimates are characters times a typical tokens-per-character; each exact count corrects
+    # them (``scale``: exact tokens / estimate of what was written). The first fill aims a little
+    # low: counting an output over the budget costs more than topping one up.
+    scale = 1.0
+    aim = FIRST_AIM
     best: tuple[str, list[bool], list[bool], list[bool], int, int] | None = None
-    for _ in range(3):  # refill rounds: the first estimate is usually a little off
-        taken, cum = model.select(order, limit)
-        # keep the header units in front: select() keeps order, so they are first
-        k = len(taken)
-        while True:
+    seen: set[tuple[int, float]] = set()
+    for _ in range(MAX_ROUNDS):
+        taken, cum = model.select(order, budget * aim / scale)
+        key = (len(taken), cum[-1] if cum else 0.0)
+        if key in seen:  # the corrected estimate chose what was tried already
+            break
+        seen.add(key)
+        # the longest prefix of ``taken`` that fits: first by estimate, then by halving between a
+        # prefix that fits (lo) and one that does not (hi)
+        k, lo, hi = len(taken), -1, -1
+        for _ in range(MAX_COUNTS_PER_ROUND):
             out, keep, kt, kl = model.render(taken[:k], settings.mark_removed)
             tokens = count(out)
             exact_counts += 1
+            if k:
+                scale = tokens / max(cum[k - 1], 1.0)
             if tokens <= budget:
-                break
-            if k == 0:
-                break
-            over = tokens - budget
-            target = cum[k - 1] - over * 1.05 - 1
-            k2 = k - 1
-            while k2 > 0 and cum[k2 - 1] > target:
-                k2 -= 1
-            k = k2
-        if tokens <= budget and (k > 0 or not units) and (best is None or tokens > best[4]):
-            best = (out, keep, kt, kl, tokens, k)
-        if tokens > budget or k < len(taken) or len(taken) == len(units) or not cum:
+                if (k > 0 or not units) and (best is None or tokens > best[4]):
+                    best = (out, keep, kt, kl, tokens, k)
+                lo = k
+                if hi < 0 or tokens >= budget * 0.985 or hi - lo <= 1:
+                    break
+                k = (lo + hi) // 2
+            else:
+                hi = k
+                if k == 0:
+                    break
+                if lo < 0:  # drop the lowest-ranked units worth the excess, at the scale just measured
+                    target = cum[k - 1] - ((tokens - budget) * 1.03 + 1) / scale
+                    k = bisect.bisect_right(cum, target, 0, k - 1)
+                else:
+                    k = (lo + hi) // 2
+                    if k == lo:
+                        break
+        if hi >= 0 or len(taken) == len(units) or (best is not None and best[4] >= budget * 0.985):
             break
-        if tokens >= budget * 0.985:
-            break
-        scale = budget / max(tokens, 1)
-        new_limit = cum[-1] * scale * 0.995
-        if new_limit <= limit:
-            break
-        limit = new_limit
+        aim = 0.995
     if best is None:
         best = _smallest_single(model, order, budget, settings)
     out, keep, kt, kl, tokens, k = best
-    return Selection(keep, kt, kl, out, tokens, len(units), k, exact_counts, order, head_taken)
+    return Selection(keep, kt, kl, out, tokens, len(units) - k, exact_counts, order, head_taken)
 
 
 def _likely_tokens(text: str, counter: TokenCounter) -> float:

@@ -134,12 +134,35 @@ FIELDS: tuple[Field, ...] = (
        "energy, calories, nutrient, nutrition, serving", "quantity"),
 )  # fmt: skip
 
-_MONTHS = (
-    r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?"
-    r"|nov(ember)?|dec(ember)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars"
-    r"|avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|mayo|junio"
-    r"|julio|agosto|septiembre|octubre|noviembre|diciembre"
-)
+_MONTH_NAMES = (
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept september oct "
+    "october nov november dec december januar februar märz mai juni juli oktober dezember janvier "
+    "février mars avril juin juillet août septembre octobre novembre décembre enero febrero marzo abril "
+    "mayo junio julio agosto septiembre octubre noviembre diciembre"
+).split()
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of ``words`` factored by common prefixes (Python's ``re`` tries a flat
+    alternation's branches one by one at every position; a factored one rejects at the first letter)."""
+    tree: dict[str, dict] = {}
+    for w in words:
+        node = tree
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return "(?:" + body + ")?" if "" in node else body
+
+    return emit(tree)
+
+
+_MONTHS = _trie(_MONTH_NAMES)
 _UNITS = (
     r"kg|g|mg|lbs?|pounds?|oz|ounces?|t|tons?|cm|mm|m|km|in|inch(es)?|ft|feet|yd|\"|'|l|ml|cl|litres?|liters?"
     r"|gal|gallons?|w|kw|v|mah|wh|kwh|gb|tb|mb|mp|megapixels?|hz|khz|mhz|ghz|px|dpi|rpm|db|°c|°f|cal|kcal|kj"
@@ -147,8 +170,9 @@ _UNITS = (
 )
 # the kinds of value a question may expect, as patterns over a text
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
-    "date": re.compile(
-        rf"\b(\d{{4}}-\d\d-\d\d|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|({_MONTHS})\b|(1[89]|20)\d\d\b)", re.I
+    "date": re.compile(  # (the look-ahead: a date starts with a digit or a month's first letter)
+        rf"\b(?=[\dadefjmnos])(\d{{4}}-\d\d-\d\d|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|({_MONTHS})\b|(1[89]|20)\d\d\b)",
+        re.I,
     ),
     "money": re.compile(r"[$€£¥₹]\s?\d|\d\s?(usd|eur|gbp|chf|€|\$|£)|\b(usd|eur|gbp)\s?\d", re.I),
     "isbn": re.compile(r"\b97[89][-\s]?\d{1,5}[-\s]?\d+[-\s]?\d+[-\s]?\d\b|\b\d{13}\b|\b\d{9}[\dx]\b", re.I),

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from ..document import BLOCK, Document, holds_block
 from ..settings import FilterSettings
+from .relevance import fold_case
 
 NOISE_TAGS: tuple[str, ...] = tuple(
     "script style noscript template iframe frame frameset object embed applet canvas param source "
@@ -21,6 +22,15 @@ _INFORMATIVE_META = re.compile(
     r"|country|address|telephone|email",
     re.IGNORECASE,
 )
+_INFORMATIVE_META_LOWER = re.compile(_INFORMATIVE_META.pattern)  # the same, for lower-cased names
+
+
+def _informative_meta(names: str) -> bool:
+    low = fold_case(names)  # (several times faster than matching case-insensitively)
+    return bool(_INFORMATIVE_META.search(names) if low is None else _INFORMATIVE_META_LOWER.search(low))
+
+
+_INVISIBLE_KEYS = frozenset({"bounding_box_rect", "hidden", "aria-hidden", "aria_hidden", "style", "type"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # attribute values that carry information on their own (an element with one is never "empty")
 LABEL_ATTRS = frozenset(
@@ -43,14 +53,23 @@ def _mark(doc: Document, i: int, why: str) -> int:
 def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
     """Scripts, styles, templates, embedded frames, head noise (metas without facts, a fact's second
     copy), svg internals."""
-    tags, attrs, removed = doc.tags, doc.attrs, doc.removed
+    tags, attrs, removed, end = doc.tags, doc.attrs, doc.removed, doc.end
     noise = svg = duplicates = 0
     seen_content: set[str] = set()
-    i, n = 0, len(tags)
-    while i < n:
+    check: set[str] = set()  # the tags this step looks at (noise tags are mostly gone already, in C)
+    if settings.noise_tags:
+        check.update(NOISE_TAGS, ["#comment"])
+    if settings.head_noise:
+        check.add("meta")
+    if settings.svg_internals:
+        check.add("svg")
+    done = 0  # elements before this are handled (inside a removed or reduced subtree)
+    for i in [i for i, t in enumerate(tags) if t in check] if check else ():
+        if i < done:
+            continue
         tag = tags[i]
         if removed[i]:
-            i = doc.end[i]
+            done = end[i]
             continue
         if (
             settings.noise_tags
@@ -58,12 +77,12 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
             and not (tag == "script" and settings.json_ld and doc.text[i])
         ):
             noise += _mark(doc, i, "noise")
-            i = doc.end[i]
+            done = end[i]
             continue
         if settings.head_noise and tag == "meta":
-            names = " ".join(v for k, v in attrs[i] if k in ("name", "property", "itemprop"))
+            names = " ".join([v for k, v in attrs[i] if k in ("name", "property", "itemprop")])
             content = next((v for k, v in attrs[i] if k in ("content", "value")), None)
-            if not (names and _INFORMATIVE_META.search(names) and content is not None):
+            if not (names and _informative_meta(names) and content is not None):
                 noise += _mark(doc, i, "head noise")
             else:
                 # description, og:description, twitter:description, itemprop: each content once
@@ -71,18 +90,16 @@ def remove_noise(doc: Document, settings: FilterSettings) -> dict[str, int]:
                 if not key or key in seen_content:
                     duplicates += _mark(doc, i, "duplicate")
                 seen_content.add(key)
-            i += 1
             continue
         if settings.svg_internals and tag == "svg":
             title = ""
-            for j in range(i + 1, doc.end[i]):
+            for j in range(i + 1, end[i]):
                 if tags[j] == "title" and not title:
                     title = doc.text[j].strip()
                 svg += _mark(doc, j, "svg internals") if doc.parent[j] == i else 0
             doc.text[i] = title or doc.text[i]
-            i = doc.end[i]
+            done = end[i]
             continue
-        i += 1
     out = {"noise_elements": noise, "svg_parts": svg}
     if duplicates:
         out["duplicate_meta"] = duplicates
@@ -103,13 +120,14 @@ def remove_invisible(doc: Document) -> dict[str, int]:
     n = len(tags)
     hidden = zero = 0
     area: list[float | None] = [None] * n
-    for i in range(n):
-        a = attrs[i]
-        if not a or removed[i]:
-            continue
-        for k, v in a:
+    boxes = False
+    for i in [i for i, a in enumerate(attrs) if a and not removed[i]]:
+        for k, v in attrs[i]:
+            if k not in _INVISIBLE_KEYS:
+                continue
             if k == "bounding_box_rect":
                 area[i] = _bbox_area(v)
+                boxes = True
             elif (
                 k == "hidden"
                 or (k in ("aria-hidden", "aria_hidden") and v.strip().lower() == "true")
@@ -118,7 +136,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
             ):
                 hidden += _mark(doc, i, "hidden")
                 break
-    if doc.dialect == "mind2web" or any(x is not None for x in area):
+    if doc.dialect == "mind2web" or boxes:
         # zero area counts as invisible only when no descendant has area
         has_area = [False] * n
         for i in range(n - 1, -1, -1):

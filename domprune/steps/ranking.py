@@ -8,13 +8,27 @@ nearest heading); then main content before navigation, footers and sidebars; the
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate, islice
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
-from .relevance import Query, bm25_blocks, candidate_pattern, kinds_pattern, match_terms, stem, words
+from .relevance import (
+    Query,
+    bm25_blocks,
+    candidate_pattern,
+    fold_case,
+    kinds_pattern,
+    match_terms,
+    matcher,
+    stem,
+    strings_matching,
+    texts_matching,
+    words,
+)
 from .units import UnitModel
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
@@ -22,19 +36,24 @@ _BOILERPLATE_ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog",
      "toolbar", "alertdialog"}
 )  # fmt: skip
-_BOILERPLATE_HINT = re.compile(
-    r"(^|[\s_-])(nav|navbar|navigation|menu|footer|sidebar|side-bar|cookie|consent|banner|breadcrumbs?"
-    r"|social|share|sharing|related|promo|advert|ads?|sponsor|subscribe|newsletter|popup|modal|skip"
-    r"|comments?|widget|masthead|toolbar|pagination|filters?|facets?|refine(ments)?)($|[\s_-])",
-    re.IGNORECASE,
+# class, id and role words (patterns in lower case, run over all of a page's distinct hints at once)
+_BOILERPLATE_HINT = matcher(
+    r"(?:^|[\s_-])(?P<key>nav|navbar|navigation|menu|footer|sidebar|side-bar|cookie|consent|banner"
+    r"|breadcrumbs?|social|share|sharing|related|promo|advert|ads?|sponsor|subscribe|newsletter|popup"
+    r"|modal|skip|comments?|widget|masthead|toolbar|pagination|filters?|facets?|refine(ments)?)(?:$|[\s_-])",
+    True,
+    re.MULTILINE,
 )
-_MAIN_HINT = re.compile(
-    r"(^|[\s_-])(main|content|article|post|entry|story|body|text|prose|blog-post|product)($|[\s_-])",
-    re.IGNORECASE,
+_MAIN_HINT = matcher(
+    r"(?:^|[\s_-])(?P<key>main|content|article|post|entry|story|body|text|prose|blog-post|product)(?:$|[\s_-])",
+    True,
+    re.MULTILINE,
 )
-_BYLINE_HINT = re.compile(
-    r"byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter", re.IGNORECASE
+_BYLINE_HINT = matcher(
+    r"(?P<key>byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter)", True
 )
+_MAIN_TAGS = frozenset({"main", "article"})
+_HEADER_TAGS = frozenset({"title", "h1", "meta", "script"})
 _KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _HINT_ATTRS = frozenset({"class", "id", "role", "itemprop", "rel", "name", "property", "aria-label"})
@@ -43,17 +62,10 @@ _LINK_TAGS = frozenset({"a", "button", "option", "select", "label"})
 _HEAD_TAGS = frozenset({"meta", "title", "script"})
 # a label and its value in a small box: <div><div>Brand</div><div>Acme</div></div>, <li><p>..</p><p>..</p></li>
 _PAIR_BOXES = frozenset({"div", "li", "section", "p", "span", "a", "dd", "header"})
+_BLOCK_PARENTS = frozenset({"tr", "dl"}) | _PAIR_BOXES  # elements whose children may join one block
 _PAIR_PARTS = frozenset(
     {"div", "p", "span", "label", "strong", "b", "em", "dt", "dd", "h3", "h4", "h5", "h6"}
 )
-
-
-def _depth_ok(doc: Document, i: int, p: int) -> bool:
-    """Within three levels of the nearest link-like ancestor."""
-    k = 0
-    while p >= 0 and doc.tags[p] not in _LINK_TAGS:
-        p, k = doc.parent[p], k + 1
-    return k < 3
 
 
 @dataclass
@@ -71,49 +83,45 @@ class Ranking:
 def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bool], list[str]]:
     """Boilerplate and main-content flags (inherited down the tree) and each element's hint words."""
     n = len(doc.tags)
-    bp = [False] * n
-    main = [False] * n
     hints = [""] * n
-    tags, attrs, parent = doc.tags, doc.attrs, doc.parent
-    memo: dict[str, tuple[bool, bool]] = {}
-    for i in range(n):
-        if not alive[i]:
-            continue
-        p = parent[i]
-        b = bp[p] if p >= 0 else False
-        m = main[p] if p >= 0 else False
-        tag = tags[i]
-        h = ""
-        role = ""
-        if attrs[i]:
-            vals = []
-            for k, v in attrs[i]:
-                if k in _HINT_ATTRS:
-                    vals.append(v)
-                    if k == "role":
-                        role = v.lower()
-            h = " ".join(vals)
-        hints[i] = h
-        hm = hb = False
-        if h:  # class strings repeat down a page: match each distinct one once
-            seen = memo.get(h)
-            if seen is None:
-                seen = memo[h] = (bool(_MAIN_HINT.search(h)), bool(_BOILERPLATE_HINT.search(h)))
-            hm, hb = seen
-        if tag in ("main", "article") or role == "main" or hm:
-            m = True
-        if tag in _BOILERPLATE_TAGS or role in _BOILERPLATE_ROLES or (tag == "header" and not m) or hb:
-            b = True
-        bp[i], main[i] = b, m
+    tags, attrs, end = doc.tags, doc.attrs, doc.end
+    roles: dict[int, str] = {}
+    for i in [i for i, a in enumerate(attrs) if a and alive[i]]:
+        vals = []
+        for k, v in attrs[i]:
+            if k in _HINT_ATTRS:
+                vals.append(v)
+                if k == "role":
+                    roles[i] = v.lower()
+        hints[i] = " ".join(vals)
+    distinct = [h for h in set(hints) if h]  # class strings repeat down a page: match each once
+    main_hint = {distinct[k] for k in strings_matching(_MAIN_HINT, distinct)}
+    bp_hint = {distinct[k] for k in strings_matching(_BOILERPLATE_HINT, distinct)}
+    # an element marks its whole subtree (slices: the marks are few, the subtrees contiguous)
+    main = [False] * n
+    marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
+    if main_hint:
+        marks += [i for i, h in enumerate(hints) if h in main_hint]
+    for i in sorted(marks):
+        if not main[i] and alive[i]:
+            main[i : end[i]] = [True] * (end[i] - i)
+    bp = [False] * n
+    marks = [i for i, t in enumerate(tags) if t in _BOILERPLATE_TAGS or (t == "header" and not main[i])]
+    marks += [i for i, r in roles.items() if r in _BOILERPLATE_ROLES]
+    if bp_hint:
+        marks += [i for i, h in enumerate(hints) if h in bp_hint]
+    for i in sorted(marks):
+        if not bp[i] and alive[i]:
+            bp[i : end[i]] = [True] * (end[i] - i)
     return bp, main, hints
 
 
 def heading_elements(doc: Document) -> list[int]:
     """For each element, the heading element (h1-h6) it sits in, or -1."""
     out = [-1] * len(doc.tags)
-    for i in range(len(doc.tags)):
-        p = doc.parent[i]
-        out[i] = i if doc.tags[i] in HEADINGS else (out[p] if p >= 0 else -1)
+    end = doc.end
+    for i in [i for i, t in enumerate(doc.tags) if t in HEADINGS]:  # in document order: inner ones last
+        out[i : end[i]] = [i] * (end[i] - i)
     return out
 
 
@@ -130,55 +138,53 @@ class _Ranker:
         doc, units = self.doc, self.units
         bp, main, hints = element_flags(doc, self.model.alive)
         n_el = max(1, len(doc.tags))
-        prio: list[float] = []
-        header: list[float] = []
+        owner, tags = units.owner, doc.tags
         boiler = self.settings.boilerplate_last
-        bylines = 0
+        prio = [
+            0.1 * (1 - e / n_el)
+            if boiler and bp[o]
+            else 0.6 + 0.4 * (1 - e / n_el)
+            if main[o]
+            else 0.3 + 0.3 * (1 - e / n_el)
+            for o, e in zip(owner, units.elem)
+        ]
+        header = [0.0] * len(units)
         near_byline = self._near_byline(hints)
-        for u in range(len(units)):
-            o = units.owner[u]
-            pos = units.elem[u] / n_el
-            if boiler and bp[o]:
-                base = 0.1 * (1 - pos)
-            elif main[o]:
-                base = 0.6 + 0.4 * (1 - pos)
-            else:
-                base = 0.3 + 0.3 * (1 - pos)
-            prio.append(base)
-            tag = doc.tags[o]
-            h = 0.0
+        bylines = 0
+        for u in [u for u, o in enumerate(owner) if tags[o] in _HEADER_TAGS or near_byline[o]]:
+            o = owner[u]
+            tag = tags[o]
             if tag in ("title", "h1"):
-                h = 3.0
+                header[u] = 3.0
             elif tag == "meta":
-                h = 2.5 if _KEY_META.search(hints[o]) else 1.5
+                header[u] = 2.5 if _KEY_META.search(hints[o]) else 1.5
             elif tag == "script":
-                h = 2.0
-            elif bylines < 8 and near_byline[o] and len(units.text_of(doc, u)) < 160:
-                h = 1.0
+                header[u] = 2.0
+            elif bylines < 8 and len(units.text_of(doc, u)) < 160:
+                header[u] = 1.0
                 bylines += 1
-            header.append(h)
         base = list(prio)
         rel: list[float] = []
         self.terms: dict[str, float] = {}
         if query is not None:
             rel = self._add_relevance(query, prio, hints, heading_elements(doc), bp if boiler else None)
-        unit_bp = [bp[o] for o in units.owner]
+        unit_bp = [bp[o] for o in owner]
         return Ranking(prio, header, rel, base, unit_bp, self.terms)
 
     def _near_byline(self, hints: list[str]) -> list[bool]:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
-        parent = self.doc.parent
-        memo: dict[str, bool] = {}
-        dist = [9] * len(hints)  # levels up to the nearest marked element
-        for i, h in enumerate(hints):
-            hit = False
-            if h:
-                hit = memo.get(h)  # type: ignore[assignment]
-                if hit is None:
-                    hit = memo[h] = bool(_BYLINE_HINT.search(h))
-            p = parent[i]
-            dist[i] = 0 if hit else (dist[p] + 1 if p >= 0 else 9)
-        return [d < 4 for d in dist]
+        end, depth = self.doc.end, self.units.depth
+        distinct = [h for h in set(hints) if h]
+        marked = {distinct[k] for k in strings_matching(_BYLINE_HINT, distinct)}
+        near = [False] * len(hints)
+        if not marked:
+            return near
+        for m in [i for i, h in enumerate(hints) if h in marked]:
+            j, top = m, depth[m] + 3
+            while j < end[m]:
+                near[j] = True
+                j = end[j] if depth[j] >= top else j + 1
+        return near
 
     def _blocks(self, texts: list[str]) -> list[int]:
         """The block of each element: its nearest block ancestor, except that a label and its value
@@ -186,53 +192,51 @@ class _Ranker:
         three blocks such as <div><div>Brand</div><div>Acme</div></div>)."""
         doc, units = self.doc, self.units
         n = len(doc.tags)
-        tags, parent = doc.tags, doc.parent
-        size = [0] * n  # characters of text in each subtree
-        for u, t in enumerate(texts):
-            size[units.owner[u]] += len(t)
-        kids: list[list[int]] = [[] for _ in range(n)]
+        tags, parent, end = doc.tags, doc.parent, doc.end
         alive = self.model.alive
-        for i in range(n - 1, 0, -1):
-            if alive[i]:
-                size[parent[i]] += size[i]
-                kids[parent[i]].append(i)
         merge = [False] * n  # this block element joins its parent's block
-        pair_with = [-1] * n  # a <dd> joins the block of the <dt> before it
-        for i in range(n):
-            ks = kids[i]
-            if not ks or not alive[i]:
-                continue
+        pair_with: dict[int, int] = {}  # a <dd> joins the block of the <dt> before it
+        size_at: list[int] | None = None  # characters of text before each unit, in unit order
+        for i in [i for i, t in enumerate(tags) if t in _BLOCK_PARENTS and alive[i]]:
             tag = tags[i]
+            ks = []
+            j = i + 1
+            while j < end[i]:
+                if alive[j]:
+                    ks.append(j)
+                    if len(ks) > 3 and tag != "dl":
+                        break
+                j = end[j]
+            if not ks:
+                continue
             if tag == "tr":
                 if 2 <= len(ks) <= 3:
                     for c in ks:
                         merge[c] = True
             elif tag == "dl":
                 last_dt = -1
-                for c in reversed(ks):  # kids are in reverse document order
+                for c in ks:
                     if tags[c] == "dt":
                         last_dt = c
                     elif tags[c] == "dd" and last_dt >= 0:
                         pair_with[c] = last_dt
-            elif (
-                tag in _PAIR_BOXES
-                and 2 <= len(ks) <= 3
-                and size[i] <= 160
-                and all(tags[c] in _PAIR_PARTS and not self._has_block_below(c) for c in ks)
-            ):
-                for c in ks:
-                    merge[c] = True
+            elif 2 <= len(ks) <= 3 and all(tags[c] in _PAIR_PARTS for c in ks):
+                if size_at is None:
+                    size_at = list(accumulate(map(len, texts), initial=0))
+                keys, depth = units.keys, units.depth
+                lo = bisect.bisect_left(keys, (i, 0, 0))
+                hi = bisect.bisect_left(keys, (end[i], -1, -depth[i]))
+                if size_at[hi] - size_at[lo] <= 160 and not any(self._has_block_below(c) for c in ks):
+                    for c in ks:
+                        merge[c] = True
+        # each block start marks its subtree (in document order: inner blocks mark theirs after)
         block_of = [0] * n
-        for i in range(n):
-            p = parent[i]
-            if p < 0:
-                block_of[i] = i
-            elif pair_with[i] >= 0:
-                block_of[i] = block_of[pair_with[i]]
-            elif tags[i] in BLOCK and not merge[i]:
-                block_of[i] = i
-            else:
-                block_of[i] = block_of[p]
+        starts = [
+            i for i, t in enumerate(tags) if (t in BLOCK and not merge[i]) or i in pair_with or parent[i] < 0
+        ]
+        for i in starts:
+            b = block_of[pair_with[i]] if i in pair_with else i
+            block_of[i : end[i]] = [b] * (end[i] - i)
         return block_of
 
     def _has_block_below(self, i: int) -> bool:
@@ -242,11 +246,13 @@ class _Ranker:
     def _in_link(self) -> list[bool]:
         """Whether each element is inside a link, a button or an option (up to three levels)."""
         doc = self.doc
-        tags, parent = doc.tags, doc.parent
-        out = [False] * len(tags)
-        for i in range(len(tags)):
-            p = parent[i]
-            out[i] = tags[i] in _LINK_TAGS or (p >= 0 and out[p] and _depth_ok(doc, i, p))
+        end, depth = doc.end, self.units.depth
+        out = [False] * len(doc.tags)
+        for m in [i for i, t in enumerate(doc.tags) if t in _LINK_TAGS]:
+            j, top = m, depth[m] + 3
+            while j < end[m]:
+                out[j] = True
+                j = end[j] if depth[j] >= top else j + 1
         return out
 
     def _add_relevance(
@@ -260,62 +266,88 @@ class _Ranker:
         doc, units = self.doc, self.units
         n = len(units)
         texts = units.texts(doc)
+        owner = units.owner
         block_of = self._blocks(texts)
-        # only words that may match the question are stemmed: those starting like a query term
-        find_candidates = candidate_pattern(query.terms).findall
-        n_words = [0] * n
-        matched: list[list[str]] = [[]] * n
+        ub = [block_of[o] for o in owner]  # the block of each unit
+        n_words = [t.count(" ") + 1 for t in texts]  # words, about (BM25 only needs lengths)
         block_len: dict[int, int] = {}
-        block_tf: dict[int, Counter[str]] = {}
-        for u in range(n):
-            t = texts[u]
-            k = t.count(" ") + 1  # words, about (one C call; BM25 only needs lengths)
-            n_words[u] = k
-            b = block_of[units.owner[u]]
+        for b, k in zip(ub, n_words):
             block_len[b] = block_len.get(b, 0) + k
-            cands = find_candidates(t)
-            if cands:
-                ms = [stem(w.lower()) for w in cands]
-                matched[u] = ms
-                tf = block_tf.get(b)
-                if tf is None:
-                    tf = block_tf[b] = Counter()
-                tf.update(ms)
+        # the words that may match the question (those starting like a query term), found by one
+        # regex over all texts joined by a character no pattern matches; only they are stemmed
+        joined = "\x00".join(texts)
+        starts = list(accumulate([len(t) + 1 for t in texts], initial=0))
+        matched: dict[int, list[str]] = {}
+        pattern, text = candidate_pattern(query.terms).on(joined, fold_case(joined))
+        for m in pattern.finditer(text):
+            u = bisect.bisect_right(starts, m.start()) - 1
+            matched.setdefault(u, []).append(stem(m.group().lower()))
+        block_tf: dict[int, Counter[str]] = {}
+        for u, ms in matched.items():
+            tf = block_tf.get(ub[u])
+            if tf is None:
+                tf = block_tf[ub[u]] = Counter()
+            tf.update(ms)
         terms = match_terms([list(tf) for tf in block_tf.values()], query.terms)
         seen = set().union(*block_tf.values()) if block_tf else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
-        rel = [0.0] * n
+        term_keys = terms.keys()
+        block_hit = {b for b, sc in scores.items() if sc > 0}
+        tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
+        # a unit scores only with a signal: its block matched, its hint words (own, else its parent's)
+        # name a query term, it is a date by markup, or it holds a value of a kind asked for
+        # hint words hit a term only when they start like one (one regex over the distinct hints)
+        distinct = [h for h in set(hints) if h]
+        may_hit = (
+            texts_matching([candidate_pattern(hint_terms)], distinct, [True] * len(distinct))
+            if hint_terms
+            else ()
+        )
+        hint_hit = dict.fromkeys(distinct, 0.0)
+        for k in may_hit:
+            h = distinct[k]
+            hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
+        hinted = {h for h, w in hint_hit.items() if w}
+        cand = {u for u, b in enumerate(ub) if b in scores}
+        if hinted:
+            cand.update(
+                u
+                for u, o in enumerate(owner)
+                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted
+            )
+        dates = "date" in query.answer_kinds
+        if dates:
+            timed = {i for i, t in enumerate(tags) if t == "time"}
+            timed.update(i for i, a in enumerate(kept_attrs) if a and any(k == "datetime" for k, _ in a))
+            cand.update(u for u, o in enumerate(owner) if o in timed)
         # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
         broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
         short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
-        hint_hit: dict[str, float] = {}
-        term_keys = terms.keys()
-        block_hit = {b for b, sc in scores.items() if sc > 0}
-        in_link = self._in_link()
-        dates = "date" in query.answer_kinds
-        tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
-        for u in range(n):
-            o = units.owner[u]
-            b = block_of[o]
+        kind_hit = texts_matching(broad, texts, [len(t) <= 300 for t in texts]) if broad else set()
+        if short:
+            kind_hit |= texts_matching(
+                short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
+            )
+        cand |= kind_hit
+        rel = [0.0] * n
+        in_link = self._in_link() if cand else []
+        kinds = bool(broad or short)
+        for u in sorted(cand):
+            o = owner[u]
+            b = ub[u]
             r = scores.get(b, 0.0)
             # own words count a little more than the block's (a label's words count for its value)
-            if r and (b != o or not term_keys.isdisjoint(matched[u])):
+            if r and (b != o or not term_keys.isdisjoint(matched.get(u, ()))):
                 r *= 1.2
             h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
             if h:
-                hit = hint_hit.get(h)
-                if hit is None:
-                    hit = hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
-                r += hit
-            if dates and (tags[o] == "time" or any(k == "datetime" for k, _ in kept_attrs[o])):
+                r += hint_hit[h]
+            if dates and o in timed:
                 r += 1.0  # a <time> element is a date by markup
-            if broad is not None or short is not None:
-                t = texts[u]
-                if (broad is not None and len(t) <= 300 and broad.search(t)) or (
-                    short is not None and n_words[u] <= 12 and len(t) <= 160 and short.search(t)
-                ):
+            if kinds:
+                if u in kind_hit:
                     # a value of the kind asked for, the more so next to a label that matched (a long
                     # text that mentions a year is not a value: citations, paragraphs)
                     r += 1.2 if b in block_hit else 0.8
@@ -332,32 +364,38 @@ class _Ranker:
         # units that match the same query terms with the same leading words share their score
         shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
         block_terms: dict[int, frozenset[str]] = {}
-        shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = [(frozenset(), ())] * len(units)
-        for u in range(len(units)):
-            if rel[u] > 0:
-                ws = words(texts[u][:200])
-                b = block_of[units.owner[u]]
-                hit = block_terms.get(b)
-                if hit is None:  # the query words of the unit's block (a label's count for its value)
-                    hit = block_terms[b] = frozenset(term_keys & block_tf.get(b, {}).keys())
-                shape = (hit, tuple(w for w in ws[:3] if not w.isdigit()))
-                shape_of[u] = shape
-                shapes[shape] = shapes.get(shape, 0) + 1
-        for u in range(len(units)):
-            if rel[u] > 0 and shapes[shape_of[u]] > 2:
+        shape_of: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
+        scored = [u for u in sorted(cand) if rel[u] > 0]
+        for u in scored:
+            first = [stem(m.group()) for m in islice(_WORD.finditer(texts[u][:200].lower()), 3)]
+            b = ub[u]
+            hit = block_terms.get(b)
+            if hit is None:  # the query words of the unit's block (a label's count for its value)
+                hit = block_terms[b] = frozenset(term_keys & block_tf.get(b, {}).keys())
+            shape = (hit, tuple(w for w in first if not w.isdigit()))
+            shape_of[u] = shape
+            shapes[shape] = shapes.get(shape, 0) + 1
+        for u in scored:
+            if shapes[shape_of[u]] > 2:
                 rel[u] /= shapes[shape_of[u]] ** 0.5
         top = max(rel, default=0.0)
         if top <= 0:
             return rel
-        for u in range(len(units)):
-            if rel[u] > 0:
-                prio[u] += 3.0 * rel[u] / top
+        for u in scored:
+            prio[u] += 3.0 * rel[u] / top
         if self.settings.context:
-            self._add_context(prio, rel, top, heading_of, block_of)
+            self._add_context(prio, rel, top, heading_of, block_of, ub, scored)
         return rel
 
     def _add_context(
-        self, prio: list[float], rel: list[float], top: float, heading_of: list[int], block_of: list[int]
+        self,
+        prio: list[float],
+        rel: list[float],
+        top: float,
+        heading_of: list[int],
+        block_of: list[int],
+        ub: list[int],
+        scored: list[int],
     ) -> None:
         """Give the label, headers and heading of a relevant unit nearly its priority.
 
@@ -366,34 +404,27 @@ class _Ranker:
         """
         units, doc = self.units, self.doc
         parent, end, tags = doc.parent, doc.end, doc.tags
+        owner = units.owner
         n = len(units)
-        unit_at: dict[int, list[int]] = {}
-        for u in range(n):
-            unit_at.setdefault(units.owner[u], []).append(u)
-        last_heading = -1
-        heading_unit = [-1] * n
-        for u in range(n):
-            if heading_of[units.owner[u]] >= 0:
-                last_heading = u
-            heading_unit[u] = last_heading
+        lifting = [u for u in scored if rel[u] >= 0.15 * top and tags[owner[u]] not in _HEAD_TAGS]
+        if not lifting:
+            return
+        unit_at: dict[int, list[int]] = {}  # units by element, filled when a table needs it
+        # the last unit in a heading at or before each unit
+        heading_unit = list(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
         boosted = list(prio)
-        block_size: dict[int, int] = {}
-        for u in range(n):
-            b = block_of[units.owner[u]]
-            block_size[b] = block_size.get(b, 0) + 1
+        block_size = Counter(ub)
 
         def lift(v: int, p: float) -> None:
             if 0 <= v < n and boosted[v] < p:
                 boosted[v] = p
 
         def near(v: int, lo: int, hi: int) -> bool:
-            return 0 <= v < n and lo <= units.owner[v] < hi
+            return 0 <= v < n and lo <= owner[v] < hi
 
-        for u in range(n):
-            if rel[u] < 0.15 * top or tags[units.owner[u]] in _HEAD_TAGS:
-                continue
+        for u in lifting:
             p = prio[u]
-            box = block_of[units.owner[u]]
+            box = ub[u]
             if block_size[box] < 2:  # a block of its own: its neighbours in the container
                 box = parent[box]
             lo, hi = (box, end[box]) if box >= 0 else (0, len(tags))
@@ -401,7 +432,11 @@ class _Ranker:
                 if near(v, lo, hi):
                     lift(v, p * f)
             lift(heading_unit[u], p * 0.9)
-            for e in self._table_context(units.owner[u]):
+            cells = self._table_context(owner[u])
+            if cells and not unit_at:
+                for v, o in enumerate(owner):
+                    unit_at.setdefault(o, []).append(v)
+            for e in cells:
                 for v in unit_at.get(e, ()):
                     lift(v, p * 0.95)
         prio[:] = boosted

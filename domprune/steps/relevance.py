@@ -7,12 +7,14 @@ and would cost more than the scoring itself, so the twenty lines below do it dir
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .fields import KIND_PATTERNS, fields_of
 
@@ -117,39 +119,130 @@ def match_terms(docs: Sequence[list[str]], query: dict[str, float]) -> dict[str,
     return out
 
 
+def fold_case(text: str) -> str | None:
+    """``text`` lower-cased, where a case-sensitive lower-case pattern then matches exactly what it
+    matches case-insensitively in ``text`` (Python's ``re`` is several times slower with
+    IGNORECASE); ``None`` where it would not: a character with a longer lower case (İ), or one that
+    IGNORECASE equates with another letter without lower-casing to it (dotless ı, long ſ).
+
+    >>> fold_case("Price: $5"), fold_case("İstanbul")
+    ('price: $5', None)
+    """
+    low = text.lower()
+    if len(low) != len(text) or "\u0131" in text or "\u017f" in text:
+        return None
+    return low
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """A pattern to run over many texts at once: ``folded`` (case-sensitive) over the lower-cased
+    texts where :func:`fold_case` allows it, else ``plain`` over the texts as they are."""
+
+    plain: re.Pattern[str]
+    folded: re.Pattern[str] | None = None
+
+    def on(self, text: str, low: str | None) -> tuple[re.Pattern[str], str]:
+        """The pattern and the text to run it on (``low``: ``fold_case(text)``)."""
+        if self.folded is not None and low is not None:
+            return self.folded, low
+        return self.plain, text
+
+
+def matcher(source: str, ignorecase: bool, flags: int = 0) -> Matcher:
+    """A :class:`Matcher` for a pattern written in lower case (``ignorecase``: case-insensitive)."""
+    if not ignorecase:
+        return Matcher(re.compile(source, flags))
+    return Matcher(re.compile(source, flags | re.IGNORECASE), re.compile(source, flags))
+
+
+def strings_matching(m: Matcher, strings: Sequence[str], group: str = "key") -> set[int]:
+    """Indices of the ``strings`` (without line breaks of their own mattering: ``^`` and ``$`` are
+    per line) in which ``m`` finds a match, found by one search over them joined by line breaks;
+    a match belongs to the string where its group ``group`` starts."""
+    if not strings:
+        return set()
+    starts = list(accumulate([len(t) + 1 for t in strings], initial=0))
+    joined = "\n".join(strings)
+    pattern, text = m.on(joined, fold_case(joined))
+    return {bisect.bisect_right(starts, x.start(group)) - 1 for x in pattern.finditer(text)}
+
+
 @functools.lru_cache(maxsize=256)
-def _candidate_regex(long_starts: tuple[str, ...], short_terms: tuple[str, ...]) -> re.Pattern[str]:
+def _candidate_matcher(long_starts: tuple[str, ...], short_terms: tuple[str, ...]) -> Matcher:
     parts = []
     if long_starts:
-        parts.append(r"\b(?:" + "|".join(map(re.escape, long_starts)) + r")\w*")
+        parts.append(r"(?:" + "|".join(map(re.escape, long_starts)) + r")\w*")
     if short_terms:
-        parts.append(r"\b(?:" + "|".join(map(re.escape, short_terms)) + r")\b")
-    return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+        parts.append(r"(?:" + "|".join(map(re.escape, short_terms)) + r")\b")
+    if not parts:
+        return matcher(r"(?!x)x", False)
+    # a word start whose first letter may start a term: the look-ahead rejects most positions fast
+    firsts = "".join(sorted({t[0] for t in long_starts + short_terms}))
+    return matcher(r"\b(?=[" + re.escape(firsts) + "])(?:" + "|".join(parts) + ")", True)
 
 
-def candidate_pattern(query: dict[str, float]) -> re.Pattern[str]:
+def candidate_pattern(query: dict[str, float]) -> Matcher:
     """Words of a text that may match ``query`` (after :func:`stem` and :func:`match_terms`): those
     starting with a long term's first four letters, and short terms whole. One regex per question,
-    run over each text in C, so that only these words are stemmed."""
-    longs = tuple(sorted({t[:4] for t in query if len(t) >= 4}))
-    shorts = tuple(sorted(t for t in query if len(t) < 4))
-    return _candidate_regex(longs, shorts)
+    run over all texts at once in C, so that only these words are stemmed."""
+    longs = tuple(sorted({t[:4].lower() for t in query if len(t) >= 4}))
+    shorts = tuple(sorted(t.lower() for t in query if len(t) < 4))
+    return _candidate_matcher(longs, shorts)
 
 
-def kinds_pattern(kinds: Sequence[str]) -> re.Pattern[str] | None:
-    """One pattern for the values of any of ``kinds`` (``None`` for none)."""
-    if not kinds:
-        return None
-    return _kinds_regex(tuple(kinds))
+def kinds_pattern(kinds: Sequence[str]) -> list[Matcher]:
+    """Matchers for the values of any of ``kinds`` (one for the case-insensitive kinds, one for the
+    others; empty for none)."""
+    return _kinds_matchers(tuple(kinds))
 
 
 @functools.lru_cache(maxsize=256)
-def _kinds_regex(kinds: tuple[str, ...]) -> re.Pattern[str]:
-    parts = []
-    for k in kinds:
-        p = ANSWER_PATTERNS[k]
-        parts.append(("(?i:" if p.flags & re.IGNORECASE else "(?:") + p.pattern + ")")
-    return re.compile("|".join(parts))
+def _kinds_matchers(kinds: tuple[str, ...]) -> list[Matcher]:
+    out = []
+    for ignorecase in (True, False):
+        parts = [
+            "(?:" + ANSWER_PATTERNS[k].pattern + ")"
+            for k in kinds
+            if bool(ANSWER_PATTERNS[k].flags & re.IGNORECASE) == ignorecase
+        ]
+        if parts:
+            out.append(matcher("|".join(parts), ignorecase))
+    return out
+
+
+def texts_matching(matchers: Sequence[Matcher], texts: Sequence[str], eligible: Sequence[bool]) -> set[int]:
+    """Indices of the eligible texts in which any of ``matchers`` finds a match.
+
+    One search over the texts joined by a character that none of the patterns matches, each match
+    extended to the end of its text (the rest of a text that matched is not searched); a match
+    across two texts is checked again in each text alone.
+    """
+    idx = [u for u, ok in enumerate(eligible) if ok]
+    if not idx or not matchers:
+        return set()
+    chosen = [texts[u] for u in idx]
+    starts = list(accumulate([len(t) + 1 for t in chosen], initial=0))
+    joined = "\x00".join(chosen)
+    low = fold_case(joined)
+    out: set[int] = set()
+    for matcher in matchers:
+        pattern, text = matcher.on(joined, low)
+        rest = _to_end(pattern)
+        for m in rest.finditer(text):
+            a = bisect.bisect_right(starts, m.start()) - 1
+            z = bisect.bisect_right(starts, max(m.start(1) + len(m.group(1)) - 1, m.start())) - 1
+            if a == z:
+                out.add(idx[a])
+            else:  # across texts: each text alone
+                out.update(idx[k] for k in range(a, z + 1) if pattern.search(chosen[k]))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _to_end(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` as group 1, followed by the rest of its text."""
+    return re.compile("(" + pattern.pattern + ")[^\x00]*", pattern.flags)
 
 
 def bm25_blocks(
