@@ -331,3 +331,20 @@ def test_paraphrased_wordings_asked_twice_on_a_page_are_dropped() -> None:
     texts = [q.text for q in paraphrased_questions(html, 5, random.Random(1))]
     assert len(texts) == len(set(texts))
     assert all(q.answers[0] == "X" for q in paraphrased_questions(html, 5, random.Random(1)))
+
+
+def test_label_value_pairs_are_the_text_a_browser_shows() -> None:
+    html = """<html><body><table>
+<tr><th>Founded</th><td>February 28, 1998<span class="noprint">; 18 years ago</span><span
+ style="display:none">&#160;(<span class="bday">1998-02-28</span>)</span></td></tr>
+<tr><th>Motto<span hidden> (Latin)</span></th><td>Ad astra</td></tr>
+<tr><th>Secret</th><td style="visibility: hidden">never shown</td></tr>
+</table>
+<dl><dt>Max (Paperback) Club Price: $6.86 Save 14%</dt><dd><a href="/cart">Add to Cart</a></dd></dl>
+</body></html>"""
+    assert label_value_pairs(html) == [
+        ("table", "Founded", "February 28, 1998; 18 years ago"),
+        ("table", "Motto", "Ad astra"),
+        ("text", "Max (Paperback) Club Price", "$6.86 Save 14%"),
+    ]  # Secret: its value is hidden (empty); the <dt> holds a "Label: value" of its own, so it is not
+    # the label of "Add to Cart" (it is a pair itself)

@@ -11,8 +11,12 @@ Sources of label/value pairs, in this order:
 - form labels (``<label for=ID>Label</label>`` and the ``value`` of the control with that id);
 - small elements whose whole text reads ``Label: value``.
 
-A label seen with two different values is ambiguous and dropped. The question reads
-``What is the value of "Label"?``; the answer is the value.
+A label seen with two different values is ambiguous and dropped, and so is a "label" that holds a
+``Label: value`` of its own (a product card's whole text beside its "Add to Cart" button is not a
+field). Labels and values are the text a browser shows: descendants with the ``hidden`` attribute
+or an inline ``display: none`` / ``visibility: hidden`` style are left out (Wikipedia writes an ISO
+copy of every infobox date in such a span). The question reads ``What is the value of "Label"?``;
+the answer is the value.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import re
 import lxml.etree
 import lxml.html
 
+from ..steps.filtering import HIDDEN_STYLE
 from .records import Question
 
 MAX_LABEL_CHARS = 40
@@ -64,8 +69,33 @@ _CONTROL_TYPES_SKIPPED = frozenset(
 )
 
 
+def _hidden(el: lxml.etree._Element) -> bool:
+    return el.get("hidden") is not None or bool(HIDDEN_STYLE.search(el.get("style") or ""))
+
+
+def _shown_text(el: lxml.etree._Element) -> str:
+    """``el``'s text as a browser shows it: without hidden descendants (nor comments).
+
+    >>> _shown_text(lxml.html.fragment_fromstring(
+    ...     '<td>May 1, 1998<span style="display:none"> (1998-05-01)</span>!</td>'))
+    'May 1, 1998!'
+    """
+    parts: list[str] = []
+
+    def walk(e: lxml.etree._Element) -> None:
+        parts.append(e.text or "")
+        for child in e:
+            if isinstance(child.tag, str) and not _hidden(child):
+                walk(child)
+            parts.append(child.tail or "")
+
+    if not _hidden(el):
+        walk(el)
+    return "".join(parts)
+
+
 def _text(el: lxml.etree._Element) -> str:
-    return _WS.sub(" ", el.text_content()).strip()
+    return _WS.sub(" ", _shown_text(el)).strip()
 
 
 def _clean_label(label: str) -> str:
@@ -77,7 +107,7 @@ def _valid(label: str, value: str) -> bool:
         return False
     if not value or len(value) > MAX_VALUE_CHARS or len(value.split()) > MAX_VALUE_WORDS:
         return False
-    return value.casefold() != label.casefold() and "://" not in label
+    return value.casefold() != label.casefold() and "://" not in label and not _LABEL_VALUE.match(label)
 
 
 def label_value_pairs(html: str) -> list[tuple[str, str, str]]:

@@ -31,7 +31,7 @@ def _informative_meta(names: str) -> bool:
 
 
 _INVISIBLE_KEYS = frozenset({"bounding_box_rect", "hidden", "aria-hidden", "aria_hidden", "style", "type"})
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # attribute values that carry information on their own (an element with one is never "empty")
 LABEL_ATTRS = frozenset(
     {"alt", "title", "aria-label", "aria_label", "placeholder", "value", "input_value", "label",
@@ -131,7 +131,7 @@ def remove_invisible(doc: Document) -> dict[str, int]:
             elif (
                 k == "hidden"
                 or (k in ("aria-hidden", "aria_hidden") and v.strip().lower() == "true")
-                or (k == "style" and _HIDDEN_STYLE.search(v))
+                or (k == "style" and HIDDEN_STYLE.search(v))
                 or (k == "type" and tags[i] == "input" and v.strip().lower() == "hidden")
             ):
                 hidden += _mark(doc, i, "hidden")
