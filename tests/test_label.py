@@ -123,8 +123,9 @@ def test_prompts_are_the_training_prompts(tmp_path: Path) -> None:
     assert seen == expected
 
 
-def test_rejects_and_resume(tmp_path: Path) -> None:
-    source = records(tmp_path, 3)
+def label_records(tmp_path: Path, n: int) -> Path:
+    """``n`` records, a line that is not JSON and a page too big for the prompt budget."""
+    source = records(tmp_path, n)
     with source.open("a", encoding="utf-8") as handle:
         handle.write("{not json\n")
         huge = {
@@ -134,6 +135,11 @@ def test_rejects_and_resume(tmp_path: Path) -> None:
             "answer": "a",
         }
         handle.write(json.dumps(huge) + "\n")
+    return source
+
+
+def test_rejects_and_resume(tmp_path: Path) -> None:
+    source = label_records(tmp_path, 3)
     tight = PrepareSettings(prompt_budget=60, progress=False)
     first = label_dataset(source, tmp_path / "out", Scripted({"r1": 1}), quiet(attempts=2), tight)
     assert (first.records, first.labelled, first.rejected) == (5, 3, 2)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from openai_stub import Reply, StubServer, error_body, user_text
 from test_generate import good_answer, page, write_pages
-from test_label import records
+from test_label import label_records, records
 
 from domvqa_train.cli import main
 from domvqa_train.endpoint import ChatClient, EndpointError, EndpointSettings
@@ -163,21 +163,6 @@ def test_a_401_inside_an_actor_stops_the_run_with_the_local_message(local_ray, t
 
 
 # --------------------------------------------------------------------------- label
-
-
-def label_records(tmp_path: Path, n: int) -> Path:
-    """``n`` records, a line that is not JSON and a page too big for the prompt budget."""
-    source = records(tmp_path, n)
-    with source.open("a", encoding="utf-8") as handle:
-        handle.write("{not json\n")
-        huge = {
-            "id": "big",
-            "cleaned_html": "<p>" + "token " * 3000 + "</p>",
-            "question": "q?",
-            "answer": "a",
-        }
-        handle.write(json.dumps(huge) + "\n")
-    return source
 
 
 @pytest.fixture(scope="module")
