@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from domprune.answers import answer_in
+from domprune.answers import Haystack, answer_in, haystack
 
 from .generator_prompt import ProposedQA
 from .rewards import answer_type, normalize_answer
@@ -66,8 +66,10 @@ def ground_questions(
     dropped: Counter[str] = Counter()
     examples: dict[str, str] = {}
     seen: set[str] = set()
+    page = haystack(html) if proposals else None  # the page's searchable text, built once for all proposals
     for proposal in proposals:
-        reason, grounded = _check(proposal, html, has_screenshot, max_answer_words)
+        assert page is not None
+        reason, grounded = _check(proposal, page, has_screenshot, max_answer_words)
         if grounded is not None:
             key = normalize_answer(proposal.question)
             if key in seen:
@@ -83,7 +85,7 @@ def ground_questions(
 
 
 def _check(
-    proposal: ProposedQA, html: str, has_screenshot: bool, max_answer_words: int
+    proposal: ProposedQA, page: Haystack, has_screenshot: bool, max_answer_words: int
 ) -> tuple[str, GroundedQA | None]:
     question, answers = proposal.question.strip(), proposal.answers
     if not question or len(question) > MAX_QUESTION_CHARS or not normalize_answer(question):
@@ -93,13 +95,13 @@ def _check(
     kind = answer_type(answers[0])
     if kind != "boolean" and answer_in_page(answers[:1], question):
         return "answer_in_question", None
-    if answer_in_page(answers, html):
+    if any(map(page.contains, answers)):
         return "", GroundedQA(proposal, kind, "dom", "answer_in_dom")
     if (
         kind == "boolean"
         and proposal.source != "image"
         and proposal.evidence
-        and answer_in_page([proposal.evidence], html)
+        and page.contains(proposal.evidence)
     ):
         return "", GroundedQA(proposal, kind, "dom", "evidence_in_dom")
     if proposal.source == "image":
