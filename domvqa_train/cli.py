@@ -173,7 +173,8 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
 def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True, **engine: Any) -> Any:
     from .prepare import PrepareSettings
 
-    return PrepareSettings(
+    return _validated(
+        PrepareSettings,
         **engine,
         tokenizer=settings.tokenizer,
         prompt_budget=settings.prompt_budget,
@@ -263,7 +264,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from .screenshots import resolve_screenshots
 
         dataset = resolve_screenshots(dataset, settings.prepared_dir)
-    eval_settings = EvalSettings(
+    eval_settings = _validated(
+        EvalSettings,
         max_examples=args.max_examples,
         max_new_tokens=settings.max_completion_length,
         batch_size=args.batch_size,

@@ -225,3 +225,17 @@ def test_push_to_hub_unreachable_hub_is_a_clear_error(monkeypatch) -> None:
 def test_bad_repo_id_is_refused() -> None:
     with pytest.raises(SettingsError, match="not a Hugging Face repo id"):
         TrainSettings.load({"push_to_hub": "a/b/c"})
+
+
+def test_bad_prepare_and_eval_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    data, prepared = str(ORIGINAL / "vqa_rl_data.json"), str(tmp_path / "prepared")
+    assert main(["prepare", "--data", data, "--prepared-dir", prepared, "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid options: workers" in err and "Traceback" not in err
+    assert not (tmp_path / "prepared").exists()  # nothing written
+    assert main(["prepare", "--data", data, "--prepared-dir", prepared]) == 0
+    capsys.readouterr()
+    argv = ["eval", "unused", "--prepared-dir", prepared, "--batch-size", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "invalid options: batch_size" in err and "Traceback" not in err
