@@ -20,11 +20,12 @@ outputs; it never fails the batch. Outputs equal ``prune``/``fit_prompt`` on the
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import DomPruneError, SettingsError
-from .pipeline import prune
+from .pipeline import check_budget, prune
 from .prompt import PromptTemplate, fit_prompt
 from .settings import PruneSettings
 from .tokenizers import get_tokenizer
@@ -50,8 +51,7 @@ class PruneBatch:
         template: PromptTemplate | None = None,
         prefix: str = "pruned_",
     ) -> None:
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-            raise SettingsError(f"budget must be a positive whole number of tokens, got {budget!r}")
+        check_budget(budget)
         if not isinstance(tokenizer, str):
             raise SettingsError("give the tokenizer by name (it is built once in each worker process)")
         self.budget = budget
@@ -126,8 +126,8 @@ class PruneBatch:
 
 
 def _text(value: Any) -> str | None:
-    """A question from a column value (Ray hands numpy strings; missing values are None)."""
-    if value is None:
+    """A question from a column value (Ray hands numpy strings; a missing value is None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):  # pandas/Ray: NaN for missing
         return None
     text = str(value)
     return text if text.strip() else None

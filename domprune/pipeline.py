@@ -98,7 +98,8 @@ class PruneResult:
         }
 
 
-def _check_budget(budget: int) -> int:
+def check_budget(budget: int) -> int:
+    """``budget`` when it is a positive whole number of tokens; else a SettingsError saying so."""
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise SettingsError(f"budget must be a positive whole number of tokens, got {budget!r}")
     return budget
@@ -264,7 +265,7 @@ class PreparedPage:
         built once and shared by later fits, still
         counted in each result that used them), fit (this budget's own work) and their total.
         """
-        budget = _check_budget(budget)
+        budget = check_budget(budget)
         settings = self.settings
         used: list[str] = []
 
@@ -310,7 +311,7 @@ class PreparedPage:
 
     def select(self, budget: int) -> Selection:
         """What budget fitting keeps at ``budget``, unit by unit (what :meth:`fit` writes)."""
-        return self._select(_check_budget(budget), lambda name, value: value())
+        return self._select(check_budget(budget), lambda name, value: value())
 
     def _select(self, budget: int, part: Callable[[str, Callable[[], Any]], Any]) -> Selection:
         doc, alive = self.document, self.alive
@@ -335,7 +336,7 @@ class PreparedPage:
 
     def chunks(self, budget: int) -> list[Chunk]:
         """Ordered chunks of at most ``budget`` tokens each (exactly :func:`chunk`'s result)."""
-        budget = _check_budget(budget)
+        budget = check_budget(budget)
         ranking = (lambda: self.ranking) if self.query is not None else None
         return chunk_document(self.units, budget, ranking=ranking)
 
@@ -377,7 +378,7 @@ def prune(
     well-formed HTML (or text with ``settings.format="text"``) and is never over the budget.
     To fit one page to several budgets, :func:`prepare` it once and call ``.fit(budget)``.
     """
-    budget = _check_budget(budget)
+    budget = check_budget(budget)
     return prepare(page, question=question, tokenizer=tokenizer, settings=settings).fit(budget)
 
 
@@ -406,5 +407,5 @@ def chunk(
     exactly one chunk. With a ``question``, each chunk gets a BM25 ``score`` (rank with
     ``sorted(chunks, key=lambda c: -c.score)``). ``settings.budget`` decides the ranking.
     """
-    budget = _check_budget(budget)
+    budget = check_budget(budget)
     return prepare(page, question=question, tokenizer=tokenizer, settings=settings).chunks(budget)

@@ -190,6 +190,14 @@ def test_prune_batch_fits_whole_prompts_like_fit_prompt() -> None:
         PruneBatch(budget=10, html_column="page")({"html": ["<p>x</p>"]})
 
 
+def test_prune_batch_takes_a_missing_question_as_none() -> None:
+    page, template = _batch(1)["html"][0], domprune.PromptTemplate()
+    out = PruneBatch(budget=200, template=template)({"html": [page, page], "question": [float("nan"), None]})
+    expected = domprune.fit_prompt(page, question="", budget=200, template=template).text
+    assert out["pruned_output"] == [expected, expected] and out["pruned_error"] == ["", ""]
+    assert "nan" not in expected
+
+
 def test_ray_map_batches_with_an_actor_pool_equals_prune(local_ray) -> None:
     batch = _batch()
     rows = [
