@@ -384,7 +384,7 @@ class _Ranker:
         for u in scored:
             prio[u] += 3.0 * rel[u] / top
         if self.settings.context:
-            self._add_context(prio, rel, top, heading_of, block_of, ub, scored)
+            self._add_context(prio, rel, top, heading_of, ub, scored)
         return rel
 
     def _add_context(
@@ -393,7 +393,6 @@ class _Ranker:
         rel: list[float],
         top: float,
         heading_of: list[int],
-        block_of: list[int],
         ub: list[int],
         scored: list[int],
     ) -> None:

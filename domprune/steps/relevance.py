@@ -273,29 +273,3 @@ def bm25_blocks(
         if s:
             scores[block] = s
     return scores
-
-
-def bm25(docs: Sequence[list[str]], query: dict[str, float], k1: float = 1.2, b: float = 0.75) -> list[float]:
-    """BM25 score of each tokenised document for weighted query terms."""
-    n = len(docs)
-    if not n or not query:
-        return [0.0] * n
-    df: Counter[str] = Counter()
-    for d in docs:
-        df.update(set(d).intersection(query))
-    if not df:
-        return [0.0] * n
-    avgdl = (sum(len(d) for d in docs) / n) or 1.0
-    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
-    scores = []
-    for d in docs:
-        if not d:
-            scores.append(0.0)
-            continue
-        tf = Counter(w for w in d if w in idf)
-        s = 0.0
-        norm = k1 * (1 - b + b * len(d) / avgdl)
-        for t, f in tf.items():
-            s += query[t] * idf[t] * f * (k1 + 1) / (f + norm)
-        scores.append(s)
-    return scores

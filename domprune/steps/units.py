@@ -100,7 +100,7 @@ class UnitModel:
     """A filtered page's units with their token costs, and how to select and write a set of them.
 
     Costs are counted on first use and kept (a small budget needs only the costs of the units it
-    considers; chunking asks for them all through :attr:`unit_cost` and :attr:`tag_cost`).
+    considers; chunking asks :meth:`cost` and :meth:`tag` for the units it writes).
     """
 
     def __init__(self, doc: Document, alive: list[bool], counter: TokenCounter, fmt: str) -> None:
@@ -143,21 +143,6 @@ class UnitModel:
                 c = 0
             self._tcost[i] = c
         return c
-
-    @property
-    def unit_cost(self) -> list[int]:
-        """The cost of every unit (counts the ones not counted yet)."""
-        return [self.cost(u) for u in range(len(self.units))]
-
-    @property
-    def tag_cost(self) -> list[int]:
-        """The tag cost of every element (counts the ones not counted yet)."""
-        return [self.tag(i) for i in range(len(self.doc.tags))]
-
-    @property
-    def estimate(self) -> int:
-        """Estimated tokens of the whole filtered page (counts every unit and tag)."""
-        return sum(self.unit_cost) + sum(self.tag_cost)
 
     def alone_cost(self, u: int) -> int:
         """Estimated tokens of unit ``u`` written alone, with all its ancestors' tags."""
