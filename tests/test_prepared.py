@@ -71,6 +71,8 @@ def test_sample_pages_fit_like_prune(name: str) -> None:
     parts = sum(v for k, v in r.timings.items() if k != "total")
     assert r.timings["total"] == pytest.approx(parts)
     assert r.steps[-1].seconds == pytest.approx(parts - r.timings["parse"] - r.timings["filter_attributes"])
+    small = domprune.prune("<p>Hello world, a small page.</p>", budget=1000)  # whole page, by estimate alone
+    assert {"serialize", "whole"} <= set(small.timings)  # writing it out is reported, not lost from the total
 
 
 def test_fit_prompt_takes_a_prepared_page() -> None:
