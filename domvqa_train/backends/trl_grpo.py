@@ -173,7 +173,7 @@ def trainer_options(
         "output_dir": output_dir,
         "learning_rate": learning_rate,
         "lr_scheduler_type": settings.lr_scheduler_type,
-        "warmup_steps": settings.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
+        _warmup_option(known): settings.warmup_ratio,
         "weight_decay": settings.weight_decay,
         "adam_beta2": settings.adam_beta2,
         "per_device_train_batch_size": settings.per_device_batch_size,
@@ -262,6 +262,17 @@ def attach_adapter(model: Any, adapter_dir: str) -> Any:
         return PeftModel.from_pretrained(model, adapter_dir, is_trainable=True)
     except Exception as exc:
         raise SettingsError(f"cannot load init_adapter {adapter_dir!r} onto the model: {exc}") from None
+
+
+def _warmup_option(known: set[str]) -> str:
+    """The option that takes a share of the steps: ``warmup_ratio`` before transformers 5; transformers 5
+    dropped it, and its ``warmup_steps`` takes a float below 1 as a share (below 1 it is a whole step
+    count on 4.x, so 0.1 there would mean no warm-up).
+
+    >>> _warmup_option({"warmup_ratio", "warmup_steps"}), _warmup_option({"warmup_steps"})
+    ('warmup_ratio', 'warmup_steps')
+    """
+    return "warmup_ratio" if "warmup_ratio" in known else "warmup_steps"
 
 
 def _checkpointing_option(known: set[str]) -> str:
@@ -358,7 +369,8 @@ class TrlGrpoBackend:
     def prepare_model(self) -> None:
         """Load tokenizer, processor (screenshot runs only) and model; LoRA is attached by the trainer."""
         s = self.settings
-        self.tokenizer = load_tokenizer(s.model)
+        if self.tokenizer is None:  # checked_train_split loads it first
+            self.tokenizer = load_tokenizer(s.model)
         self._load_processor()
         self.model = load_model(s.model, attn_implementation=s.attn_implementation, dtype=s.dtype)
 
