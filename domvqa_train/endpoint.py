@@ -84,6 +84,17 @@ class EndpointSettings(BaseModel):
             raise ValueError(f"endpoint URL {value!r} must look like http://HOST:PORT/v1")
         return value if parsed.path.strip("/") else value.rstrip("/") + "/v1"
 
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """USD for these tokens at the set prices; None when a price is not set.
+
+        >>> EndpointSettings(url="http://127.0.0.1:8000", model="m", price_input=0.5, price_output=2).cost_usd(
+        ...     2_000_000, 1_000_000)
+        3.0
+        """
+        if self.price_input is None or self.price_output is None:
+            return None
+        return (prompt_tokens * self.price_input + completion_tokens * self.price_output) / 1e6
+
 
 @dataclass
 class ChatReply:
@@ -152,15 +163,7 @@ class RequestStats:
     def summary(self, settings: EndpointSettings | None = None) -> dict[str, Any]:
         """Counts, tokens, cost (when prices are set) and requests in flight (max, and mean while busy)."""
         with self._lock:
-            cost = None
-            if (
-                settings is not None
-                and settings.price_input is not None
-                and settings.price_output is not None
-            ):
-                cost = (
-                    self.prompt_tokens * settings.price_input + self.completion_tokens * settings.price_output
-                ) / 1e6
+            cost = None if settings is None else settings.cost_usd(self.prompt_tokens, self.completion_tokens)
             return {
                 "requests": self.requests,
                 "succeeded": self.succeeded,

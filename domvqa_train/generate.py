@@ -550,9 +550,7 @@ def _report(
     written = sum(int(s.get("written") or 0) for s in ok)
     prompt_tokens = sum(int(s.get("prompt_tokens") or 0) for s in summaries)
     completion_tokens = sum(int(s.get("completion_tokens") or 0) for s in summaries)
-    cost = None
-    if endpoint is not None and endpoint.price_input is not None and endpoint.price_output is not None:
-        cost = (prompt_tokens * endpoint.price_input + completion_tokens * endpoint.price_output) / 1e6
+    cost = None if endpoint is None else endpoint.cost_usd(prompt_tokens, completion_tokens)
     over_cap = dropped.get("over_per_page", 0)
     return GenerateReport(
         source=os.fspath(source),

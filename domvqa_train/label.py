@@ -166,7 +166,10 @@ class LocalPolicy:
         pictures = None
         if images is not None:
             cache: dict[str, Any] = {}
-            pictures = [cache.setdefault(p, load_image(p)) if p not in cache else cache[p] for p in images]
+            for p in images:  # each screenshot loaded once, however many prompts share it
+                if p not in cache:
+                    cache[p] = load_image(p)
+            pictures = [cache[p] for p in images]
         return generate(
             self.loaded,
             list(prompts),

@@ -47,7 +47,7 @@ from domprune.answers import Haystack, answer_in, haystack
 
 from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
 from .errors import PrepareError
-from .jobstore import atomic_write
+from .jobstore import atomic_write, json_line
 from .ray_engine import JsonBatchActor, decode_all, ordered_map
 
 REJECTS_FILE = "rejects.jsonl"
@@ -492,16 +492,12 @@ class _PartialWriters:
             self.handles[split] = (self.out / (name + PARTIAL_SUFFIX)).open("ab")
         row = outcome.model_dump(mode="json") if isinstance(outcome, Reject) else outcome
         handle = self.handles[split]
-        handle.write(_dumps(row))
+        handle.write(json_line(row))
         handle.flush()
 
     def close(self) -> None:
         for handle in self.handles.values():
             handle.close()
-
-
-def _dumps(row: dict[str, Any]) -> bytes:
-    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _finish(
@@ -557,7 +553,7 @@ def _assemble(
     kinds.update(str(everything.done[i].kind) for i in reject_ids)
     for split, ids in by_split.items():
         atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
-    reject_lines = [_dumps(r.model_dump(mode="json")) for r in load_rejects]
+    reject_lines = [json_line(r.model_dump(mode="json")) for r in load_rejects]
     reject_lines += [everything.line(i) for i in reject_ids]
     atomic_write(out / REJECTS_FILE, reject_lines)
     for split in old_splits:
