@@ -412,7 +412,7 @@ def generate_dataset(
                 continue
             yield item
 
-    workers = max(1, int(getattr(generator, "concurrency", 1)))
+    workers = _concurrency(generator)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="generate")
     try:
         if settings.engine == "ray":
@@ -433,8 +433,8 @@ def generate_dataset(
     pool.shutdown(wait=True)
     bar.close()
     units = store.finish(order)
-    stats = getattr(getattr(generator, "client", None), "stats", None)
-    endpoint = getattr(getattr(generator, "client", None), "settings", None)
+    stats = _client_part(generator, "stats")
+    endpoint = _client_part(generator, "settings")
     if requests is None:
         requests = stats.summary(endpoint) if stats is not None else {}
     report = _report(
@@ -453,13 +453,23 @@ def generate_dataset(
     return report
 
 
+def _concurrency(generator: Generator) -> int:
+    """Pages one generator works on at once (at least 1)."""
+    return max(1, int(getattr(generator, "concurrency", 1)))
+
+
+def _client_part(generator: Generator, name: str) -> Any:
+    """The ``stats`` or ``settings`` of an endpoint generator's client; None for the rules generator."""
+    return getattr(getattr(generator, "client", None), name, None)
+
+
 class _GenerateActor(JsonBatchActor):
     """A Ray actor that generates questions: its own copy of the generator, ``concurrency`` pages at once."""
 
     def __init__(self, generator: Generator, settings: GenerateSettings) -> None:
         self.generator = generator
         self.settings = settings
-        concurrency = max(1, int(getattr(generator, "concurrency", 1)))
+        concurrency = _concurrency(generator)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="generate-actor")
 
     def many(self, items: list[Any]) -> list[Any]:
@@ -470,7 +480,7 @@ class _GenerateActor(JsonBatchActor):
                 results.append({"page": dataclasses.asdict(result)})
         except EndpointError as exc:  # the driver stops the run with this message
             results += [fatal_result(exc)] * (len(pages) - len(results))
-        stats = getattr(getattr(self.generator, "client", None), "stats", None)
+        stats = _client_part(self.generator, "stats")
         snapshot = self.snapshot(stats.summary() if stats is not None else None)
         return [{**result, "snapshot": snapshot} for result in results]
 
@@ -479,7 +489,7 @@ def _generate_on_ray(
     pages: list[Page], generator: Generator, settings: GenerateSettings, commit: Callable[[PageResult], None]
 ) -> dict[str, Any]:
     """Generate ``pages`` on Ray actors and ``commit`` each result in input order; returns the request statistics."""
-    concurrency = max(1, int(getattr(generator, "concurrency", 1)))
+    concurrency = _concurrency(generator)
     items = [json.dumps(dataclasses.asdict(page), ensure_ascii=False) for page in pages]
     results = ordered_map(
         items,
@@ -496,7 +506,7 @@ def _generate_on_ray(
             raise_fatal(result)
             commit(PageResult(**result["page"]))
     counters = [c for c in snapshots.counters() if c is not None]
-    endpoint = getattr(getattr(generator, "client", None), "settings", None)
+    endpoint = _client_part(generator, "settings")
     return combined_summary(counters, endpoint) if counters else {}
 
 
