@@ -16,6 +16,7 @@ from .document import BLOCK
 from .parse import Page
 from .pipeline import DEFAULT_BUDGET, StepReport, prepare
 from .settings import PruneSettings
+from .steps.ranking import RELEVANT_SHARE
 from .steps.units import ATTR, TAIL
 from .tokenizers import TokenCounter
 
@@ -129,7 +130,7 @@ def explain(
             elif kept:
                 if u in header:
                     reason = "kept: header tier (title, h1, meta, JSON-LD, byline)"
-                elif top and rel >= 0.15 * top:
+                elif top and rel >= RELEVANT_SHARE * top:
                     reason = "kept: relevant to the question"
                 elif ranking is not None and prio > ranking.base[u] + 1e-9:
                     reason = "kept: context of a relevant unit (label, header, heading, neighbour)"
@@ -214,7 +215,7 @@ def _render(x: Explanation) -> str:
         if u.block_start and spans:
             spans.append('</div><div class="block">')
         cls = "kept" if u.kept else "dropped"
-        if top_rel and u.relevance >= 0.15 * top_rel:
+        if top_rel and u.relevance >= RELEVANT_SHARE * top_rel:
             cls += " rel"
         tip = (
             f"#{u.index} {u.element}\ntokens {u.tokens}, rank {u.rank if u.rank is not None else '-'}, "

@@ -52,6 +52,9 @@ _MAIN_HINT = matcher(
 _BYLINE_HINT = matcher(
     r"(?P<key>byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter)", True
 )
+RELEVANT_SHARE = 0.15
+"""A unit is relevant to the question when its relevance is at least this share of the page's top;
+relevant units lift their context (and ``explain`` marks them)."""
 _MAIN_TAGS = frozenset({"main", "article"})
 _HEADER_TAGS = frozenset({"title", "h1", "meta", "script"})
 _KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
@@ -405,7 +408,7 @@ class _Ranker:
         parent, end, tags = doc.parent, doc.end, doc.tags
         owner = units.owner
         n = len(units)
-        lifting = [u for u in scored if rel[u] >= 0.15 * top and tags[owner[u]] not in _HEAD_TAGS]
+        lifting = [u for u in scored if rel[u] >= RELEVANT_SHARE * top and tags[owner[u]] not in _HEAD_TAGS]
         if not lifting:
             return
         unit_at: dict[int, list[int]] = {}  # units by element, filled when a table needs it
