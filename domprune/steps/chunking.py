@@ -7,7 +7,6 @@ ancestors, so it is well-formed and stands alone; every kept text is in exactly 
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +50,6 @@ def chunk_document(
     if not n_units:
         return []
     end, parent = doc.end, doc.parent
-    keys, depth = units.keys, units.depth
     own_unit: dict[int, int] = {}
     tail_unit: dict[int, int] = {}
     for u in range(n_units):
@@ -68,9 +66,7 @@ def chunk_document(
             sub[parent[i]] += sub[i] + (model.cost(tail_unit[i]) if i in tail_unit else 0)
 
     def units_of(i: int) -> list[int]:
-        lo = bisect.bisect_left(keys, (i, 0, 0))
-        hi = bisect.bisect_left(keys, (end[i], -1, -depth[i]))
-        return list(range(lo, hi))
+        return list(range(*units.span(i, end)))
 
     # pieces in document order: whole subtrees that fit, else their parts
     pieces: list[list[int]] = []

@@ -133,6 +133,17 @@ def rank_units(model: UnitModel, query: Query | None, settings: BudgetSettings) 
     return _Ranker(model, settings).rank(query)
 
 
+def _mark_within(
+    starts: list[int], marks: list[bool], end: list[int], depth: list[int], levels: int = 3
+) -> None:
+    """Set ``marks`` of each start element and of its descendants down to ``levels`` levels below it."""
+    for m in starts:
+        j, top = m, depth[m] + levels
+        while j < end[m]:
+            marks[j] = True
+            j = end[j] if depth[j] >= top else j + 1
+
+
 class _Ranker:
     def __init__(self, model: UnitModel, settings: BudgetSettings) -> None:
         self.model, self.doc, self.units, self.settings = model, model.doc, model.units, settings
@@ -182,11 +193,7 @@ class _Ranker:
         near = [False] * len(hints)
         if not marked:
             return near
-        for m in [i for i, h in enumerate(hints) if h in marked]:
-            j, top = m, depth[m] + 3
-            while j < end[m]:
-                near[j] = True
-                j = end[j] if depth[j] >= top else j + 1
+        _mark_within([i for i, h in enumerate(hints) if h in marked], near, end, depth)
         return near
 
     def _blocks(self, texts: list[str]) -> list[int]:
@@ -226,9 +233,7 @@ class _Ranker:
             elif 2 <= len(ks) <= 3 and all(tags[c] in _PAIR_PARTS for c in ks):
                 if size_at is None:
                     size_at = list(accumulate(map(len, texts), initial=0))
-                keys, depth = units.keys, units.depth
-                lo = bisect.bisect_left(keys, (i, 0, 0))
-                hi = bisect.bisect_left(keys, (end[i], -1, -depth[i]))
+                lo, hi = units.span(i, end)
                 if size_at[hi] - size_at[lo] <= 160 and not any(self._has_block_below(c) for c in ks):
                     for c in ks:
                         merge[c] = True
@@ -251,11 +256,7 @@ class _Ranker:
         doc = self.doc
         end, depth = doc.end, self.units.depth
         out = [False] * len(doc.tags)
-        for m in [i for i, t in enumerate(doc.tags) if t in _LINK_TAGS]:
-            j, top = m, depth[m] + 3
-            while j < end[m]:
-                out[j] = True
-                j = end[j] if depth[j] >= top else j + 1
+        _mark_within([i for i, t in enumerate(doc.tags) if t in _LINK_TAGS], out, end, depth)
         return out
 
     def _add_relevance(

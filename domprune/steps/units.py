@@ -8,6 +8,7 @@ so these estimates are close to the exact count of a serialization (which is alw
 
 from __future__ import annotations
 
+import bisect
 from functools import cached_property
 
 from ..document import Document, escape_text, serialize
@@ -77,6 +78,11 @@ class Units:
 
     def __len__(self) -> int:
         return len(self.kind)
+
+    def span(self, i: int, end: list[int]) -> tuple[int, int]:
+        """The units of element ``i``'s subtree, tails of its descendants included: ``range(*span)``."""
+        keys = self.keys
+        return bisect.bisect_left(keys, (i, 0, 0)), bisect.bisect_left(keys, (end[i], -1, -self.depth[i]))
 
     def texts(self, doc: Document) -> list[str]:
         """The words of every unit (as :meth:`text_of`)."""
