@@ -250,7 +250,8 @@ class PreparedPage:
     def whole(self) -> tuple[str, int]:
         """Everything filtering left, serialized, and its exact token count."""
         text = self.whole_text
-        return text, self._timed("whole", lambda: self.counter.count(text))
+        # counted by parts: a fit that then drops a few units recounts only the parts it changed
+        return text, self._timed("whole", lambda: self.pieces.count(text))
 
     @cached_property
     def tokens_before(self) -> int | None:

@@ -412,7 +412,6 @@ class _Ranker:
         lifting = [u for u in scored if rel[u] >= RELEVANT_SHARE * top and tags[owner[u]] not in _HEAD_TAGS]
         if not lifting:
             return
-        unit_at: dict[int, list[int]] = {}  # units by element, filled when a table needs it
         # the last unit in a heading at or before each unit
         heading_unit = list(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
         boosted = list(prio)
@@ -435,30 +434,29 @@ class _Ranker:
                 if near(v, lo, hi):
                     lift(v, p * f)
             lift(heading_unit[u], p * 0.9)
-            cells = self._table_context(owner[u])
-            if cells and not unit_at:
-                for v, o in enumerate(owner):
-                    unit_at.setdefault(o, []).append(v)
-            for e in cells:
-                for v in unit_at.get(e, ()):
-                    lift(v, p * 0.95)
+            cells, whole = self._table_context(owner[u])
+            for c in cells:  # a header cell's units (a <dt>/<dd> neighbour's own units only)
+                for v in range(*units.span(c, end)):
+                    if whole or owner[v] == c:
+                        lift(v, p * 0.95)
         prio[:] = boosted
 
-    def _table_context(self, e: int) -> list[int]:
-        """Row header and column header cells of the cell that contains element ``e``."""
+    def _table_context(self, e: int) -> tuple[list[int], bool]:
+        """Row header and column header cells of the cell that contains element ``e`` (their whole
+        subtrees count: True), or the <dt>/<dd> next to it (the elements alone: False)."""
         doc = self.doc
         cell = e
         while cell >= 0 and doc.tags[cell] not in ("td", "th", "dd", "dt"):
             cell = doc.parent[cell]
             if cell >= 0 and doc.tags[cell] in ("table", "body"):
-                return []
+                return [], True
         if cell < 0:
-            return []
+            return [], True
         row = doc.parent[cell]
         if doc.tags[cell] in ("dd", "dt"):
             sib = self._children(row)
             k = sib.index(cell)
-            return [x for x in sib[max(0, k - 1) : k + 2] if x != cell]
+            return [x for x in sib[max(0, k - 1) : k + 2] if x != cell], False
         cells = self._children(row)
         out = [c for c in cells[:1] if c != cell]
         col = cells.index(cell) if cell in cells else 0
@@ -471,10 +469,7 @@ class _Ranker:
                 head = self._children(first_row)
                 if col < len(head):
                     out.append(head[col])
-        out_all = []
-        for c in out:
-            out_all.extend(range(c, doc.end[c]))
-        return out_all
+        return out, True
 
     def _children(self, i: int) -> list[int]:
         doc = self.doc
