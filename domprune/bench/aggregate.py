@@ -236,6 +236,7 @@ def summary(run: BenchRun) -> dict[str, Any]:
         "pages_measured": len(run.pages),
         "pages_by_corpus": dict(Counter(p["corpus"] for p in run.pages)),
         "htmlrag_pages": sum(p["htmlrag"] for p in run.pages),
+        "dense_pages": sum(p.get("dense", False) for p in run.pages),
         "questions": {k: sum(p[k] for p in run.pages) for k in KINDS},
         "skipped": {"count": len(run.skipped), "by_reason": dict(reasons.most_common())},
         "tokens_before": tokens,

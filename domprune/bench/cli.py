@@ -83,6 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d["htmlrag_sample"].default,
         help="HtmlRAG runs on this many drawn pages per corpus, it is slow (default %(default)s; -1 = all)",
     )
+    parser.add_argument(
+        "--dense-sample",
+        type=int,
+        default=d["dense_sample"].default,
+        help="domprune_dense runs on this many drawn pages per corpus, it is slow (default %(default)s; "
+        "-1 = all)",
+    )
     parser.add_argument("--synthetic-per-page", type=int, default=d["synthetic_per_page"].default)
     parser.add_argument("--paraphrased-per-page", type=int, default=d["paraphrased_per_page"].default)
     parser.add_argument(
@@ -118,6 +125,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         methods=args.methods,
         require_methods=args.require_methods,
         htmlrag_sample=None if args.htmlrag_sample < 0 else args.htmlrag_sample,
+        dense_sample=None if args.dense_sample < 0 else args.dense_sample,
         synthetic_per_page=args.synthetic_per_page,
         paraphrased_per_page=args.paraphrased_per_page,
         chunk_budget=args.chunk_budget,

@@ -50,7 +50,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
     s = numbers["summary"]
     parts = [
         f"pages measured: {s['pages_measured']} {s['pages_by_corpus']}; questions: {s['questions']}; "
-        f"HtmlRAG on {s['htmlrag_pages']} pages",
+        f"HtmlRAG on {s['htmlrag_pages']} pages, domprune_dense on {s.get('dense_pages', 0)}",
         f"skipped records: {s['skipped']['count']}"
         + "".join(f"\n  {n} x {reason}" for reason, n in list(s["skipped"]["by_reason"].items())[:12]),
         "",

@@ -294,11 +294,12 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         m.name: {"label": m.label, "format": m.fmt, "uses_question": str(m.uses_question), "note": m.note}
         for m in methods
     }
-    htmlrag_pages = (
-        {id(p) for p in _first_per_corpus(pages, settings.htmlrag_sample)}
-        if "htmlrag" in run.methods
-        else set()
-    )
+    # the slow methods run on the first few drawn pages of each corpus
+    sampled = {
+        name: {id(p) for p in _first_per_corpus(pages, n)}
+        for name, n in (("htmlrag", settings.htmlrag_sample), ("domprune_dense", settings.dense_sample))
+        if name in run.methods
+    }
     measured: list[tuple[int, Page]] = []
     for page in tqdm(pages, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr):
         try:
@@ -323,12 +324,13 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
                 "natural": sum(q.kind == "natural" for q in questions),
                 "synthetic": sum(q.kind == "synthetic" for q in questions),
                 "paraphrased": sum(q.kind == "paraphrased" for q in questions),
-                "htmlrag": id(page) in htmlrag_pages,
+                "htmlrag": id(page) in sampled.get("htmlrag", ()),
+                "dense": id(page) in sampled.get("domprune_dense", ()),
             }
         )
         bench = _PageBench(run, counter, page, html, questions)
         for m in methods:
-            if m.name == "htmlrag" and id(page) not in htmlrag_pages:
+            if m.name in sampled and id(page) not in sampled[m.name]:
                 continue
             bench.method(m)
         if settings.ablation:

@@ -37,6 +37,12 @@ class BenchSettings(BaseModel):
         ge=0,
         description="HtmlRAG runs on this many of the drawn pages per corpus (it is slow; None: all).",
     )
+    dense_sample: int | None = Field(
+        4,
+        ge=0,
+        description="domprune_dense (a MiniLM call per page and question) runs on this many of the "
+        "drawn pages per corpus (None: all).",
+    )
     synthetic_per_page: int = Field(2, ge=0, description="Synthetic questions drawn per page.")
     paraphrased_per_page: int = Field(
         2, ge=0, description="Paraphrased questions (a label's value asked without its words) per page."

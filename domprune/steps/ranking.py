@@ -16,6 +16,7 @@ from itertools import accumulate, islice
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
+from .dense import MAX_BLOCK_CHARS, block_similarities, get_embedder
 from .relevance import (
     Query,
     bm25_blocks,
@@ -52,6 +53,8 @@ _MAIN_HINT = matcher(
 _BYLINE_HINT = matcher(
     r"(?P<key>byline|author|autor|auteur|date|published|posted|time|dateline|creator|writer|reporter)", True
 )
+DENSE_FLOOR = 0.25  # a block less similar to the question than this gains nothing by meaning
+DENSE_TOP = 8  # blocks that gain relevance by meaning, the most similar first
 RELEVANT_SHARE = 0.15
 """A unit is relevant to the question when its relevance is at least this share of the page's top;
 relevant units lift their context (and ``explain`` marks them)."""
@@ -382,6 +385,8 @@ class _Ranker:
         for u in scored:
             if shapes[shape_of[u]] > 2:
                 rel[u] /= shapes[shape_of[u]] ** 0.5
+        if self.settings.dense and query.text:
+            scored = self._add_dense(query.text, rel, texts, ub, scored)
         top = max(rel, default=0.0)
         if top <= 0:
             return rel
@@ -390,6 +395,40 @@ class _Ranker:
         if self.settings.context:
             self._add_context(prio, rel, top, heading_of, ub, scored)
         return rel
+
+    def _add_dense(
+        self, question: str, rel: list[float], texts: list[str], ub: list[int], scored: list[int]
+    ) -> list[int]:
+        """Add relevance by meaning to the units of the blocks nearest ``question`` (the
+        :data:`DENSE_TOP` most similar blocks above :data:`DENSE_FLOOR`, scaled from the floor to the
+        page's best); the units that score, in order."""
+        units_of: dict[int, list[int]] = {}
+        for u, b in enumerate(ub):
+            units_of.setdefault(b, []).append(u)
+        block_text = {}
+        for b, us in units_of.items():
+            parts, size = [], 0
+            for u in us:  # the block's first characters are all that is embedded
+                parts.append(texts[u])
+                size += len(texts[u]) + 1
+                if size >= MAX_BLOCK_CHARS:
+                    break
+            block_text[b] = " ".join(parts)
+        assert self.settings.dense is not None
+        sims = block_similarities(get_embedder(self.settings.dense), question, block_text)
+        near = sorted((b for b, s in sims.items() if s > DENSE_FLOOR), key=lambda b: (-sims[b], b))
+        near = near[:DENSE_TOP]
+        if not near:
+            return scored
+        best = sims[near[0]]
+        scale = self.settings.dense_weight * (max(rel, default=0.0) or 1.0)
+        added = set(scored)
+        for b in near:
+            d = scale * (sims[b] - DENSE_FLOOR) / (best - DENSE_FLOOR)
+            for u in units_of[b]:
+                rel[u] += d
+                added.add(u)
+        return sorted(u for u in added if rel[u] > 0)
 
     def _add_context(
         self,

@@ -68,6 +68,7 @@ class Query:
 
     terms: dict[str, float]
     answer_kinds: tuple[str, ...]
+    text: str = ""  # the question as asked (dense relevance embeds it)
 
     @classmethod
     def from_question(cls, question: str) -> Query:
@@ -91,7 +92,7 @@ class Query:
                 terms.setdefault(stem(label), 0.5)
         if not kinds:
             kinds = [k for f in asked for k in f.kinds]
-        return cls(terms=terms, answer_kinds=tuple(dict.fromkeys(kinds)))
+        return cls(terms=terms, answer_kinds=tuple(dict.fromkeys(kinds)), text=question)
 
 
 def match_terms(docs: Sequence[list[str]], query: dict[str, float]) -> dict[str, float]:
