@@ -38,7 +38,7 @@ class BenchSettings(BaseModel):
         description="HtmlRAG runs on this many of the drawn pages per corpus (it is slow; None: all).",
     )
     dense_sample: int | None = Field(
-        4,
+        12,
         ge=0,
         description="domprune_dense (a MiniLM call per page and question) runs on this many of the "
         "drawn pages per corpus (None: all).",

@@ -1,0 +1,119 @@
+"""Where domprune's time goes, against one tokenizer pass over the raw page (issue 10's speed target).
+
+    python benchmarks/prune_speed.py --corpus ../shared/corpora [--per-corpus 40] [--budgets 16000,4000,1000]
+
+For pages drawn evenly from each corpus (each page with its first question), per budget: the
+median over pages of (prune time / one ``count`` of the raw page), as the bench reports it, per
+corpus and over all pages; then, summed over the pages, each step's time over the summed tokenizer
+time. The steps are timed by wrapping the pipeline's own functions (in this process only), so
+they add a little time of their own; the per-page ratio is measured without the wrappers first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import domprune
+import domprune.counting
+import domprune.steps.units
+from domprune import pipeline
+from domprune.bench.corpora import load_corpus
+from domprune.steps import filtering, ranking
+
+# (module or class, function name, label): the parts of one prune call
+STEPS: list[tuple[Any, str, str]] = [
+    (pipeline, "parse_page", "parse (lxml)"),
+    (pipeline, "flatten", "flatten (walk into the flat table)"),
+    (filtering, "remove_noise", "filter: noise"),
+    (filtering, "remove_invisible", "filter: invisible"),
+    (filtering, "remove_empty", "filter: empty"),
+    (filtering, "unwrap", "filter: unwrap"),
+    (pipeline, "_neutralize", "filter: special tokens"),
+    (pipeline, "strip_attributes", "attributes"),
+    (pipeline, "UnitModel", "units"),
+    (pipeline, "whole_may_fit", "whole page may fit?"),
+    (pipeline, "rank_units", "ranking (all)"),
+    (ranking, "element_flags", "  ranking: boilerplate/main flags"),
+    (ranking._Ranker, "_blocks", "  ranking: blocks"),
+    (ranking._Ranker, "_add_relevance", "  ranking: relevance (with blocks, context)"),
+    (ranking._Ranker, "_add_context", "  ranking: context"),
+    (domprune.steps.units.UnitModel, "select", "fit: select by estimate"),
+    (domprune.steps.units.UnitModel, "render", "fit: write the output"),
+    (domprune.counting.PieceCounts, "count", "fit: exact counts (tokenizer)"),
+]
+
+
+def _wrap(owner: Any, name: str, label: str, spent: dict[str, float]) -> Callable[[], None]:
+    original = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - t0
+
+    setattr(owner, name, timed)
+    return lambda: setattr(owner, name, original)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--per-corpus", type=int, default=40, help="pages drawn evenly per corpus")
+    ap.add_argument("--budgets", default="16000,4000,1000")
+    args = ap.parse_args()
+    budgets = [int(b) for b in args.budgets.split(",")]
+    loaded = load_corpus(args.corpus)
+    by_corpus: dict[str, list[Any]] = defaultdict(list)
+    for page in loaded.pages:
+        by_corpus[page.corpus].append(page)
+    pages: list[tuple[str, str, str | None]] = []
+    for corpus, ps in sorted(by_corpus.items()):
+        step = max(1, len(ps) // args.per_corpus)
+        for p in ps[::step][: args.per_corpus]:
+            html = p.read_html() if p.html is None else p.html
+            pages.append((corpus, html, p.questions[0].text if p.questions else None))
+    counter = domprune.get_tokenizer("qwen2.5")
+    for _, html, q in pages[:3]:  # warm caches (regexes, vocabulary)
+        domprune.prune(html, budget=budgets[0], question=q)
+    print(f"{len(pages)} pages: {dict((c, len(v[: args.per_corpus])) for c, v in sorted(by_corpus.items()))}")
+    for budget in budgets:
+        ratios: dict[str, list[float]] = defaultdict(list)
+        tokenizer_s = 0.0
+        for corpus, html, q in pages:
+            t0 = time.perf_counter()
+            counter.count(html)
+            tok = time.perf_counter() - t0
+            tokenizer_s += tok
+            t0 = time.perf_counter()
+            domprune.prune(html, budget=budget, question=q)
+            ratios[corpus].append((time.perf_counter() - t0) / tok)
+        every = [r for rs in ratios.values() for r in rs]
+        print(f"\nbudget {budget}: median prune / tokenizer pass " + ", ".join(
+            f"{c} {statistics.median(rs):.2f}" for c, rs in sorted(ratios.items())
+        ) + f", all {statistics.median(every):.2f}")
+        spent: dict[str, float] = defaultdict(float)
+        undo = [_wrap(owner, name, label, spent) for owner, name, label in STEPS]
+        try:
+            total = 0.0
+            for _, html, q in pages:
+                t0 = time.perf_counter()
+                domprune.prune(html, budget=budget, question=q)
+                total += time.perf_counter() - t0
+        finally:
+            for u in reversed(undo):
+                u()
+        print(f"  summed over the pages, / summed tokenizer time ({tokenizer_s:.2f} s): prune {total / tokenizer_s:.2f}")
+        for _, _, label in STEPS:
+            print(f"    {label:45s} {spent[label] / tokenizer_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()
