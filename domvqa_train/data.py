@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from domprune.conversation import ConversationError, parse_conversation, screenshot_path
 
 from .errors import DataSourceError
+from .images import image_format
 
 Format = Literal["auto", "conversations", "raw", "jsonl", "hf"]
 RecordShape = Literal["conversations", "raw", "jsonl"]
@@ -620,12 +621,10 @@ def _data_uri_bytes(value: str) -> bytes:
         raise _RecordError("the screenshot data URI holds invalid base64", "bad_screenshot") from None
 
 
-_IMAGE_SUFFIXES = {b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg", b"GIF8": ".gif", b"RIFF": ".webp"}
-
-
 def _write_media(data: bytes, media_dir: Path) -> str:
     """Write image bytes once under a content-derived name; returns the absolute path."""
-    suffix = next((ext for magic, ext in _IMAGE_SUFFIXES.items() if data.startswith(magic)), ".img")
+    kind = image_format(data)
+    suffix = kind[0] if kind else ".img"
     path = media_dir / (hashlib.sha256(data).hexdigest()[:24] + suffix)
     if not path.is_file():
         media_dir.mkdir(parents=True, exist_ok=True)

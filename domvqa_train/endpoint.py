@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import DomVQAError
+from .images import image_format
 
 Message = dict[str, Any]
 
@@ -227,15 +228,8 @@ def image_mime(data: bytes) -> str:
     >>> image_mime(b"\\x89PNG\\r\\n\\x1a\\n...")
     'image/png'
     """
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
+    kind = image_format(data)
+    return kind[1] if kind else "application/octet-stream"
 
 
 class ChatClient:

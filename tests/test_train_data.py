@@ -247,3 +247,13 @@ def test_example_model_validates() -> None:
     with pytest.raises(ValueError):
         DomQAExample(id="x", dom="<p>x</p>", question="q", answers=["  "])
     assert LoadResult().examples == []
+
+
+def test_one_image_table_names_files_and_data_urls(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from domvqa_train.data import _write_media
+    from domvqa_train.endpoint import image_mime
+
+    webp = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 16
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 16
+    assert _write_media(webp, tmp_path).endswith(".webp") and image_mime(webp) == "image/webp"
+    assert _write_media(wav, tmp_path).endswith(".img") and image_mime(wav) == "application/octet-stream"
