@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .backends.base import TrainReport
-from .backends.trl_grpo import TrlGrpoBackend, lora_config, train_resuming, trainer_options
+from .backends.trl_grpo import TrlGrpoBackend, lora_config, trainer_options
 from .errors import PrepareError, SettingsError
 from .settings import TrainSettings, launched_processes
 from .training_report import StepClock, as_trainer_callback
@@ -103,7 +102,6 @@ class SftRun(TrlGrpoBackend):
 
     def train(self) -> TrainReport:
         """Check settings and data, load the model, train (resuming if possible), save the adapter, write the report."""
-        from transformers.trainer_utils import get_last_checkpoint
         from trl import SFTTrainer
 
         s = self.settings
@@ -130,21 +128,4 @@ class SftRun(TrlGrpoBackend):
             peft_config=lora_config(s),
             callbacks=[as_trainer_callback(clock), *self.extra_callbacks],
         )
-        out = s.sft.output_dir
-        try:
-            resume = train_resuming(self.trainer, out, s.resume)
-        finally:
-            report_md = self.write_report(out, "sft", clock)
-        adapter_dir = self.save(Path(out) / "adapter")
-        merged = self.merge(Path(out) / "merged") if s.merge_adapter else None
-        return TrainReport(
-            steps=self.trainer.state.global_step,
-            adapter_dir=str(adapter_dir),
-            merged_dir=str(merged) if merged else None,
-            last_checkpoint=get_last_checkpoint(out),
-            resumed_from=resume,
-            train_examples=len(dataset),
-            max_prompt_tokens=longest,
-            report=str(report_md) if report_md else None,
-            log_history=list(self.trainer.state.log_history),
-        )
+        return self.run_to_end(s.sft.output_dir, "sft", clock, len(dataset), longest, upload=False)

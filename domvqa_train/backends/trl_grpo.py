@@ -383,7 +383,6 @@ class TrlGrpoBackend:
     # -- training ------------------------------------------------------------------------------
     def train(self) -> TrainReport:
         """Check settings and data, load the model, train (resuming if possible), save the adapter, write the report."""
-        from transformers.trainer_utils import get_last_checkpoint
         from trl import GRPOTrainer
 
         s = self.settings
@@ -406,14 +405,24 @@ class TrlGrpoBackend:
             peft_config=None if s.init_adapter else lora_config(s),
             callbacks=[as_trainer_callback(self.variance), as_trainer_callback(clock), *self.extra_callbacks],
         )
+        return self.run_to_end(s.output_dir, "grpo", clock, len(dataset), longest, upload=True)
+
+    def run_to_end(
+        self, out_dir: str, kind: str, clock: StepClock, examples: int, longest: int, *, upload: bool
+    ) -> TrainReport:
+        """Train (resuming when asked), write report.md (also after Ctrl-C), save the adapter and
+        the merged model if asked, upload (``upload``: the Hub settings decide), and report."""
+        from transformers.trainer_utils import get_last_checkpoint
+
+        s = self.settings
         try:
-            resume = train_resuming(self.trainer, s.output_dir, s.resume)
+            resume = train_resuming(self.trainer, out_dir, s.resume)
         finally:
-            report_md = self.write_report(s.output_dir, "grpo", clock)
-        adapter_dir = self.save(Path(s.output_dir) / "adapter")
-        merged = self.merge(Path(s.output_dir) / "merged") if s.merge_adapter else None
+            report_md = self.write_report(out_dir, kind, clock)
+        adapter_dir = self.save(Path(out_dir) / "adapter")
+        merged = self.merge(Path(out_dir) / "merged") if s.merge_adapter else None
         pushed = None
-        if self.trainer.accelerator.is_main_process:
+        if upload and self.trainer.accelerator.is_main_process:
             pushed = upload_after_training(
                 s,
                 str(adapter_dir),
@@ -426,9 +435,9 @@ class TrlGrpoBackend:
             steps=self.trainer.state.global_step,
             adapter_dir=str(adapter_dir),
             merged_dir=str(merged) if merged else None,
-            last_checkpoint=get_last_checkpoint(s.output_dir),
+            last_checkpoint=get_last_checkpoint(out_dir),
             resumed_from=resume,
-            train_examples=len(dataset),
+            train_examples=examples,
             max_prompt_tokens=longest,
             report=str(report_md) if report_md else None,
             log_history=list(self.trainer.state.log_history),
