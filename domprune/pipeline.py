@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Callable
@@ -221,42 +222,85 @@ class PreparedPage:
         if settings.exact_step_tokens:
             _measure(self.steps, parsed, self.document, counter, settings.format)
             self.timings["measure"] = time.perf_counter() - t1
-        self._built: dict[str, float] = {}  # seconds that building each shared part took
+        # parts built on first use, with the seconds each took: the question's ranking here, the
+        # question-independent parts in _shared (one dict for the page and its for_question copies)
+        self._own: dict[str, tuple[Any, float]] = {}
+        self._shared: dict[str, tuple[Any, float]] = {}
+        self._spent = 0.0  # seconds this object spent building parts (fit's own time excludes them)
         self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
 
-    def _timed(self, part: str, build: Callable[[], T]) -> T:
-        t0 = time.perf_counter()
-        value = build()
-        self._built[part] = time.perf_counter() - t0
-        return value
+    def for_question(self, question: str | None) -> PreparedPage:
+        """This page prepared for ``question`` instead: the parsed, filtered page, its units and its
+        exact counts are shared; only the question's ranking is new. Outputs are those of
+        :func:`prepare` with that question (a page has many questions: prepare it once for all).
 
-    @cached_property
+        With ``fold_repeated`` on, filtering keeps the question's matches, so the page is prepared
+        again from its source.
+
+        >>> page = prepare("<h1>Boots</h1><p>Price: $129</p>" + "<p>Light and dry.</p>" * 40)
+        >>> "$129" in page.for_question("How much are they?").fit(30).output
+        True
+        """
+        if question == self.question:
+            return self
+        if self.settings.filtering.fold_repeated:
+            if self._source is None:
+                raise SettingsError(
+                    "with fold_repeated, filtering depends on the question: prepare the lxml tree again "
+                    "for each question (or pass the page as HTML)"
+                )
+            return prepare(self._source, question=question, tokenizer=self.counter, settings=self.settings)
+        other = copy.copy(self)  # the same document, units, counts (_shared and pieces are shared)
+        other.question = question
+        other.query = Query.from_question(question) if question and question.strip() else None
+        other._own = {}  # the question's ranking is built anew
+        other._spent = 0.0
+        return other
+
+    def _part(self, store: dict[str, tuple[Any, float]], name: str, build: Callable[[], T]) -> T:
+        hit = store.get(name)
+        if hit is None:
+            t0 = time.perf_counter()
+            value = build()
+            seconds = time.perf_counter() - t0
+            self._spent += seconds
+            hit = store[name] = (value, seconds)
+        return hit[0]  # type: ignore[no-any-return]
+
+    def _seconds(self, name: str) -> float:
+        """What building part ``name`` took (from scratch, whichever copy of the page built it)."""
+        return (self._own.get(name) or self._shared[name])[1]
+
+    @property
     def units(self) -> UnitModel:
         """The units of the filtered page with their token costs."""
-        return self._timed("units", lambda: UnitModel(self.document, self.alive, self.counter, self.format))
+        return self._part(
+            self._shared, "units", lambda: UnitModel(self.document, self.alive, self.counter, self.format)
+        )
 
-    @cached_property
+    @property
     def ranking(self) -> Ranking:
         """The units' ranking for the question (structure and position only without one)."""
         units = self.units
-        return self._timed("ranking", lambda: rank_units(units, self.query, self.settings.budget))
+        return self._part(self._own, "ranking", lambda: rank_units(units, self.query, self.settings.budget))
 
-    @cached_property
+    @property
     def whole_text(self) -> str:
         """Everything filtering left, serialized."""
-        return self._timed("serialize", lambda: serialize(self.document, fmt=self.format))
+        return self._part(self._shared, "serialize", lambda: serialize(self.document, fmt=self.format))
 
-    @cached_property
+    @property
     def whole(self) -> tuple[str, int]:
         """Everything filtering left, serialized, and its exact token count."""
         text = self.whole_text
         # counted by parts: a fit that then drops a few units recounts only the parts it changed
-        return text, self._timed("whole", lambda: self.pieces.count(text))
+        return text, self._part(self._shared, "whole", lambda: self.pieces.count(text))
 
-    @cached_property
+    @property
     def tokens_before(self) -> int | None:
-        """Tokens of the input as given (``None`` for an lxml tree)."""
-        return None if self._source is None else self.counter.count(self._source)
+        """Tokens of the input as given (``None`` for an lxml tree; counted once for the page)."""
+        source = self._source
+        return None if source is None else self._part(self._shared, "before", lambda: self.counter.count(source))
 
     def fit(self, budget: int) -> PruneResult:
         """The page pruned to ``budget`` tokens (exactly :func:`prune`'s result).
@@ -275,7 +319,7 @@ class PreparedPage:
             return value()
 
         t0 = time.perf_counter()
-        built_before = sum(self._built.values())
+        spent_before = self._spent
         if settings.fit:
             sel = self._select(budget, part)
             output, tokens, keep = sel.output, sel.tokens, sel.keep
@@ -286,8 +330,8 @@ class PreparedPage:
             keep = self.alive
             removed = {}
         # this budget's own work: the call's time less the shared parts it built
-        fit_s = time.perf_counter() - t0 - (sum(self._built.values()) - built_before)
-        parts = {name: self._built[name] for name in dict.fromkeys(used)}
+        fit_s = time.perf_counter() - t0 - (self._spent - spent_before)
+        parts = {name: self._seconds(name) for name in dict.fromkeys(used)}
         steps = [dataclasses.replace(s, removed=dict(s.removed)) for s in self.steps]
         fit_step = StepReport("budget", removed, sum(parts.values()) + fit_s)
         if settings.exact_step_tokens:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,22 @@ def atomic_write(path: Path, chunks: Iterable[str | bytes]) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def check_fingerprint(
+    path: Path, fingerprint: Mapping[str, Any], resume: bool, mismatch: Callable[[Any], Exception]
+) -> None:
+    """Record the settings that shape a run's outputs in ``path``; when resuming over a run recorded
+    with others (or unreadable: ``None``), raise ``mismatch(found)`` instead."""
+    wanted = json.loads(json.dumps(fingerprint))  # compare as stored (tuples become lists)
+    if resume and path.is_file():
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            found = None
+        if found != wanted:
+            raise mismatch(found)
+    atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
 
 
 def json_line(row: Mapping[str, Any]) -> bytes:
@@ -100,19 +116,13 @@ class JobStore:
         return self.out / (name + PARTIAL_SUFFIX)
 
     def _check_fingerprint(self, settings_file: str, fingerprint: dict[str, Any], resume: bool) -> None:
-        path = self.out / settings_file
-        wanted = json.loads(json.dumps(fingerprint))  # compare as stored (tuples become lists)
-        if resume and path.is_file():
-            try:
-                found = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                found = None
-            if found != wanted:
-                raise JobStoreError(
-                    f"{os.fspath(self.out)!r} holds a run with other settings ({found}); pass --no-resume "
-                    "(resume=False) to start over there, or choose another output folder"
-                )
-        atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
+        def mismatch(found: Any) -> Exception:
+            return JobStoreError(
+                f"{os.fspath(self.out)!r} holds a run with other settings ({found}); pass --no-resume "
+                "(resume=False) to start over there, or choose another output folder"
+            )
+
+        check_fingerprint(self.out / settings_file, fingerprint, resume, mismatch)
 
     def commit(
         self, key: str, rows: Mapping[str, Sequence[Mapping[str, Any]]], summary: dict[str, Any]

@@ -47,7 +47,7 @@ from domprune.answers import Haystack, answer_in, haystack
 
 from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
 from .errors import PrepareError
-from .jobstore import atomic_write, json_line
+from .jobstore import atomic_write, check_fingerprint, json_line
 from .ray_engine import JsonBatchActor, decode_all, ordered_map
 
 REJECTS_FILE = "rejects.jsonl"
@@ -254,7 +254,7 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
             f"image_tokens={settings.image_tokens} leaves no room in prompt_budget={settings.prompt_budget}",
         )
     try:
-        page = domprune.prepare(dom, question=example.question, tokenizer=settings.tokenizer)
+        page = _prepared_page(dom, settings.tokenizer).for_question(example.question)
         fitted = domprune.fit_prompt(page, question=example.question, budget=budget, template=template)
     except domprune.DomPruneError as exc:
         return _reject(example, type(exc).__name__, str(exc))
@@ -277,6 +277,13 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
         "answer_in_dom": any(map(_page_haystack(dom).contains, example.answers)),
         "answer_in_prompt": answer_in(example.answers, fitted.prune.output),
     }
+
+
+@lru_cache(maxsize=4)
+def _prepared_page(dom: str, tokenizer: str) -> domprune.PreparedPage:
+    """A raw page parsed, filtered and costed once for all its questions (they usually come in a
+    row); each question ranks it anew (:meth:`~domprune.PreparedPage.for_question`)."""
+    return domprune.prepare(dom, tokenizer=tokenizer)
 
 
 @lru_cache(maxsize=16)
@@ -374,19 +381,14 @@ def _check_paths(source: str | os.PathLike[str], out: Path, splits: list[str]) -
 
 def _check_settings(out: Path, settings: PrepareSettings) -> None:
     """Refuse to resume into a folder prepared with other prompt settings; record the settings."""
-    path = out / SETTINGS_FILE
-    wanted = settings.fingerprint()
-    if settings.resume and path.is_file():
-        try:
-            found = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            found = None
-        if found != wanted:
-            raise PrepareError(
-                f"{os.fspath(out)!r} was prepared with other settings ({found}); to start over there pass "
-                "resume=False (--no-resume), or choose another output folder"
-            )
-    atomic_write(path, [json.dumps(wanted, ensure_ascii=False, indent=2) + "\n"])
+
+    def mismatch(found: Any) -> Exception:
+        return PrepareError(
+            f"{os.fspath(out)!r} was prepared with other settings ({found}); to start over there pass "
+            "resume=False (--no-resume), or choose another output folder"
+        )
+
+    check_fingerprint(out / SETTINGS_FILE, settings.fingerprint(), settings.resume, mismatch)
 
 
 @dataclass

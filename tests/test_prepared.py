@@ -106,3 +106,46 @@ def test_bad_budget_is_refused_by_fit() -> None:
         prepared.fit(0)
     with pytest.raises(SettingsError, match="positive whole number"):
         prepared.chunks(-3)
+
+
+@PROPERTY_SETTINGS
+@given(
+    page=page_st,
+    questions=st.lists(question_st, min_size=1, max_size=4),
+    budget=st.integers(min_value=1, max_value=400),
+    fold=st.booleans(),
+)
+def test_one_page_for_many_questions_equals_prune(
+    page: str, questions: list[str | None], budget: int, fold: bool
+) -> None:
+    settings = PruneSettings(filtering=domprune.FilterSettings(fold_repeated=fold, fold_min_run=2))
+    try:
+        base = domprune.prepare(page, settings=settings)
+    except domprune.InputError:
+        return
+    for q in questions:  # each question from the page prepared once, fitted in turn
+        fresh = _outcome(lambda q=q: domprune.prune(page, budget=budget, question=q, settings=settings))
+        assert _outcome(lambda q=q: base.for_question(q).fit(budget)) == fresh
+
+
+def test_questions_share_the_page_and_rank_it_each_their_own() -> None:
+    page = PAGES["blender_shop"]()
+    (q1, _), (q2, _) = QUESTIONS["blender_shop"][:2]
+    base = domprune.prepare(page)
+    one, two = base.for_question(q1), base.for_question(q2)
+    one.fit(300)
+    assert two.units is one.units is base.units  # built once, by whichever copy asked first
+    assert two.ranking is not one.ranking and two.query != one.query
+    result = two.fit(300)  # its result still says what it costs from scratch
+    assert result.timings["units"] > 0 and result.timings["parse"] > 0 and result.timings["fit"] >= 0
+    assert result.tokens_before == one.fit(300).tokens_before
+    assert base.for_question(None) is base
+
+
+def test_fold_repeated_on_an_lxml_tree_needs_preparing_per_question() -> None:
+    import lxml.html
+
+    settings = PruneSettings(filtering=domprune.FilterSettings(fold_repeated=True))
+    base = domprune.prepare(lxml.html.fromstring(PAGES["blender_shop"]()), settings=settings)
+    with pytest.raises(SettingsError, match="prepare the lxml tree again"):
+        base.for_question("What does it weigh?")
