@@ -272,9 +272,12 @@ def analyze(
     analysis = Analysis(runs=[os.fspath(d) for d in eval_dirs], models=models, comparisons=comparisons)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = _plots(analysis, out)
+    try:
+        plots = _plots(analysis, out)
+        images = "".join(f"\n![{name}]({name})\n" for name in plots)
+    except ImportError as exc:  # the tables do not need the plots
+        images = f"\n(no plots: {exc}; matplotlib comes with `pip install 'domprune[train]'`)\n"
     (out / "analysis.json").write_text(analysis.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    images = "".join(f"\n![{name}]({name})\n" for name in plots)
     (out / "analysis.md").write_text(analysis.summary() + "\n" + images, encoding="utf-8")
     return analysis
 

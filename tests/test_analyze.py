@@ -90,3 +90,16 @@ def test_missing_or_bad_reports_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "bad" / "eval_report.json").write_text(json.dumps({"split": "eval"}), encoding="utf-8")
     with pytest.raises(SettingsError, match="not an eval report of this version"):
         analyze([tmp_path / "bad"], tmp_path / "out")
+
+
+def test_without_matplotlib_the_tables_are_written_and_say_why_there_are_no_plots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    analysis = analyze([_report(tmp_path / "eval", COMPLETIONS)], tmp_path / "out")
+    markdown = (tmp_path / "out" / "analysis.md").read_text(encoding="utf-8")
+    assert "| base | grpo/adapter | 4 | 3 | 1 | 0 |" in markdown and "(no plots:" in markdown
+    assert "domprune[train]" in markdown and not list((tmp_path / "out").glob("*.png"))
+    assert read_analysis(tmp_path / "out" / "analysis.json") == analysis
