@@ -170,7 +170,26 @@ def load_examples(
     to ``"train"``); the others are counted in ``LoadResult.other_split``. ``media_dir`` receives
     screenshots that come as image bytes without a file (e.g. a Hugging Face image column).
     """
+    return _load(source, fmt, split, media_dir)[0]
+
+
+def load_examples_and_records(
+    source: str | os.PathLike[str], *, fmt: Format = "auto"
+) -> tuple[LoadResult, list[Any]]:
+    """:func:`load_examples`, with each example's record as stored (every field, also those an
+    example does not hold), in one read of the source."""
+    return _load(source, fmt, None, None, keep_records=True)
+
+
+def _load(
+    source: str | os.PathLike[str],
+    fmt: Format,
+    split: str | None,
+    media_dir: str | os.PathLike[str] | None,
+    keep_records: bool = False,
+) -> tuple[LoadResult, list[Any]]:
     records, source_name = _read_source(source, fmt)
+    stored: list[Any] = []
     shape: RecordShape | None = None if fmt in ("auto", "hf") else fmt  # type: ignore[assignment]
     result = LoadResult()
     seen: dict[str, str] = {}
@@ -209,7 +228,9 @@ def load_examples(
             result.other_split += 1
             continue
         result.examples.append(example)
-    return result
+        if keep_records:
+            stored.append(record)
+    return result, stored
 
 
 def _at(where: str | None, reason: str) -> str:

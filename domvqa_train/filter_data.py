@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .data import load_examples, read_records
+from .data import load_examples_and_records
 from .errors import DomVQAError
 from .jobstore import atomic_write, json_line
 from .label import difficulty_histogram
@@ -218,17 +218,7 @@ def _read_labelled(source: str | os.PathLike[str]) -> tuple[list[dict[str, Any]]
     :func:`~domvqa_train.data.load_examples` validates and names each record; the stored records keep
     every field (completions, lists) that an example does not hold.
     """
-    loaded = load_examples(source)
-    if any(r.line is None for r in loaded.rejects):
-        raise FilterError(
-            f"{os.fspath(source)!r}: filter reads JSON or JSON Lines files (label writes labels.jsonl)"
-        )
-    rejected = {r.line for r in loaded.rejects}
-    stored = [
-        item.record for item in read_records(source) if item.error is None and item.line not in rejected
-    ]
-    if len(stored) != len(loaded.examples):  # pragma: no cover - the loader and the reader disagree: a bug
-        raise FilterError(f"internal error: {len(stored)} records but {len(loaded.examples)} examples")
+    loaded, stored = load_examples_and_records(source)
     rows = []
     for record, example in zip(stored, loaded.examples, strict=True):
         rows.append(

@@ -173,3 +173,13 @@ def test_every_record_is_kept_or_dropped(
         assert all(window.contains(row[n]) for n in names if row[n] is not None)
         assert any(row[n] is not None for n in names)
     assert report.splits.get("eval", 0) == int(fraction * len(kept))
+
+
+def test_a_hugging_face_folder_with_rejected_rows(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "labelled"
+    datasets.Dataset.from_list([record(0, 0.5), record(1, 7.0), record(2, 0.25)]).save_to_disk(str(folder))
+    report = filter_data([folder], tmp_path / "out", FilterDataSettings())
+    assert report.kept == 2 and report.dropped_by_kind == {"bad_difficulty": 1}
+    kept = read(tmp_path / "out" / "data.jsonl")
+    assert sorted(r["id"] for r in kept) == ["r0", "r2"] and all(r["page_id"] for r in kept)
