@@ -174,11 +174,14 @@ def load_examples(
 
 
 def load_examples_and_records(
-    source: str | os.PathLike[str], *, fmt: Format = "auto"
+    source: str | os.PathLike[str],
+    *,
+    fmt: Format = "auto",
+    media_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[LoadResult, list[Any]]:
     """:func:`load_examples`, with each example's record as stored (every field, also those an
     example does not hold), in one read of the source."""
-    return _load(source, fmt, None, None, keep_records=True)
+    return _load(source, fmt, None, media_dir, keep_records=True)
 
 
 def _load(

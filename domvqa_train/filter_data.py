@@ -15,7 +15,8 @@ whole pages go to one side, so that eval never asks about a page seen in trainin
 
 Writes ``data.jsonl`` (every kept record with its ``split``; ``domvqa-train prepare --data`` reads it),
 ``dropped.jsonl`` (every other record, with ``drop_kind`` and ``drop_reason``), ``report.json`` and
-``difficulty.png``.
+``difficulty.png``; screenshots as absolute paths (those that came as image bytes, from a Hugging Face
+image column, written to ``screenshots/``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .jobstore import atomic_write, json_line
 from .label import difficulty_histogram
 
 DATA_FILE = "data.jsonl"
+SCREENSHOTS_DIR = "screenshots"  # screenshots that came as image bytes
 DROPPED_FILE = "dropped.jsonl"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "difficulty.png"
@@ -157,7 +159,7 @@ def filter_data(
     read: dict[str, int] = {}
     seen_in: Counter[str] = Counter()
     for source in sources:
-        rows, rejects = _read_labelled(source)
+        rows, rejects = _read_labelled(source, out / SCREENSHOTS_DIR)
         read[os.fspath(source)] = len(rows) + len(rejects)
         dropped += rejects
         for record in rows:
@@ -212,23 +214,28 @@ def filter_data(
     return report
 
 
-def _read_labelled(source: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The valid records of one file as stored (id and difficulties as the loader reads them), and its rejects.
+def _read_labelled(
+    source: str | os.PathLike[str], media_dir: Path
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The valid records of one source as stored (id and difficulties as the loader reads them), and its rejects.
 
     :func:`~domvqa_train.data.load_examples` validates and names each record; the stored records keep
-    every field (completions, lists) that an example does not hold.
+    every field (completions, lists) that an example does not hold. A ``screenshot`` becomes the
+    absolute path the loader resolved (a relative path would point elsewhere from the output folder;
+    image bytes, e.g. a Hugging Face image column, are written to ``media_dir``).
     """
-    loaded, stored = load_examples_and_records(source)
+    loaded, stored = load_examples_and_records(source, media_dir=media_dir)
     rows = []
     for record, example in zip(stored, loaded.examples, strict=True):
-        rows.append(
-            {
-                **record,
-                "id": example.id,
-                "dom_difficulty": example.dom_difficulty,
-                "img_difficulty": example.img_difficulty,
-            }
-        )
+        row = {
+            **record,
+            "id": example.id,
+            "dom_difficulty": example.dom_difficulty,
+            "img_difficulty": example.img_difficulty,
+        }
+        if "screenshot" in row:
+            row["screenshot"] = example.screenshot
+        rows.append(row)
     rejects = [
         {**r.model_dump(mode="json"), "drop_kind": r.kind, "drop_reason": r.reason} for r in loaded.rejects
     ]

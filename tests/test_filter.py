@@ -183,3 +183,20 @@ def test_a_hugging_face_folder_with_rejected_rows(tmp_path: Path) -> None:
     assert report.kept == 2 and report.dropped_by_kind == {"bad_difficulty": 1}
     kept = read(tmp_path / "out" / "data.jsonl")
     assert sorted(r["id"] for r in kept) == ["r0", "r2"] and all(r["page_id"] for r in kept)
+
+
+def test_screenshots_come_out_as_paths_that_work_from_the_output_folder(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    rows = [{**record(i, 0.5), "screenshot": {"bytes": png, "path": None}} for i in range(2)]
+    folder = tmp_path / "with_images"
+    datasets.Dataset.from_list(rows).cast_column("screenshot", datasets.Image(decode=False)).save_to_disk(
+        str(folder)
+    )
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "r9.png").write_bytes(png)
+    relative = write(tmp_path / "labels.jsonl", [{**record(9, 0.5), "screenshot": "shots/r9.png"}])
+    report = filter_data([folder, relative], tmp_path / "out", FilterDataSettings())
+    assert report.kept == 3
+    for row in read(tmp_path / "out" / "data.jsonl"):
+        assert Path(row["screenshot"]).is_absolute() and Path(row["screenshot"]).read_bytes() == png
