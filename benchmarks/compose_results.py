@@ -72,6 +72,11 @@ repository root, with the corpora folder at `../shared/corpora`. Re-run both to 
 """
 
 
+def _pages(n: int | None) -> str:
+    """A per-corpus sample size as the report says it (None: every drawn page)."""
+    return "all drawn pages" if n is None else f"{n} pages"
+
+
 def _git(*args: str) -> str:
     try:
         return subprocess.run(
@@ -137,9 +142,9 @@ def main(argv: list[str]) -> int:
             "",
             f"Command: `{' '.join(cmd)}` (all other options at their defaults: budgets {s['budgets']}, "
             f"seed {s['seed']}, "
-            + (f"HtmlRAG on {s['htmlrag_sample']} pages per corpus, " if "htmlrag" in s["methods"] else "")
+            + (f"HtmlRAG on {_pages(s['htmlrag_sample'])} per corpus, " if "htmlrag" in s["methods"] else "")
             + (
-                f"domprune_dense on {s.get('dense_sample')} pages per corpus, "
+                f"domprune_dense on {_pages(s.get('dense_sample'))} per corpus, "
                 if "domprune_dense" in s["methods"]
                 else ""
             )

@@ -26,6 +26,7 @@ from .steps import filtering
 from .steps.attributes import strip_attributes
 from .steps.budget import Selection, fit_to_budget, whole_may_fit, whole_selection
 from .steps.chunking import Chunk, chunk_document
+from .steps.dense import model_folder
 from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
 from .steps.units import UnitModel
@@ -214,6 +215,8 @@ class PreparedPage:
         self.question = question
         self.query = Query.from_question(question) if question and question.strip() else None
         self.counter, self.settings = counter, settings
+        if settings.budget.dense:
+            model_folder(settings.budget.dense)  # a wrong model name fails here, not at the first ranking
         self.dialect, self.format = parsed.dialect, settings.format
         self._source = parsed.source
         self.document, self.alive, self.steps = prepare_document(parsed, settings, self.query)
@@ -235,7 +238,8 @@ class PreparedPage:
         :func:`prepare` with that question (a page has many questions: prepare it once for all).
 
         With ``fold_repeated`` on, filtering keeps the question's matches, so the page is prepared
-        again from its source.
+        again from its source. A result's ``timings`` count the shared parts as built from scratch;
+        its own ``fit`` time, as between budgets, gains from the token counts earlier fits made.
 
         >>> page = prepare("<h1>Boots</h1><p>Price: $129</p>" + "<p>Light and dry.</p>" * 40)
         >>> "$129" in page.for_question("How much are they?").fit(30).output

@@ -51,11 +51,19 @@ def test_dense_is_off_by_default() -> None:
     assert BudgetSettings().dense is None
 
 
-def test_the_nearest_blocks_gain_relevance(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = Similar("leather")
+def _stand_in(tmp_path, monkeypatch: pytest.MonkeyPatch, word: str) -> tuple[Similar, str]:  # type: ignore[no-untyped-def]
+    """A folder that passes for a model, and the embedder that stands in for it."""
+    (tmp_path / "config.json").write_text("{}")
+    fake = Similar(word)
     monkeypatch.setattr("domprune.steps.ranking.get_embedder", lambda spec: fake)
+    return fake, str(tmp_path)
+
+
+def test_the_nearest_blocks_gain_relevance(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    fake, folder = _stand_in(tmp_path, monkeypatch, "leather")
     off = domprune.prune(PAGE, budget=120, question=QUESTION)
-    on = domprune.prune(PAGE, budget=120, question=QUESTION, settings=DENSE)
+    settings = PruneSettings(budget=BudgetSettings(dense=folder))
+    on = domprune.prune(PAGE, budget=120, question=QUESTION, settings=settings)
     assert "Full-grain leather" not in off.output  # lexical relevance has nothing to go on
     assert "Full-grain leather" in on.output and on.tokens_after <= 120
     assert "Material" in on.output  # a value's label comes with it (context)
@@ -92,3 +100,16 @@ def test_cli_dense_with_a_wrong_model_exits_2_with_the_reason(tmp_path, capsys) 
     page.write_text(PAGE)
     assert main(["prune", str(page), "-b", "120", "-q", QUESTION, "--dense", str(tmp_path / "no")]) == 2
     assert "neither a known model" in capsys.readouterr().err
+
+
+def test_a_wrong_model_fails_at_prepare_even_when_the_page_fits_whole(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = PruneSettings(budget=BudgetSettings(dense=str(tmp_path / "nowhere")))
+    with pytest.raises(SettingsError, match="neither a known model"):
+        domprune.prune("<p>Price: $5</p>", budget=1000, question="price?", settings=settings)
+
+
+def test_weight_zero_calls_no_model(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    fake, folder = _stand_in(tmp_path, monkeypatch, "leather")
+    settings = PruneSettings(budget=BudgetSettings(dense=folder, dense_weight=0))
+    r = domprune.prune(PAGE, budget=120, question=QUESTION, settings=settings)
+    assert not fake.calls and r.output == domprune.prune(PAGE, budget=120, question=QUESTION).output

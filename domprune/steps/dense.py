@@ -50,11 +50,14 @@ class SentenceTransformerEmbedder:
             ) from exc
         from transformers.utils import logging as hf_logging
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a folder: never a download
         bar = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # no "Loading weights" bar in a library call's output
-        try:
-            self.model: Any = SentenceTransformer(str(folder), device=device)
+        try:  # a local folder, never a download
+            self.model: Any = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise SettingsError(
+                f"could not load the sentence-transformers model in {os.fspath(folder)!r}: {exc}"
+            ) from exc
         finally:
             if bar:
                 hf_logging.enable_progress_bar()

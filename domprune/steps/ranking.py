@@ -385,7 +385,7 @@ class _Ranker:
         for u in scored:
             if shapes[shape_of[u]] > 2:
                 rel[u] /= shapes[shape_of[u]] ** 0.5
-        if self.settings.dense and query.text:
+        if self.settings.dense and self.settings.dense_weight > 0 and query.text:
             scored = self._add_dense(query.text, rel, texts, ub, scored)
         top = max(rel, default=0.0)
         if top <= 0:
