@@ -158,6 +158,8 @@ def prepare_dataset(
             writers.write(example.split if isinstance(outcome, dict) else None, outcome)
     finally:
         writers.close()
+        _prepared_page.cache_clear()  # the last pages of this run (workers=1 fits in this process)
+        _page_haystack.cache_clear()
     report = _finish(
         out, source, settings, loaded.examples, loaded.rejects, resumed=len(loaded.examples) - len(todo)
     )
