@@ -95,7 +95,15 @@ class JobStore:
         self.out = Path(out_dir)
         self.files = list(files)
         self.out.mkdir(parents=True, exist_ok=True)
-        self._check_fingerprint(settings_file, fingerprint, resume)
+        check_fingerprint(
+            self.out / settings_file,
+            fingerprint,
+            resume,
+            lambda found: JobStoreError(
+                f"{os.fspath(self.out)!r} holds a run with other settings ({found}); pass --no-resume "
+                "(resume=False) to start over there, or choose another output folder"
+            ),
+        )
         names = [*self.files, PROGRESS_FILE]
         if not resume:
             for name in names:
@@ -114,15 +122,6 @@ class JobStore:
 
     def _partial(self, name: str) -> Path:
         return self.out / (name + PARTIAL_SUFFIX)
-
-    def _check_fingerprint(self, settings_file: str, fingerprint: dict[str, Any], resume: bool) -> None:
-        def mismatch(found: Any) -> Exception:
-            return JobStoreError(
-                f"{os.fspath(self.out)!r} holds a run with other settings ({found}); pass --no-resume "
-                "(resume=False) to start over there, or choose another output folder"
-            )
-
-        check_fingerprint(self.out / settings_file, fingerprint, resume, mismatch)
 
     def commit(
         self, key: str, rows: Mapping[str, Sequence[Mapping[str, Any]]], summary: dict[str, Any]
