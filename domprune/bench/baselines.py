@@ -20,6 +20,7 @@ Baselines (each optional; one whose package is missing is left out with a note):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,15 +130,7 @@ def domprune_dense_method(counter: TokenCounter) -> Method:
     get_embedder("minilm")
     settings = PruneSettings(budget=BudgetSettings(dense="minilm"))
     method = domprune_method(counter, settings=settings, name="domprune_dense")
-    return Method(
-        method.name,
-        "domprune + dense (MiniLM)",
-        method.fmt,
-        True,
-        method.prepare,
-        method.fit,
-        note="all-MiniLM-L6-v2 on the CPU",
-    )
+    return dataclasses.replace(method, label="domprune + dense (MiniLM)", note="all-MiniLM-L6-v2 on the CPU")
 
 
 def trafilatura_method(counter: TokenCounter) -> Method:
