@@ -73,6 +73,10 @@ LOAD_REJECT_KINDS = frozenset(
 """Every ``Reject.kind`` that :func:`load_examples` gives."""
 
 
+SCREENSHOTS_DIR = "screenshots"
+"""The folder of a stage's output where screenshots that came as image bytes are written."""
+
+
 class DomQAExample(BaseModel):
     """One question about one page, with every accepted answer."""
 

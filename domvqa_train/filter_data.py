@@ -32,13 +32,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .data import load_examples_and_records
+from .data import SCREENSHOTS_DIR, load_examples_and_records
 from .errors import DomVQAError
 from .jobstore import atomic_write, json_line
 from .label import difficulty_histogram
 
 DATA_FILE = "data.jsonl"
-SCREENSHOTS_DIR = "screenshots"  # screenshots that came as image bytes
 DROPPED_FILE = "dropped.jsonl"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "difficulty.png"

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 import domprune
 
-from .data import example_id
+from .data import SCREENSHOTS_DIR, example_id
 from .endpoint import ChatClient, EndpointError, RequestFailed, combined_summary, image_part
 from .generator_prompt import (
     USER,
@@ -60,6 +60,7 @@ from .ray_engine import (
     ENGINE_FIELDS,
     ActorSnapshots,
     JsonBatchActor,
+    RayAddress,
     check_picklable,
     decode_all,
     fatal_result,
@@ -72,7 +73,6 @@ QA_FILE = "qa.jsonl"
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "generate-settings.json"
-SCREENSHOT_DIR = "screenshots"
 #: Fields of a page's record not carried into its question records (the records' own, and labels).
 _NOT_CARRIED = frozenset(
     {"id", "page_id", "cleaned_html", "question", "answer", "answers", "answer_type", "source", "grounding",
@@ -118,9 +118,7 @@ class GenerateSettings(BaseModel):
     workers: int = Field(
         1, ge=1, description="Ray actors (engine 'ray'), each with the generator's concurrency in threads."
     )
-    ray_address: str | None = Field(
-        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
-    )
+    ray_address: RayAddress = None
 
 
 class Generator(Protocol):
@@ -373,7 +371,7 @@ def generate_dataset(
         check()  # an unreachable endpoint or a refused key stops the run before any work
     if settings.engine == "ray":
         check_picklable(generator, f"generator {generator.name!r}")
-    pages = read_pages(source, screenshot_dir=out / SCREENSHOT_DIR, max_bytes=settings.max_page_bytes)
+    pages = read_pages(source, screenshot_dir=out / SCREENSHOTS_DIR, max_bytes=settings.max_page_bytes)
     first = next(pages, None)  # a missing or unreadable source fails here, before the folder is written
     store = JobStore(
         out, [QA_FILE, REJECTS_FILE], settings_file=SETTINGS_FILE, fingerprint=_fingerprint(settings, generator),

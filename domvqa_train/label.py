@@ -43,7 +43,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from .data import DomQAExample, Reject, load_examples
+from .data import SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
 from .endpoint import ChatClient, Message, RequestFailed, combined_summary, image_part
 from .errors import DomVQAError
 from .jobstore import JobStore, atomic_write
@@ -53,6 +53,7 @@ from .ray_engine import (
     ENGINE_FIELDS,
     ActorSnapshots,
     JsonBatchActor,
+    RayAddress,
     check_picklable,
     decode_all,
     fatal_result,
@@ -99,9 +100,7 @@ class LabelSettings(BaseModel):
     workers: int = Field(
         1, ge=1, description="Ray actors (engine 'ray'), each with its own labeller and judge."
     )
-    ray_address: str | None = Field(
-        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
-    )
+    ray_address: RayAddress = None
 
 
 class Labeller(Protocol):
@@ -482,7 +481,7 @@ def label_dataset(
     """Label every record of ``source`` (any format :func:`~domvqa_train.data.load_examples` reads)."""
     start = time.perf_counter()
     out = Path(out_dir)
-    loaded = load_examples(source, media_dir=out / "screenshots")
+    loaded = load_examples(source, media_dir=out / SCREENSHOTS_DIR)
     for user in (labeller, judge):
         check = getattr(user, "check", None)
         if check is not None:

@@ -45,16 +45,15 @@ import domprune
 from domprune import PromptTemplate
 from domprune.answers import Haystack, answer_in, haystack
 
-from .data import LOAD_REJECT_KINDS, DomQAExample, Reject, load_examples
+from .data import LOAD_REJECT_KINDS, SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
 from .errors import PrepareError
 from .jobstore import atomic_write, check_fingerprint, json_line
-from .ray_engine import JsonBatchActor, decode_all, ordered_map
+from .ray_engine import JsonBatchActor, RayAddress, decode_all, ordered_map
 
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "prepare-settings.json"
 PARTIAL_SUFFIX = ".partial"
-SCREENSHOTS_DIR = "screenshots"
 
 
 def default_template() -> PromptTemplate:
@@ -86,9 +85,7 @@ class PrepareSettings(BaseModel):
         "local",
         description="'ray': fit on Ray Data actors (same outputs as 'local'); see domvqa_train.ray_engine.",
     )
-    ray_address: str | None = Field(
-        None, description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."
-    )
+    ray_address: RayAddress = None
     resume: bool = Field(default=True, description="Skip examples already finished in out_dir.")
     progress: bool = Field(default=True, description="Show a progress bar.")
 

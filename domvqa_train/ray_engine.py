@@ -25,7 +25,9 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from .errors import DomVQAError
 
@@ -35,6 +37,12 @@ BATCH_SIZE = 8
 ENGINE_FIELDS = frozenset({"engine", "workers", "ray_address"})
 """Settings that say where the work runs, not what it writes: kept out of a run's fingerprint, so a
 folder resumes under either engine."""
+
+RayAddress = Annotated[
+    str | None,
+    Field(description="Ray cluster to join ('auto', 'ray://host:10001'); None starts Ray on this machine."),
+]
+"""The ``ray_address`` setting of every stage that runs on Ray (prepare, generate, label)."""
 
 
 class RayEngineError(DomVQAError, RuntimeError):
