@@ -12,7 +12,7 @@ import pytest
 import domprune
 from domvqa_train import prepare
 from domvqa_train.errors import PrepareError
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
 
 BUDGET = 450
 

@@ -11,8 +11,8 @@ import pytest
 
 import domprune
 from domprune.integrations import PruneBatch
-from domvqa_train.data import load_examples
-from domvqa_train.prepare import PrepareSettings, prepare_dataset
+from domvqa_train.common.records import load_examples
+from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 
 ray = pytest.importorskip("ray", reason="the [scale] extra (ray[data]) is not installed")
 

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .errors import DomVQAError
+from ..errors import DomVQAError
 from .images import image_format
 
 Message = dict[str, Any]

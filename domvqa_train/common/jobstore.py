@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DomVQAError
+from ..errors import DomVQAError
 
 PROGRESS_FILE = "progress.jsonl"
 PARTIAL_SUFFIX = ".partial"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DomVQAError
+from ..errors import DomVQAError
 
 Message = dict[str, Any]
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")

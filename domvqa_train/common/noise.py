@@ -17,7 +17,7 @@ from pathlib import Path
 #: Packages whose Future/Deprecation/User warnings, info logs and progress bars are hidden by default.
 THIRD_PARTY = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch")
 _HIDDEN_CATEGORIES = (FutureWarning, DeprecationWarning, UserWarning)
-_OWN_DIR = str(Path(__file__).resolve().parent)
+_OWN_DIR = str(Path(__file__).resolve().parent.parent)  # the whole domvqa_train package
 
 
 def _one_line(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from .errors import DomVQAError
+from ..errors import DomVQAError
 
 BATCH_SIZE = 8
 """Records per actor call: small enough that a retried batch costs little, big enough to amortise a call."""

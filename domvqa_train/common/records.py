@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from domprune.conversation import ConversationError, parse_conversation, screenshot_path
 
-from .errors import DataSourceError
+from ..errors import DataSourceError
 from .images import image_format
 
 Format = Literal["auto", "conversations", "raw", "jsonl", "hf"]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 #: ``<|vision_start|>`` and ``<|vision_end|>`` around each image's ``<|image_pad|>`` tokens
 _IMAGE_MARKERS = 2

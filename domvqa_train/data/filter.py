@@ -7,7 +7,7 @@ nothing. ``by`` picks the difficulties that must be in range: ``all`` (each one 
 original: a record at 0 with the DOM *or* the screenshot is dropped), ``dom`` or ``img``.
 
 Records are matched across files by their id (``label`` writes one; without one, the id that
-:func:`~domvqa_train.data.load_examples` gives). A difficulty measured in several files is pooled,
+:func:`~domvqa_train.common.records.load_examples` gives). A difficulty measured in several files is pooled,
 weighted by its attempts (``dom_attempts``/``img_attempts``, when given). The kept records are
 shuffled with ``random.Random(seed)`` (the same order as the original's ``random.seed(42);
 random.shuffle``) and the first ``int(eval_fraction * n)`` become ``eval`` (with ``group_by="page"``,
@@ -32,9 +32,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .data import SCREENSHOTS_DIR, load_examples_and_records
-from .errors import DomVQAError
-from .jobstore import atomic_write, json_line
+from ..common.jobstore import atomic_write, json_line
+from ..common.records import SCREENSHOTS_DIR, load_examples_and_records
+from ..errors import DomVQAError
 from .label import difficulty_histogram
 
 DATA_FILE = "data.jsonl"
@@ -218,7 +218,7 @@ def _read_labelled(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The valid records of one source as stored (id and difficulties as the loader reads them), and its rejects.
 
-    :func:`~domvqa_train.data.load_examples` validates and names each record; the stored records keep
+    :func:`~domvqa_train.common.records.load_examples` validates and names each record; the stored records keep
     every field (completions, lists) that an example does not hold. A ``screenshot`` becomes the
     absolute path the loader resolved (a relative path would point elsewhere from the output folder;
     image bytes, e.g. a Hugging Face image column, are written to ``media_dir``).

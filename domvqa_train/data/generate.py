@@ -1,12 +1,12 @@
 """``generate``: write question/answer records about pages, with a model behind an endpoint or with rules.
 
-``generate_dataset(source, out_dir, settings, generator)`` reads pages (:mod:`domvqa_train.pages`),
+``generate_dataset(source, out_dir, settings, generator)`` reads pages (:mod:`domvqa_train.data.pages`),
 asks ``generator`` for questions about each one (:func:`generate_page`: no global state, the
 generator and its client are passed in, so a Ray actor can call it), checks every answer against
-its page (:mod:`domvqa_train.grounding`), and writes into ``out_dir``:
+its page (:mod:`domvqa_train.data.grounding`), and writes into ``out_dir``:
 
 - ``qa.jsonl``: one record per kept question, in the raw shape that
-  :func:`domvqa_train.data.load_examples` reads (``id``, ``cleaned_html``, ``question``, ``answer``,
+  :func:`domvqa_train.common.records.load_examples` reads (``id``, ``cleaned_html``, ``question``, ``answer``,
   ``answers``, ``screenshot``) plus ``page_id``, ``answer_type``, ``source`` (``dom``/``image``),
   ``grounding``, ``evidence``, ``generator``, ``generator_model`` and ``reasoning``;
 - ``rejects.jsonl``: every page that gave no question, with its ``kind``, ``reason`` and the raw
@@ -16,7 +16,7 @@ its page (:mod:`domvqa_train.grounding`), and writes into ``out_dir``:
 Every page read ends in exactly one of ``qa.jsonl`` (one or more records) or ``rejects.jsonl``.
 Pages are worked on by as many threads as the generator has requests in flight (``concurrency``);
 a killed run resumes where it stopped. With ``engine="ray"`` the pages go to ``workers`` Ray actors
-(:mod:`domvqa_train.ray_engine`), each with its own copy of the generator (an endpoint client is
+(:mod:`domvqa_train.common.ray_engine`), each with its own copy of the generator (an endpoint client is
 rebuilt from its settings) and ``concurrency`` threads; this process still reads the pages and
 commits every result, in input order, so the files are the same as the local engine's.
 """
@@ -41,21 +41,9 @@ from tqdm.auto import tqdm
 
 import domprune
 
-from .data import SCREENSHOTS_DIR, example_id
-from .endpoint import ChatClient, EndpointError, RequestFailed, combined_summary, image_part
-from .generator_prompt import (
-    USER,
-    ParsedResponse,
-    ProposedQA,
-    UnusableResponse,
-    build_messages,
-    parse_questions,
-    response_format,
-)
-from .grounding import GroundedQA, ground_questions
-from .jobstore import JobStore, atomic_write
-from .pages import Page, PageReject, read_pages
-from .ray_engine import (
+from ..common.endpoint import ChatClient, EndpointError, RequestFailed, combined_summary, image_part
+from ..common.jobstore import JobStore, atomic_write
+from ..common.ray_engine import (
     BATCH_SIZE,
     ENGINE_FIELDS,
     ActorSnapshots,
@@ -67,6 +55,18 @@ from .ray_engine import (
     ordered_map,
     raise_fatal,
 )
+from ..common.records import SCREENSHOTS_DIR, example_id
+from .generator_prompt import (
+    USER,
+    ParsedResponse,
+    ProposedQA,
+    UnusableResponse,
+    build_messages,
+    parse_questions,
+    response_format,
+)
+from .grounding import GroundedQA, ground_questions
+from .pages import Page, PageReject, read_pages
 from .rules import rules_questions
 
 QA_FILE = "qa.jsonl"
@@ -146,7 +146,7 @@ class Proposal:
 
 
 class RulesGenerator:
-    """:mod:`domvqa_train.rules`: questions from label/value structure, offline."""
+    """:mod:`domvqa_train.data.rules`: questions from label/value structure, offline."""
 
     name = "rules"
     model = "rules"
@@ -220,7 +220,7 @@ class PageResult:
 
 
 def generate_page(page: Page, generator: Generator, settings: GenerateSettings) -> PageResult:
-    """Questions for one page, checked against it; never raises except :class:`~domvqa_train.endpoint.EndpointError`."""
+    """Questions for one page, checked against it; never raises except :class:`~domvqa_train.common.endpoint.EndpointError`."""
     try:
         proposal = generator.propose(page, settings)
     except RequestFailed as exc:

@@ -21,8 +21,8 @@ from typing import Literal
 
 from domprune.answers import Haystack, answer_in, haystack
 
+from ..rewards import answer_type, normalize_answer
 from .generator_prompt import ProposedQA
-from .rewards import answer_type, normalize_answer
 
 Grounding = Literal["answer_in_dom", "evidence_in_dom", "model_claim"]
 MAX_QUESTION_CHARS = 300

@@ -1,14 +1,14 @@
 r"""``label``: each record's difficulty as a pass rate over K attempts, with the DOM only and with the screenshot only.
 
 ``dom_difficulty`` = passed attempts / K with the DOM prompt, fitted by
-:func:`domvqa_train.prepare.fit_example` exactly as training will see it (same tokenizer, budget
+:func:`domvqa_train.prompts.prepare.fit_example` exactly as training will see it (same tokenizer, budget
 and template); ``img_difficulty`` the same with the screenshot and ``eval``'s screenshot-only
 prompt, when the record has a screenshot and the labeller takes images. Values in [0, 1], higher =
 easier (the original's convention). Attempts are sampled like GRPO samples its group (``temperature``,
 ``top_p``), so a record at 0 or 1 predicts a GRPO group without reward variance.
 
 The labeller is the policy itself (:class:`LocalPolicy`: a local model through
-:mod:`domvqa_train.modelio`) or a model behind an endpoint (:class:`EndpointPolicy`). An attempt
+:mod:`domvqa_train.common.modelio`) or a model behind an endpoint (:class:`EndpointPolicy`). An attempt
 passes when its last ``\boxed{}`` answer equals an accepted answer after
 :func:`~domvqa_train.rewards.normalize_answer` (the ``exact_match`` reward); with an LLM judge
 (:class:`LLMJudge`), a boxed answer that does not match exactly is asked about.
@@ -18,7 +18,7 @@ plus ``dom_difficulty``, ``img_difficulty``, passes, the completions and the lab
 ``rejects.jsonl`` (load rejects, prompts that do not fit, failed requests), ``progress.jsonl``,
 ``report.json`` and ``difficulty.png``. :func:`label_batch` labels a list of examples and keeps no
 global state (the labeller is passed in), so a Ray actor can call it: with ``engine="ray"`` the
-batches go to ``workers`` Ray actors (:mod:`domvqa_train.ray_engine`), each with its own labeller
+batches go to ``workers`` Ray actors (:mod:`domvqa_train.common.ray_engine`), each with its own labeller
 (a :class:`LocalPolicy` made from a :class:`PolicyModel` loads its model in the actor, once; an
 endpoint client is rebuilt from its settings) and judge, and this process commits the outcomes in
 input order. A local policy's sampling is seeded per batch from ``seed`` and the batch's prompts,
@@ -43,13 +43,9 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from .data import SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
-from .endpoint import ChatClient, Message, RequestFailed, combined_summary, image_part
-from .errors import DomVQAError
-from .jobstore import JobStore, atomic_write
-from .prepare import PrepareSettings, default_template, fit_example
-from .presets import screenshot_messages
-from .ray_engine import (
+from ..common.endpoint import ChatClient, Message, RequestFailed, combined_summary, image_part
+from ..common.jobstore import JobStore, atomic_write
+from ..common.ray_engine import (
     ENGINE_FIELDS,
     ActorSnapshots,
     JsonBatchActor,
@@ -60,7 +56,11 @@ from .ray_engine import (
     ordered_map,
     raise_fatal,
 )
-from .rewards import exact_match_reward, extract_boxed, normalize_answer
+from ..common.records import SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
+from ..errors import DomVQAError
+from ..prompts.prepare import PrepareSettings, default_template, fit_example
+from ..prompts.presets import screenshot_messages
+from ..rewards import exact_match_reward, extract_boxed, normalize_answer
 
 LABELS_FILE = "labels.jsonl"
 REJECTS_FILE = "rejects.jsonl"
@@ -124,8 +124,8 @@ class PolicyModel:
     images: bool = False  # load the image processor (a vision-language model): the policy takes screenshots
 
     def load(self) -> Any:
-        """The model, through :func:`domvqa_train.modelio.load_for_inference`."""
-        from .modelio import load_for_inference
+        """The model, through :func:`domvqa_train.common.modelio.load_for_inference`."""
+        from ..common.modelio import load_for_inference
 
         return load_for_inference(
             self.name, attn_implementation=self.attn_implementation, dtype=self.dtype, images=self.images
@@ -133,7 +133,7 @@ class PolicyModel:
 
 
 class LocalPolicy:
-    """A local model (the policy about to be trained) through :func:`domvqa_train.modelio.generate`.
+    """A local model (the policy about to be trained) through :func:`domvqa_train.common.modelio.generate`.
 
     Made from a loaded model, or from a :class:`PolicyModel`: then the model is loaded on first use
     and the policy pickles as that description, so each Ray actor loads its own copy (never the weights).
@@ -156,8 +156,8 @@ class LocalPolicy:
     def answer(
         self, prompts: Sequence[Any], images: Sequence[str] | None, settings: LabelSettings
     ) -> list[str]:
-        from .modelio import generate
-        from .screenshots import load_image
+        from ..common.modelio import generate
+        from ..common.screenshots import load_image
 
         if self.loaded is None:
             assert self.source is not None
@@ -309,7 +309,7 @@ def readable_image(path: str) -> bool:
 def screenshot_prompt(example: DomQAExample, prepare: PrepareSettings) -> list[Message]:
     """The chat prompt of a screenshot-only attempt: the run's system text and screenshot-only user text.
 
-    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.presets.screenshot_messages`);
+    The same prompt that ``eval --inputs screenshot`` gives (:func:`domvqa_train.prompts.presets.screenshot_messages`);
     the image is added to the user turn by the labeller.
     """
     return screenshot_messages(prepare.template or default_template(), example.question)
@@ -324,7 +324,7 @@ def label_batch(
 ) -> list[LabelOutcome]:
     """Label ``examples`` with ``labeller``; one outcome per example, in order.
 
-    Raises only :class:`~domvqa_train.endpoint.EndpointError` (the endpoint cannot be used at all).
+    Raises only :class:`~domvqa_train.common.endpoint.EndpointError` (the endpoint cannot be used at all).
     """
     k = settings.attempts
     fitted: list[tuple[DomQAExample, dict[str, Any]]] = []
@@ -407,7 +407,7 @@ def _labelled(
 
 
 def raw_record(example: DomQAExample) -> dict[str, Any]:
-    """An example in the raw record shape that :func:`~domvqa_train.data.load_examples` reads, its extra fields kept."""
+    """An example in the raw record shape that :func:`~domvqa_train.common.records.load_examples` reads, its extra fields kept."""
     record: dict[str, Any] = {**example.meta}
     record.update(
         id=example.id,
@@ -478,7 +478,7 @@ def label_dataset(
     prepare: PrepareSettings,
     judge: Judge | None = None,
 ) -> LabelReport:
-    """Label every record of ``source`` (any format :func:`~domvqa_train.data.load_examples` reads)."""
+    """Label every record of ``source`` (any format :func:`~domvqa_train.common.records.load_examples` reads)."""
     start = time.perf_counter()
     out = Path(out_dir)
     loaded = load_examples(source, media_dir=out / SCREENSHOTS_DIR)

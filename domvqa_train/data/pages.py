@@ -2,7 +2,7 @@
 
 - a folder of ``.html``/``.htm`` files (searched recursively; the id is the path without suffix; a
   ``.png``/``.jpg``/``.jpeg``/``.webp`` file with the same stem is the page's screenshot), or one file;
-- records (a JSON array or JSON Lines, as :func:`domvqa_train.data.read_records` reads them) with
+- records (a JSON array or JSON Lines, as :func:`domvqa_train.common.records.read_records` reads them) with
   ``cleaned_html`` or ``html`` or ``html_path``, and an optional ``screenshot`` (a path, relative to
   the file's folder, or an image column);
 - a ``datasets.save_to_disk`` folder or ``hf:NAME``, e.g. Multimodal-Mind2Web (``cleaned_html``,
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import HF_PREFIX, read_records, record_screenshot
-from .errors import DataSourceError
+from ..common.records import HF_PREFIX, read_records, record_screenshot
+from ..errors import DataSourceError
 
 HTML_SUFFIXES = (".html", ".htm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

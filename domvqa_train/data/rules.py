@@ -3,7 +3,7 @@
 Facts come from anywhere in the page:
 
 - label/value pairs: two-cell table rows, definition lists, form labels with their control's value,
-  small elements reading ``Label: value`` (``domprune.bench.questions.label_value_pairs``, the
+  small elements reading ``Label: value`` (``domprune.facts.label_value_pairs``, the
   project's one reader of them; ambiguous labels are already dropped there);
 - the page title and its single ``<h1>``;
 - ``<meta>`` facts (author, site name, publication time, price);
@@ -27,7 +27,7 @@ from typing import Any
 import lxml.etree
 import lxml.html
 
-from domprune.bench.questions import label_value_pairs
+from domprune.facts import label_value_pairs
 
 from .generator_prompt import ProposedQA
 

@@ -28,9 +28,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .errors import SettingsError
-from .evaluate import load_report
-from .rewards import ANSWER_TYPES, answer_type
+from ..errors import SettingsError
+from ..rewards import ANSWER_TYPES, answer_type
+from .eval import load_report
 
 DIFFICULTY_BUCKETS = ("0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1", "unlabelled")
 TOKEN_EDGES = (1024, 2048, 4096, 8192, 16384)

@@ -14,7 +14,7 @@ Scores per model, and the definition each one uses (:data:`METRIC_DEFINITIONS`):
   ANLS over normalised answers (:mod:`domvqa_train.rewards`).
 
 Every generation is kept with its question, answers, prompt tokens, difficulties and whether the answer
-survived pruning, so :mod:`domvqa_train.analyze` can break the scores down.
+survived pruning, so :mod:`domvqa_train.evaluation.analyze` can break the scores down.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domprune import PromptTemplate
 
-from .errors import SettingsError
-from .modelio import generate, load_for_inference
-from .presets import screenshot_messages
-from .screenshots import load_image
+from ..common.modelio import generate, load_for_inference
+from ..common.screenshots import load_image
+from ..errors import SettingsError
+from ..prompts.presets import screenshot_messages
 
 Inputs = Literal["dom", "screenshot", "both"]
 REPORT_FILE = "eval_report.json"
@@ -159,7 +159,7 @@ def score_completions(
     completions: Sequence[str], answers: Sequence[list[str]], rewards: dict[str, float]
 ) -> tuple[dict[str, float], list[dict[str, float | None]]]:
     """Average metrics and per-example scores of ``completions`` against their accepted ``answers``."""
-    from .rewards import (
+    from ..rewards import (
         anls_reward,
         build_reward_funcs,
         exact_match_reward,
@@ -223,7 +223,7 @@ def _column(dataset: Any, name: str) -> list[Any]:
 
 
 def _images(dataset: Any, inputs: Inputs) -> list[Any] | None:
-    """The screenshots as RGB images (paths already resolved, see :func:`~domvqa_train.screenshots.resolve_screenshots`)."""
+    """The screenshots as RGB images (paths already resolved, see :func:`~domvqa_train.common.screenshots.resolve_screenshots`)."""
     if inputs == "dom":
         return None
     shots = _column(dataset, "screenshot")

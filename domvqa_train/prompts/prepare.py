@@ -45,10 +45,10 @@ import domprune
 from domprune import PromptTemplate
 from domprune.answers import Haystack, answer_in, haystack
 
-from .data import LOAD_REJECT_KINDS, SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
-from .errors import PrepareError
-from .jobstore import atomic_write, check_fingerprint, json_line
-from .ray_engine import JsonBatchActor, RayAddress, decode_all, ordered_map
+from ..common.jobstore import atomic_write, check_fingerprint, json_line
+from ..common.ray_engine import JsonBatchActor, RayAddress, decode_all, ordered_map
+from ..common.records import LOAD_REJECT_KINDS, SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
+from ..errors import PrepareError
 
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
@@ -83,7 +83,7 @@ class PrepareSettings(BaseModel):
     )
     engine: Literal["local", "ray"] = Field(
         "local",
-        description="'ray': fit on Ray Data actors (same outputs as 'local'); see domvqa_train.ray_engine.",
+        description="'ray': fit on Ray Data actors (same outputs as 'local'); see domvqa_train.common.ray_engine.",
     )
     ray_address: RayAddress = None
     resume: bool = Field(default=True, description="Skip examples already finished in out_dir.")

@@ -1,7 +1,7 @@
 """Run ``transformers serve`` on 127.0.0.1 for a local model folder: an OpenAI-compatible endpoint in one call.
 
 ``with serve_locally("path/to/model") as url:`` starts the server (``transformers[serving]``) on a
-free port, waits until ``/health`` answers, yields the base URL for :class:`~domvqa_train.endpoint.ChatClient`
+free port, waits until ``/health`` answers, yields the base URL for :class:`~domvqa_train.common.endpoint.ChatClient`
 (the model name is the folder path), and stops the server on exit. The tests and the generate
 benchmark use it; it is also a quick way to point ``generate``/``label`` at a local model.
 """
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import DomVQAError
+from ..errors import DomVQAError
 
 #: Runs ``transformers serve``; on Linux the server first asks for SIGTERM when its parent dies (even
 #: by SIGKILL), so that a killed run leaves no server behind (prctl PR_SET_PDEATHSIG).

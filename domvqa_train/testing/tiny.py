@@ -74,12 +74,12 @@ def _build_qwen2_5_vl(tok: Any, hidden_size: int, layers: int) -> Any:
 def _save_processor(tok: Any, out: Path) -> None:
     """Save a Qwen2.5-VL processor (small image processor, tokenizer, chat template) next to the model.
 
-    It is :func:`domvqa_train.modelio.image_text_processor_class` (no video processor, so no torchvision
+    It is :func:`domvqa_train.common.modelio.image_text_processor_class` (no video processor, so no torchvision
     needed); the folder gets the files a Qwen2.5-VL checkpoint ships, and ``load_processor`` reads them back.
     """
     from transformers import Qwen2VLImageProcessorPil
 
-    from .modelio import image_text_processor_class
+    from ..common.modelio import image_text_processor_class
 
     image_processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16)
     processor = image_text_processor_class()(image_processor, tok, chat_template=tok.chat_template)

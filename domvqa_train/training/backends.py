@@ -1,6 +1,6 @@
 """The training-backend protocol and the registry that finds backends by name.
 
-A backend is a class built from :class:`~domvqa_train.settings.TrainSettings`. Other packages add
+A backend is a class built from :class:`~domvqa_train.training.settings.TrainSettings`. Other packages add
 backends without a fork through the ``domvqa_train.backends`` entry-point group::
 
     [project.entry-points."domvqa_train.backends"]
@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from ..errors import BackendError
-from ..settings import TrainSettings
+from .settings import TrainSettings
 
 ENTRY_POINT_GROUP = "domvqa_train.backends"
 
@@ -53,10 +53,10 @@ class TrainingBackend(Protocol):
         """Write the adapter with its tokenizer/processor (and the merged model if configured)."""
 
     def load_for_inference(self, path: str | Path) -> Any:
-        """A :class:`~domvqa_train.modelio.LoadedModel` for a saved adapter or model folder."""
+        """A :class:`~domvqa_train.common.modelio.LoadedModel` for a saved adapter or model folder."""
 
 
-_BUILTIN = {"trl": "domvqa_train.backends.trl_grpo:TrlGrpoBackend"}
+_BUILTIN = {"trl": "domvqa_train.training.train:TrlGrpoBackend"}
 
 
 @functools.lru_cache(maxsize=1)

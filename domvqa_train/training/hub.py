@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import DomVQAError
+from ..errors import DomVQAError
 from .settings import TrainSettings
 
 CARD_FILE = "README.md"

@@ -38,10 +38,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .errors import SettingsError
+from ..errors import SettingsError
 from .settings import TrainSettings
 
-#: Names whose config ships with the package (``domvqa_train/model_configs/<folder>/config.json``).
+#: Names whose config ships with the package (``domvqa_train/training/model_configs/<folder>/config.json``).
 KNOWN_CONFIGS = {
     "Qwen/Qwen2.5-VL-3B-Instruct": "Qwen2.5-VL-3B-Instruct",
     "Hcompany/Holo1-3B": "Qwen2.5-VL-3B-Instruct",  # a fine-tune with the same architecture
@@ -167,7 +167,7 @@ def _meta_model_counts(config_json: str, regex: str, rank: int) -> tuple[int, in
 
 def model_shape(config: Any, settings: TrainSettings) -> ModelShape:
     """Exact parameter counts (on an empty meta-device model) and the text model's sizes."""
-    from .backends.trl_grpo import lora_target_regex
+    from .train import lora_target_regex
 
     text = config.get_text_config()
     total, vision, lora, layer, modules = _meta_model_counts(

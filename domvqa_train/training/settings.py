@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from domprune import PromptTemplate
 
-from .errors import SettingsError
-from .presets import PRESETS, template_by_name
+from ..errors import SettingsError
+from ..prompts.presets import PRESETS, template_by_name
 
 #: Options that older trl versions (or other GRPO scripts) accepted and that this package refuses.
 REMOVED_OPTIONS: dict[str, str] = {
@@ -95,7 +95,7 @@ class TrainSettings(BaseModel):
     model: str = Field(
         "Hcompany/Holo1-3B", description="model name in the local hub cache, or a local folder"
     )
-    backend: str = Field("trl", description="training backend name (entry point group domvqa_train.backends)")
+    backend: str = Field("trl", description="training backend name (entry point group domvqa_train.training.backends)")
     attn_implementation: Literal["sdpa", "flash_attention_2", "eager"] = "sdpa"
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
@@ -257,7 +257,7 @@ class TrainSettings(BaseModel):
     @field_validator("rewards")
     @classmethod
     def _known_rewards(cls, value: dict[str, float]) -> dict[str, float]:
-        from .rewards import build_reward_funcs
+        from ..rewards import build_reward_funcs
 
         build_reward_funcs(value)  # RewardSpecError (a ValueError) names the known rewards
         return value

@@ -16,11 +16,11 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from .backends.base import TrainReport
-from .backends.trl_grpo import TrlGrpoBackend, lora_config, trainer_options
-from .errors import PrepareError, SettingsError
+from ..errors import PrepareError, SettingsError
+from .backends import TrainReport
+from .report import StepClock, as_trainer_callback
 from .settings import TrainSettings, launched_processes
-from .training_report import StepClock, as_trainer_callback
+from .train import TrlGrpoBackend, lora_config, trainer_options
 
 REASONING_COLUMN = "reasoning"
 

@@ -12,9 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DomVQAError, PrepareError, SettingsError
-from ..hub import check_hub_access, upload_after_training
-from ..modelio import (
+from ..common.modelio import (
     LoadedModel,
     is_vision_language,
     load_for_inference,
@@ -23,10 +21,12 @@ from ..modelio import (
     load_tokenizer,
     prompt_text,
 )
-from ..screenshots import image_prompt_tokens, resolve_screenshots
-from ..settings import TrainSettings, launched_processes
-from ..training_report import StepClock, as_trainer_callback, write_training_report
-from .base import TrainReport
+from ..common.screenshots import image_prompt_tokens, resolve_screenshots
+from ..errors import DomVQAError, PrepareError, SettingsError
+from .backends import TrainReport
+from .hub import check_hub_access, upload_after_training
+from .report import StepClock, as_trainer_callback, write_training_report
+from .settings import TrainSettings, launched_processes
 
 RewardFunc = Callable[..., list[float]]
 SETTINGS_FILE = "domvqa_train_settings.json"
@@ -115,7 +115,7 @@ def check_prompts_fit(
 ) -> int:
     """Re-count every ``prompt`` with the model's tokenizer; raise unless all are <= ``budget``.
 
-    ``image_tokens`` adds each row's screenshot tokens (:func:`~domvqa_train.screenshots.image_prompt_tokens`).
+    ``image_tokens`` adds each row's screenshot tokens (:func:`~domvqa_train.common.screenshots.image_prompt_tokens`).
     Returns the longest prompt's token count.
     """
     lengths = prompt_lengths(dataset["prompt"], tokenizer)
@@ -345,7 +345,7 @@ class TrlGrpoBackend:
     # -- setup ---------------------------------------------------------------------------------
     def load_split(self, split: str) -> Any:
         """The prepared ``split``, with decoded screenshots in an ``image`` column on screenshot runs."""
-        from ..prepare import load_prepared
+        from ..prompts.prepare import load_prepared
 
         dataset = load_prepared(self.settings.prepared_dir, split)
         if len(dataset) == 0:
