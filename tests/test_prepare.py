@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import domprune
-from domvqa_train import prepare
+from domvqa_train.prompts import prepare
 from domvqa_train.errors import PrepareError
 from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
 

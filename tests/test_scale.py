@@ -103,7 +103,7 @@ def _map_workers() -> list[int]:
     not Path("/proc/self/cmdline").exists(), reason="needs /proc to find Ray's worker processes"
 )
 def test_a_killed_ray_worker_is_retried_and_nothing_is_written_twice(local_ray, tmp_path: Path) -> None:
-    from domvqa_train import prepare as prepare_module
+    from domvqa_train.prompts import prepare as prepare_module
 
     lines = [
         json.dumps(

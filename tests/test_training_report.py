@@ -120,7 +120,7 @@ def test_third_party_warnings_are_hidden_unless_verbose() -> None:
 
 
 def test_own_warnings_print_as_one_line() -> None:
-    from domvqa_train import noise
+    from domvqa_train.common import noise
 
     own = str(Path(noise.__file__).parent / "backends" / "trl_grpo.py")
     with quiet_third_party():
