@@ -45,6 +45,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domprune.conversation import ConversationError, parse_conversation, screenshot_path
+from domprune.parse import decode_bytes
 
 from ..errors import DataSourceError
 from .images import image_format
@@ -597,7 +598,7 @@ def _html_of(record: Mapping[str, Any], shape: RecordShape, base_dir: Path | Non
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        html = path.read_text(encoding="utf-8", errors="replace")
+        html = decode_bytes(path.read_bytes())  # declared charset, BOM, detection: as domprune.prune reads it
     except OSError as exc:
         raise _RecordError(
             f"cannot read html_path {html_path!r} ({exc.strerror or exc})", "unreadable_html"

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domprune.parse import decode_bytes
+
 from ..common.records import HF_PREFIX, read_records, record_screenshot
 from ..errors import DataSourceError
 
@@ -127,7 +129,7 @@ def _html_files(files: list[Path], root: Path, max_bytes: int) -> Iterator[Page 
             yield PageReject(page_id, str(path), _oversize(size, max_bytes), "oversize")
             continue
         try:
-            html = _decode(path.read_bytes())
+            html = decode_bytes(path.read_bytes())
         except OSError as exc:
             yield PageReject(
                 page_id, str(path), f"cannot read the file ({exc.strerror or exc})", "unreadable"
@@ -138,16 +140,6 @@ def _html_files(files: list[Path], root: Path, max_bytes: int) -> Iterator[Page 
             continue
         shot = next((path.with_suffix(s) for s in IMAGE_SUFFIXES if path.with_suffix(s).is_file()), None)
         yield Page(page_id, html, str(shot.resolve()) if shot else None, str(path))
-
-
-def _decode(data: bytes) -> str:
-    """HTML bytes as text: UTF-8 (with or without BOM), else bs4's ``UnicodeDammit`` guess."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        from bs4 import UnicodeDammit  # a domprune dependency: encoding detection for byte input
-
-        return UnicodeDammit(data, is_html=True).unicode_markup or data.decode("utf-8", "replace")
 
 
 def _oversize(size: int, max_bytes: int) -> str:
@@ -169,7 +161,7 @@ def _page_of(
             size = html_path.stat().st_size
             if size > max_bytes:
                 return PageReject(page_id_of(record, ""), origin, _oversize(size, max_bytes), "oversize")
-            html = _decode(html_path.read_bytes())
+            html = decode_bytes(html_path.read_bytes())
         except OSError as exc:
             return PageReject(
                 None,
