@@ -14,12 +14,12 @@
 
 No record is lost: every input record ends up in exactly one of the split files or the rejects file.
 
-Resuming: results are appended, in input order, to ``<name>.partial`` files as they are computed;
-the final files are written to temporary files and moved into place (``os.replace``) only at the
-end, after which the partial files are removed. With ``resume=True`` an example whose id is already
-in a finished split file, a partial file or the rejects of an earlier run is not computed again; a
-crash loses at most the line being written. Resuming with a different tokenizer, budget or template
-is refused.
+Resuming: the folder is a :class:`~domvqa_train.common.jobstore.JobStore`, as for ``generate`` and
+``label``: each example's result is committed to ``<name>.partial`` files as it is computed, and
+``progress.jsonl`` records which examples are done; the final files are written in input order
+through temporary files (``os.replace``) only at the end. With ``resume=True`` an example already
+done (in a partial or a finished run) is not computed again; a crash loses at most the example being
+written. Resuming with a different tokenizer, budget or template is refused.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ import multiprocessing
 import os
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -45,15 +44,14 @@ import domprune
 from domprune import PromptTemplate
 from domprune.answers import Haystack, answer_in, haystack
 
-from ..common.jobstore import atomic_write, check_fingerprint, json_line
+from ..common.jobstore import PARTIAL_SUFFIX, PROGRESS_FILE, JobStore, JobStoreError, atomic_write
 from ..common.ray_engine import JsonBatchActor, RayAddress, decode_all, ordered_map
-from ..common.records import LOAD_REJECT_KINDS, SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
+from ..common.records import SCREENSHOTS_DIR, DomQAExample, Reject, load_examples
 from ..errors import PrepareError
 
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "prepare-settings.json"
-PARTIAL_SUFFIX = ".partial"
 
 
 def default_template() -> PromptTemplate:
@@ -142,23 +140,29 @@ def prepare_dataset(
     splits = sorted({example.split for example in loaded.examples})
     _check_paths(source, out, splits)
     out.mkdir(parents=True, exist_ok=True)
-    _check_settings(out, settings)
-
-    previous = _PreviousResults.read(out, splits, resume=settings.resume)
-    previous.close()
-    todo = [example for example in loaded.examples if example.id not in previous.done]
-    writers = _PartialWriters(out)
+    old_splits = _report_splits(out)
+    store = _store(out, splits, settings)
+    todo = [example for example in loaded.examples if example.id not in store.done]
     try:
+        for index, reject in enumerate(loaded.rejects):  # recomputed each run; kept first in rejects.jsonl
+            key = _load_reject_key(index)
+            if key in store.done:
+                store.done.pop(key)
+            store.commit(key, {REJECTS_FILE: [reject.model_dump(mode="json")]}, {"kind": reject.kind})
         results = _fit_all(todo, settings, source=os.fspath(source))
         bar = tqdm(results, total=len(todo), desc="prepare", unit="ex", disable=not settings.progress)
         for example, outcome in zip(todo, bar, strict=True):
-            writers.write(example.split if isinstance(outcome, dict) else None, outcome)
+            if isinstance(outcome, Reject):
+                rows = {REJECTS_FILE: [outcome.model_dump(mode="json")]}
+            else:
+                rows = {f"{example.split}.jsonl": [outcome]}
+            store.commit(example.id, rows, _summary(outcome))
     finally:
-        writers.close()
+        store.close()
         _prepared_page.cache_clear()  # the last pages of this run (workers=1 fits in this process)
         _page_haystack.cache_clear()
     report = _finish(
-        out, source, settings, loaded.examples, loaded.rejects, resumed=len(loaded.examples) - len(todo)
+        store, source, settings, loaded.examples, loaded.rejects, len(loaded.examples) - len(todo), old_splits
     )
     if sum(report.written.values()) + report.rejected != report.inputs:  # pragma: no cover - a bug guard
         raise PrepareError(
@@ -179,7 +183,7 @@ def find_eval_split(out_dir: str | os.PathLike[str], requested: str | None = Non
     for name in EVAL_SPLITS:
         if (out / f"{name}.jsonl").is_file():
             return name
-    available = sorted(p.name.removesuffix(".jsonl") for p in out.glob("*.jsonl") if p.name != REJECTS_FILE)
+    available = sorted(p.name.removesuffix(".jsonl") for p in out.glob("*.jsonl") if p.name not in (REJECTS_FILE, PROGRESS_FILE))
     raise PrepareError(
         f"no evaluation split in {os.fspath(out_dir)!r} (neither eval.jsonl nor test.jsonl; available: "
         f"{', '.join(available) or 'none'}); pass --split NAME or set eval_split, or run `domvqa-train prepare`"
@@ -365,8 +369,8 @@ def _with_source(outcome: dict[str, Any] | Reject, source: str) -> dict[str, Any
 def _check_paths(source: str | os.PathLike[str], out: Path, splits: list[str]) -> None:
     """Refuse split names that clash with prepare's own files, and an output folder holding the source."""
     for split in splits:
-        if f"{split}.jsonl" == REJECTS_FILE:
-            raise PrepareError(f"split name {split!r} is reserved for the rejects file; rename that split")
+        if f"{split}.jsonl" in (REJECTS_FILE, PROGRESS_FILE):
+            raise PrepareError(f"split name {split!r} is reserved for prepare's own files; rename that split")
     if os.fspath(source).startswith("hf:"):
         return
     source_path = Path(source).resolve()
@@ -378,145 +382,29 @@ def _check_paths(source: str | os.PathLike[str], out: Path, splits: list[str]) -
             )
 
 
-def _check_settings(out: Path, settings: PrepareSettings) -> None:
-    """Refuse to resume into a folder prepared with other prompt settings; record the settings."""
-
-    def mismatch(found: Any) -> Exception:
-        return PrepareError(
-            f"{os.fspath(out)!r} was prepared with other settings ({found}); to start over there pass "
-            "resume=False (--no-resume), or choose another output folder"
-        )
-
-    check_fingerprint(out / SETTINGS_FILE, settings.fingerprint(), settings.resume, mismatch)
-
-
-@dataclass
-class _Stored:
-    """Where an earlier result lives: the file and byte range of its line."""
-
-    path: Path
-    offset: int
-    length: int
-    split: str | None  # None for a reject
-    tokens: int | None = None
-    answer_in_dom: bool = False
-    answer_in_prompt: bool = False
-    kind: str | None = None  # of a reject
-
-
-class _PreviousResults:
-    """Results already in ``out_dir`` by example id: partial files first (newest), then finished files.
-
-    Only the files prepare writes for ``splits`` are read; load rejects are not kept, because they
-    are recomputed from the source on every run.
-    """
-
-    def __init__(self, stored: dict[str, _Stored]) -> None:
-        self.done = stored
-        self._handles: dict[Path, Any] = {}
-
-    @classmethod
-    def read(cls, out: Path, splits: Iterable[str], *, resume: bool) -> _PreviousResults:
-        finished = [out / f"{split}.jsonl" for split in splits] + [out / REJECTS_FILE]
-        partials = [path.with_name(path.name + PARTIAL_SUFFIX) for path in finished]
-        if not resume:
-            for path in out.glob(f"*.jsonl{PARTIAL_SUFFIX}"):
-                path.unlink()
-            return cls({})
-        stored: dict[str, _Stored] = {}
-        for path in partials + finished:
-            if not path.is_file():
-                continue
-            is_reject = path.name.startswith(REJECTS_FILE)
-            for offset, length, row in _lines(path):
-                row_id = row.get("id")
-                if not isinstance(row_id, str) or row_id in stored:
-                    continue
-                if is_reject and row.get("kind") in LOAD_REJECT_KINDS:
-                    continue
-                if is_reject:
-                    stored[row_id] = _Stored(path, offset, length, None, kind=str(row.get("kind", "unknown")))
-                else:
-                    tokens = row.get("prompt_tokens")
-                    stored[row_id] = _Stored(
-                        path,
-                        offset,
-                        length,
-                        str(row.get("split")),
-                        tokens=tokens if isinstance(tokens, int) else None,
-                        answer_in_dom=row.get("answer_in_dom") is True,
-                        answer_in_prompt=row.get("answer_in_prompt") is True,
-                    )
-        return cls(stored)
-
-    def line(self, row_id: str) -> bytes:
-        """The stored JSON line (with its newline) of ``row_id``."""
-        where = self.done[row_id]
-        if where.path not in self._handles:
-            self._handles[where.path] = where.path.open("rb")
-        handle = self._handles[where.path]
-        handle.seek(where.offset)
-        return handle.read(where.length)
-
-    def close(self) -> None:
-        for handle in self._handles.values():
-            handle.close()
-        self._handles.clear()
-
-
-def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """(offset, length, parsed row) of each complete JSON line; a torn last line is skipped."""
-    offset = 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            length = len(raw)
-            if raw.endswith(b"\n"):
-                try:
-                    row = json.loads(raw)
-                except json.JSONDecodeError:
-                    row = None
-                if isinstance(row, dict):
-                    yield offset, length, row
-            offset += length
-
-
-class _PartialWriters:
-    """Append-only ``<split>.jsonl.partial`` and ``rejects.jsonl.partial`` files, one line per result."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.handles: dict[str | None, Any] = {}
-
-    def write(self, split: str | None, outcome: dict[str, Any] | Reject) -> None:
-        if split not in self.handles:
-            name = f"{split}.jsonl" if split is not None else REJECTS_FILE
-            self.handles[split] = (self.out / (name + PARTIAL_SUFFIX)).open("ab")
-        row = outcome.model_dump(mode="json") if isinstance(outcome, Reject) else outcome
-        handle = self.handles[split]
-        handle.write(json_line(row))
-        handle.flush()
-
-    def close(self) -> None:
-        for handle in self.handles.values():
-            handle.close()
-
-
-def _finish(
-    out: Path,
-    source: str | os.PathLike[str],
-    settings: PrepareSettings,
-    examples: list[DomQAExample],
-    load_rejects: list[Reject],
-    resumed: int,
-) -> PrepareReport:
-    """Assemble the final files in input order from earlier and new results; remove the partial files."""
-    old_splits = _report_splits(out)
-    splits = sorted({example.split for example in examples})
-    everything = _PreviousResults.read(out, splits, resume=True)  # new results are in the partial files
+def _store(out: Path, splits: list[str], settings: PrepareSettings) -> JobStore:
+    """The resumable output folder: one unit per example (its row in a split file, or its reject)."""
     try:
-        return _assemble(out, source, settings, examples, load_rejects, resumed, everything, old_splits)
-    finally:
-        everything.close()
+        return JobStore(
+            out,
+            [*(f"{split}.jsonl" for split in splits), REJECTS_FILE],
+            settings_file=SETTINGS_FILE,
+            fingerprint=settings.fingerprint(),
+            resume=settings.resume,
+        )
+    except JobStoreError as exc:
+        raise PrepareError(str(exc)) from None
+
+
+def _summary(outcome: dict[str, Any] | Reject) -> dict[str, Any]:
+    """What the report needs of one example's result, kept in the store's progress file."""
+    if isinstance(outcome, Reject):
+        return {"kind": outcome.kind}
+    return {
+        "tokens": outcome["prompt_tokens"],
+        "answer_in_dom": outcome["answer_in_dom"],
+        "answer_in_prompt": outcome["answer_in_prompt"],
+    }
 
 
 def _report_splits(out: Path) -> list[str]:
@@ -528,59 +416,63 @@ def _report_splits(out: Path) -> list[str]:
     return [str(split) for split in written] if isinstance(written, dict) else []
 
 
-def _assemble(
-    out: Path,
+def _finish(
+    store: JobStore,
     source: str | os.PathLike[str],
     settings: PrepareSettings,
     examples: list[DomQAExample],
     load_rejects: list[Reject],
     resumed: int,
-    everything: _PreviousResults,
     old_splits: list[str],
 ) -> PrepareReport:
-    by_split: dict[str, list[str]] = {}
-    reject_ids: list[str] = []
-    for example in examples:
-        stored = everything.done.get(example.id)
-        if stored is None:  # pragma: no cover - every example was written to a partial file above
-            raise PrepareError(f"internal error: no result for example {example.id!r}")
-        if stored.split is None:
-            reject_ids.append(example.id)
-        else:
-            by_split.setdefault(example.split, []).append(example.id)
-
-    rows = [everything.done[i] for ids in by_split.values() for i in ids]
+    """Write the final files in input order (load rejects first in the rejects file) and the report."""
+    out = store.out
+    keys = [_load_reject_key(i) for i in range(len(load_rejects))] + [e.id for e in examples]
+    done = {unit.key: unit for unit in store.finish(keys)}
+    if len(done) != len(keys):  # pragma: no cover - a bug guard: every example was committed above
+        raise PrepareError(f"internal error: {len(keys) - len(done)} examples have no result")
+    written: Counter[str] = Counter()
     kinds: Counter[str] = Counter(r.kind for r in load_rejects)
-    kinds.update(str(everything.done[i].kind) for i in reject_ids)
-    for split, ids in by_split.items():
-        atomic_write(out / f"{split}.jsonl", (everything.line(i) for i in ids))
-    reject_lines = [json_line(r.model_dump(mode="json")) for r in load_rejects]
-    reject_lines += [everything.line(i) for i in reject_ids]
-    atomic_write(out / REJECTS_FILE, reject_lines)
+    rows = []
+    for example in examples:
+        unit = done[example.id]
+        if REJECTS_FILE in unit.ranges:
+            kinds[str(unit.summary.get("kind", "unknown"))] += 1
+        else:
+            written[example.split] += 1
+            rows.append(unit.summary)
+    present = {f"{split}.jsonl" for split in written} | {REJECTS_FILE}
+    for name in store.files:  # a split with no written row has no file, as before
+        if name not in present:
+            (out / name).unlink(missing_ok=True)
     for split in old_splits:
-        if split not in by_split:
+        if split not in written:
             (out / f"{split}.jsonl").unlink(missing_ok=True)  # an earlier run's split this input lacks
-    for partial in out.glob(f"*.jsonl{PARTIAL_SUFFIX}"):
-        partial.unlink()
-
-    written = len(rows)
+    tokens = [r["tokens"] for r in rows if isinstance(r.get("tokens"), int)]
     report = PrepareReport(
         source=os.fspath(source),
         out_dir=os.fspath(out),
         settings=settings.fingerprint(),
         inputs=len(examples) + len(load_rejects),
-        written={split: len(ids) for split, ids in sorted(by_split.items())},
-        rejected=len(load_rejects) + len(reject_ids),
+        written=dict(sorted(written.items())),
+        rejected=len(load_rejects) + sum(1 for e in examples if REJECTS_FILE in done[e.id].ranges),
         rejects_by_kind=dict(kinds.most_common()),
         resumed=resumed,
-        fit_share=written / len(examples) if examples else None,
-        prompt_tokens=_token_stats([r.tokens for r in rows if r.tokens is not None]),
-        answers_in_dom=sum(r.answer_in_dom for r in rows),
-        answers_in_prompt=sum(r.answer_in_prompt for r in rows),
-        answers_lost_by_pruning=sum(r.answer_in_dom and not r.answer_in_prompt for r in rows),
+        fit_share=len(rows) / len(examples) if examples else None,
+        prompt_tokens=_token_stats(tokens),
+        answers_in_dom=sum(r.get("answer_in_dom") is True for r in rows),
+        answers_in_prompt=sum(r.get("answer_in_prompt") is True for r in rows),
+        answers_lost_by_pruning=sum(
+            r.get("answer_in_dom") is True and r.get("answer_in_prompt") is not True for r in rows
+        ),
     )
     atomic_write(out / REPORT_FILE, [report.model_dump_json(indent=2) + "\n"])
     return report
+
+
+def _load_reject_key(index: int) -> str:
+    """The store key of the ``index``-th load reject (recomputed from the source on every run)."""
+    return f"load-reject:{index}"
 
 
 def _token_stats(tokens: list[int]) -> TokenStats:
