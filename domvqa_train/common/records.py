@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from domprune.conversation import ConversationError, parse_conversation, screenshot_path
 from domprune.parse import decode_bytes
+from domprune.sources import HF_PREFIX, SourceError, is_html_file, source_kind
 
 from ..errors import DataSourceError
 from .images import image_format
@@ -54,7 +55,6 @@ Format = Literal["auto", "conversations", "raw", "jsonl", "hf"]
 RecordShape = Literal["conversations", "raw", "jsonl"]
 
 DEFAULT_SPLIT = "train"
-HF_PREFIX = "hf:"
 _ID_KEYS = ("id", "example_id", "annotation_id", "uid")
 LOAD_REJECT_KINDS = frozenset(
     {
@@ -269,15 +269,19 @@ def _base_dir(source: str | os.PathLike[str]) -> Path | None:
 def _read_source(source: str | os.PathLike[str], fmt: Format) -> tuple[Iterator[_Located], str]:
     """Open ``source``: its records with their location, and a name for reject reports."""
     text = os.fspath(source)
-    if text.startswith(HF_PREFIX):
+    try:
+        kind = source_kind(text)
+    except SourceError as exc:
+        raise DataSourceError(f"data source {exc}") from None
+    if kind == "hub":
         return _iter_hub(text[len(HF_PREFIX) :]), text
     path = Path(text)
-    if not path.exists():
+    if kind == "html_file" or (kind == "html_folder" and any(map(is_html_file, path.rglob("*")))):
         raise DataSourceError(
-            f"data source {text!r} does not exist; give a JSON/JSONL file, a "
-            "datasets.save_to_disk folder, or hf:NAME"
+            f"{text!r} holds HTML pages without questions; make question/answer records from it first "
+            "(domvqa-train generate), or give a JSON/JSONL file, a datasets.save_to_disk folder, or hf:NAME"
         )
-    if path.is_dir():
+    if kind in ("dataset_folder", "html_folder"):  # a folder of neither says why load_from_disk refused it
         return _iter_disk_dataset(path), text
     if fmt == "hf":
         raise DataSourceError(

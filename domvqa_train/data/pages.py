@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from domprune.parse import decode_bytes
+from domprune.sources import SourceError, is_html_file, source_kind
 
-from ..common.records import HF_PREFIX, read_records, record_screenshot
+from ..common.records import read_records, record_screenshot
 from ..errors import DataSourceError
 
-HTML_SUFFIXES = (".html", ".htm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PAGE_ID_KEYS = ("id", "page_id", "action_uid", "annotation_id", "uid")
 
@@ -73,13 +73,17 @@ def read_pages(
     """The pages of ``source`` in order; raises :class:`DataSourceError` when the source cannot be read."""
     text = os.fspath(source)
     path = Path(text)
-    if not text.startswith(HF_PREFIX) and path.is_dir() and not _is_dataset_folder(path):
+    try:
+        kind = source_kind(text)
+    except SourceError as exc:
+        raise DataSourceError(str(exc)) from None
+    if kind == "html_folder":
         yield from _html_folder(path, max_bytes)
         return
-    if not text.startswith(HF_PREFIX) and path.is_file() and path.suffix.lower() in HTML_SUFFIXES:
+    if kind == "html_file":
         yield from _html_files([path], path.parent, max_bytes)
         return
-    base = None if text.startswith(HF_PREFIX) else (path if path.is_dir() else path.parent)
+    base = None if kind == "hub" else (path if path.is_dir() else path.parent)
     seen: dict[str, str] = {}  # page id -> hash of its HTML
     for item in read_records(text):
         origin = f"{text}:{item.line}" if item.line is not None else f"{text} {item.where or ''}".strip()
@@ -107,12 +111,8 @@ def read_pages(
         # else: another question about a page already read
 
 
-def _is_dataset_folder(path: Path) -> bool:
-    return any((path / name).is_file() for name in ("dataset_info.json", "dataset_dict.json", "state.json"))
-
-
 def _html_folder(folder: Path, max_bytes: int) -> Iterator[Page | PageReject]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in HTML_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_html_file(p))
     if not files:
         raise DataSourceError(
             f"{os.fspath(folder)!r} holds no .html/.htm files and is not a datasets.save_to_disk folder; "
