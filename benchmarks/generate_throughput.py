@@ -2,8 +2,8 @@
 
 Two servers on 127.0.0.1, in the same run:
 
-- ``transformers-serve``: a tiny random Qwen2 (``domvqa_train.tiny``; or ``--model-dir``) served by
-  ``transformers serve`` (``domvqa_train.local_server.serve_locally``): a compute-bound local model. It
+- ``transformers-serve``: a tiny random Qwen2 (``domvqa_train.testing.tiny``; or ``--model-dir``) served by
+  ``transformers serve`` (``domvqa_train.testing.local_server.serve_locally``): a compute-bound local model. It
   writes junk, so nearly every page ends as a reject; the pipeline (prune, request, parse, ground,
   write) does the same work either way;
 - ``latency-server``: a server of this script that answers every request after ``--latency`` seconds
@@ -11,7 +11,7 @@ Two servers on 127.0.0.1, in the same run:
   latency-bound endpoint, like a remote API.
 
 The same pages (``--corpus``: the first ``--pages`` pages of the corpora, round robin; otherwise
-synthetic product pages) go through ``domvqa_train.generate.generate_dataset`` once per server and
+synthetic product pages) go through ``domvqa_train.data.generate.generate_dataset`` once per server and
 ``--concurrency`` value, each into a fresh folder: the DOM pruned to ``--context-budget`` tokens,
 ``--max-tokens`` completion tokens per request, ``--repeat`` times, interleaved. Reported per server
 and concurrency (medians over the repeats): wall time, pages/s, the ratio to the first concurrency on
@@ -40,9 +40,9 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from domvqa_train.endpoint import ChatClient, EndpointSettings
-from domvqa_train.generate import EndpointGenerator, GenerateSettings, generate_dataset
-from domvqa_train.local_server import serve_locally
+from domvqa_train.common.endpoint import ChatClient, EndpointSettings
+from domvqa_train.data.generate import EndpointGenerator, GenerateSettings, generate_dataset
+from domvqa_train.testing.local_server import serve_locally
 
 
 def write_pages(folder: Path, corpus: str | None, n: int) -> Path:
@@ -208,7 +208,7 @@ def main() -> int:
     if args.model_dir:
         model_dir = Path(args.model_dir)
     else:
-        from domvqa_train.tiny import build_tiny_model
+        from domvqa_train.testing.tiny import build_tiny_model
 
         model_dir = build_tiny_model(out / "model")
     with serve_locally(model_dir, log_path=out / "serve.log") as url:

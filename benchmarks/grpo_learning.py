@@ -83,7 +83,7 @@ def make_records(n: int, fields: int, palette: int, split: str, rng: random.Rand
 def write_and_prepare(records: list[dict], data: Path, prepared: Path) -> Any:
     """Write the raw records as JSONL and prepare them (256-token prompts); returns prepare's report."""
     from domprune import PromptTemplate
-    from domvqa_train.prepare import PrepareSettings, prepare_dataset
+    from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 
     data.write_text(
         "".join(json.dumps({k: v for k, v in r.items() if k != "page_colours"}) + "\n" for r in records),
@@ -116,7 +116,7 @@ def stop_at_validation_target(val, args) -> Any:
     """
     from transformers import TrainerCallback
 
-    from domvqa_train.modelio import LoadedModel, generate
+    from domvqa_train.common.modelio import LoadedModel, generate
     from domvqa_train.rewards import exact_match_reward
 
     class StopAtTarget(TrainerCallback):
@@ -167,8 +167,8 @@ def sharpen_output(model_dir: Path, factor: float) -> Path:
 
 def warm_up(model_dir: Path, out_dir: Path, prepared: Path, val, args) -> dict:
     """The package's ``sft`` warm-up (``SftRun``) on the ``warm`` split, stopped at the validation target."""
-    from domvqa_train.settings import TrainSettings
-    from domvqa_train.sft import SftRun
+    from domvqa_train.training.settings import TrainSettings
+    from domvqa_train.training.sft import SftRun
 
     settings = TrainSettings(
         model=str(model_dir),
@@ -213,7 +213,7 @@ def evaluate(model: str, dataset, page_colours: dict[str, list[str]], seed: int 
     import torch
     from datasets import concatenate_datasets
 
-    from domvqa_train.evaluate import EvalSettings, evaluate_models
+    from domvqa_train.evaluation.eval import EvalSettings, evaluate_models
     from domvqa_train.rewards import extract_boxed
 
     settings = EvalSettings(max_new_tokens=8, batch_size=32, rewards={"exact_match": 1.0})
@@ -274,8 +274,8 @@ def score_completion_positions_only() -> bool:
 
 def grpo_run(name: str, base: Path, warm: Path, out: Path, args, reward_funcs=None) -> tuple[Any, float]:
     """One GRPO run continuing the warm adapter through ``TrlGrpoBackend``; returns (report, seconds)."""
-    from domvqa_train.backends.trl_grpo import TrlGrpoBackend
-    from domvqa_train.settings import TrainSettings
+    from domvqa_train.training.settings import TrainSettings
+    from domvqa_train.training.train import TrlGrpoBackend
 
     settings = TrainSettings(
         model=str(base),
@@ -366,7 +366,7 @@ _GRPO_KEYS = ("steps", "prompts", "generations", "max_completion_length", "lr", 
 def evaluate_on_fresh_pages(results: dict[str, dict], n: int, out: Path) -> dict[str, Any]:
     """Greedy and sampled scores of the warm model and of every run's adapter on ``n`` new pages
     (a random stream of their own: none of them was seen in training, warm-up stopping or testing)."""
-    from domvqa_train.prepare import load_prepared
+    from domvqa_train.prompts.prepare import load_prepared
 
     args = next(iter(results.values()))["args"]
     records = make_records(n, args["fields"], args["colours"], "fresh", random.Random(args["seed"] + 2))
@@ -519,8 +519,8 @@ def main() -> int:
     if not args.fields <= args.colours <= len(COLOURS):
         parser.error(f"--colours must be between --fields and {len(COLOURS)}")
 
-    from domvqa_train.prepare import load_prepared
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.prompts.prepare import load_prepared
+    from domvqa_train.testing.tiny import build_tiny_model
 
     started = time.perf_counter()
     out = Path(args.out)

@@ -1,7 +1,7 @@
 """How long does one GRPO step of a Holo1-3B-sized model take at 16K prompt tokens, and how much memory?
 
 A randomly initialised Qwen2.5-VL with Holo1-3B's architecture (Qwen2.5-VL-3B: 3.75B parameters, see
-``domvqa_train.tiny.Qwen2_5_VLSize`` for where each size comes from) is written to ``--out``/model, long
+``domvqa_train.testing.tiny.Qwen2_5_VLSize`` for where each size comes from) is written to ``--out``/model, long
 synthetic product pages are pruned by ``prepare_dataset`` so that each whole chat prompt fits
 ``--prompt-tokens`` tokens of the model's tokenizer, and GRPO trains the package's LoRA adapter through
 ``TrlGrpoBackend`` (bf16 on a GPU, gradient checkpointing on, ``--num-generations`` completions of one
@@ -208,7 +208,7 @@ def device_info() -> dict[str, Any]:
 
 def model_size(args: argparse.Namespace) -> Any:
     """Holo1-3B's size with the command line's overrides."""
-    from domvqa_train.tiny import HOLO1_3B_SIZE, Qwen2_5_VLSize
+    from domvqa_train.testing.tiny import HOLO1_3B_SIZE, Qwen2_5_VLSize
 
     overrides = {
         "hidden_size": args.hidden,
@@ -234,7 +234,7 @@ def random_model(
     out: Path, size: Any, args: argparse.Namespace, dtype: str, device: str
 ) -> tuple[Path, bool]:
     """Build the random model in ``out``, or reuse the one there if it has the same size, seed and dtype."""
-    from domvqa_train.tiny import RANDOM_MODEL_FILE, build_random_qwen2_5_vl, random_model_info
+    from domvqa_train.testing.tiny import RANDOM_MODEL_FILE, build_random_qwen2_5_vl, random_model_info
 
     wanted = json.loads(json.dumps(random_model_info(size, seed=args.seed, dtype=dtype)))
     recorded = out / RANDOM_MODEL_FILE
@@ -252,7 +252,7 @@ def random_model(
 
 def prepared_data(out: Path, args: argparse.Namespace) -> Any:
     """Write ``--examples`` long pages and prune them with ``prepare_dataset`` to ``--prompt-tokens``."""
-    from domvqa_train.prepare import PrepareSettings, prepare_dataset
+    from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 
     rng = random.Random(args.seed)
     rows = []
@@ -367,7 +367,7 @@ def plan_estimate(settings: Any, prompt_tokens: int, cuda: bool) -> dict[str, An
     """``domvqa-train plan``'s estimate for these settings and the longest prompt (GiB per phase and at the peak)."""
     import torch
 
-    from domvqa_train.plan import estimate_memory
+    from domvqa_train.training.plan import estimate_memory
 
     memory = torch.cuda.get_device_properties(0).total_memory if cuda else 80 * 2**30
     estimate = estimate_memory(
@@ -460,10 +460,10 @@ def main() -> int:
 
     import torch
 
-    from domvqa_train.backends.trl_grpo import TrlGrpoBackend, prompt_lengths
-    from domvqa_train.prepare import load_prepared
-    from domvqa_train.settings import LoraSettings, TrainSettings
-    from domvqa_train.tiny import HOLO1_3B_SIZE, tiny_tokenizer
+    from domvqa_train.prompts.prepare import load_prepared
+    from domvqa_train.testing.tiny import HOLO1_3B_SIZE, tiny_tokenizer
+    from domvqa_train.training.settings import LoraSettings, TrainSettings
+    from domvqa_train.training.train import TrlGrpoBackend, prompt_lengths
 
     started = time.perf_counter()
     cuda = torch.cuda.is_available()

@@ -2,14 +2,14 @@
 
 ``--records`` records (synthetic product pages, one question each, screenshot-free) are labelled with
 ``--attempts`` attempts of ``--max-new-tokens`` tokens each, prompts fitted to ``--prompt-budget`` tokens
-exactly as ``prepare`` fits them, by ``domvqa_train.label.label_dataset`` with:
+exactly as ``prepare`` fits them, by ``domvqa_train.data.label.label_dataset`` with:
 
-- ``local gb=N``: the policy in this process (``LocalPolicy`` over ``domvqa_train.modelio``), N sequences per
+- ``local gb=N``: the policy in this process (``LocalPolicy`` over ``domvqa_train.common.modelio``), N sequences per
   ``generate`` call, for each N of ``--generation-batch``;
 - ``endpoint c=N``: the same model served by ``transformers serve`` on 127.0.0.1 (``EndpointPolicy``, N
   requests in flight), the way the original labelled through an API.
 
-The model is a tiny random Qwen2 (``domvqa_train.tiny``) unless ``--model-dir`` names one. Each setting
+The model is a tiny random Qwen2 (``domvqa_train.testing.tiny``) unless ``--model-dir`` names one. Each setting
 runs ``--repeat`` times, interleaved; the medians and the ratio to the first local setting are
 reported. ``label_throughput.json`` in ``--out`` holds every number and the command.
 
@@ -30,11 +30,11 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from domvqa_train.endpoint import ChatClient, EndpointSettings
-from domvqa_train.label import EndpointPolicy, LabelSettings, LocalPolicy, label_dataset
-from domvqa_train.local_server import serve_locally
-from domvqa_train.modelio import load_for_inference
-from domvqa_train.prepare import PrepareSettings
+from domvqa_train.common.endpoint import ChatClient, EndpointSettings
+from domvqa_train.common.modelio import load_for_inference
+from domvqa_train.data.label import EndpointPolicy, LabelSettings, LocalPolicy, label_dataset
+from domvqa_train.prompts.prepare import PrepareSettings
+from domvqa_train.testing.local_server import serve_locally
 
 
 def write_records(path: Path, n: int) -> Path:
@@ -69,7 +69,7 @@ def main() -> int:
     if args.model_dir:
         model_dir = Path(args.model_dir)
     else:
-        from domvqa_train.tiny import build_tiny_model
+        from domvqa_train.testing.tiny import build_tiny_model
 
         model_dir = build_tiny_model(out / "model")
     prepare = PrepareSettings(prompt_budget=args.prompt_budget, progress=False)

@@ -67,8 +67,8 @@ def main() -> None:
 
     import domprune
     from domprune.integrations import PruneBatch
-    from domvqa_train.data import load_examples
-    from domvqa_train.prepare import PrepareSettings, default_template, prepare_dataset
+    from domvqa_train.common.records import load_examples
+    from domvqa_train.prompts.prepare import PrepareSettings, default_template, prepare_dataset
 
     records = build_records(args.corpus, args.records)
     work = Path(tempfile.mkdtemp(prefix="prepare-scale-"))

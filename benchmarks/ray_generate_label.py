@@ -39,15 +39,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from generate_throughput import latency_server, write_pages
 from label_throughput import write_records
 
-from domvqa_train.endpoint import ChatClient, EndpointSettings
-from domvqa_train.generate import (
+from domvqa_train.common.endpoint import ChatClient, EndpointSettings
+from domvqa_train.data.generate import (
     EndpointGenerator,
     GenerateSettings,
     RulesGenerator,
     generate_dataset,
 )
-from domvqa_train.label import LabelSettings, LocalPolicy, PolicyModel, label_dataset
-from domvqa_train.prepare import PrepareSettings
+from domvqa_train.data.label import LabelSettings, LocalPolicy, PolicyModel, label_dataset
+from domvqa_train.prompts.prepare import PrepareSettings
 
 FILES = {"generate": ("qa.jsonl", "rejects.jsonl"), "label": ("labels.jsonl", "rejects.jsonl")}
 
@@ -79,7 +79,7 @@ def main() -> int:
     few_records.write_text(
         "".join(records.read_text(encoding="utf-8").splitlines(True)[:2]), encoding="utf-8"
     )
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.testing.tiny import build_tiny_model
 
     model = PolicyModel(str(build_tiny_model(out / "model")), dtype="float32")
 

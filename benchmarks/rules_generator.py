@@ -1,9 +1,9 @@
 """How many checkable questions does ``generate --generator rules`` write per real page, and how many survive grounding?
 
 Every page of the corpora (``--corpus``, the folder of ``../shared/corpora`` or one corpus) goes through
-the package's own page function, ``domvqa_train.generate.generate_page``, twice in the same run:
+the package's own page function, ``domvqa_train.data.generate.generate_page``, twice in the same run:
 
-- ``rules``: :class:`domvqa_train.generate.RulesGenerator` (tables, definition lists, form labels,
+- ``rules``: :class:`domvqa_train.data.generate.RulesGenerator` (tables, definition lists, form labels,
   "Label: value", title and h1, meta and JSON-LD facts, several wordings);
 - ``bench-synthetic``: the benchmark's synthetic question generator
   (``domprune.bench.questions.synthetic_questions``: label/value pairs only, one wording), as the
@@ -33,9 +33,9 @@ from typing import Any
 from domprune.bench.corpora import load_corpus
 from domprune.bench.questions import synthetic_questions
 from domprune.bench.records import PageReadError
-from domvqa_train.generate import GenerateSettings, Proposal, RulesGenerator, generate_page
-from domvqa_train.generator_prompt import ParsedResponse, ProposedQA, UnusableResponse
-from domvqa_train.pages import Page
+from domvqa_train.data.generate import GenerateSettings, Proposal, RulesGenerator, generate_page
+from domvqa_train.data.generator_prompt import ParsedResponse, ProposedQA, UnusableResponse
+from domvqa_train.data.pages import Page
 
 
 class SyntheticBaseline:

@@ -1,17 +1,23 @@
 """domvqa_train: GRPO LoRA training on DOM question answering, with prompts pruned to fit a token budget."""
 
-from .backends.base import TrainingBackend, TrainReport, available_backends, create_backend, get_backend
-from .data import DomQAExample, LoadResult, Reject, load_examples
-from .endpoint import ChatClient, EndpointSettings
+from .common.endpoint import ChatClient, EndpointSettings
+from .common.modelio import load_for_inference
+from .common.records import DomQAExample, LoadResult, Reject, load_examples
+from .data.filter import FilterDataSettings, FilterReport, filter_data
+from .data.generate import (
+    EndpointGenerator,
+    GenerateReport,
+    GenerateSettings,
+    RulesGenerator,
+    generate_dataset,
+)
+from .data.label import EndpointPolicy, LabelReport, LabelSettings, LocalPolicy, label_dataset
 from .errors import DomVQAError
-from .evaluate import EvalReport, EvalSettings, evaluate_models
-from .filter_data import FilterDataSettings, FilterReport, filter_data
-from .generate import EndpointGenerator, GenerateReport, GenerateSettings, RulesGenerator, generate_dataset
-from .label import EndpointPolicy, LabelReport, LabelSettings, LocalPolicy, label_dataset
-from .modelio import load_for_inference
-from .prepare import PrepareReport, PrepareSettings, load_prepared, prepare_dataset
+from .evaluation.eval import EvalReport, EvalSettings, evaluate_models
+from .prompts.prepare import PrepareReport, PrepareSettings, load_prepared, prepare_dataset
 from .rewards import REWARDS, build_reward_funcs, normalize_answer
-from .settings import TrainSettings
+from .training.backends import TrainingBackend, TrainReport, available_backends, create_backend, get_backend
+from .training.settings import TrainSettings
 
 __all__ = [
     "REWARDS",

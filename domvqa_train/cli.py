@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import DomVQAError, PrepareError
-from .settings import TrainSettings, launched_processes
+from .training.settings import TrainSettings, launched_processes
 
 EXIT_ERROR = 2
 
@@ -161,7 +161,7 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
         ]
     data: dict[str, Any] = {}
     if args.config:
-        from .settings import read_settings_file
+        from .training.settings import read_settings_file
 
         data = read_settings_file(args.config)
     for key, value in flags.items():
@@ -171,7 +171,7 @@ def _load_settings(args: argparse.Namespace) -> TrainSettings:
 
 
 def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = True, **engine: Any) -> Any:
-    from .prepare import PrepareSettings
+    from .prompts.prepare import PrepareSettings
 
     return _validated(
         PrepareSettings,
@@ -190,7 +190,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     settings = _load_settings(args)
     if not settings.data:
         raise DomVQAError("no data to prepare: pass --data FILE (or set `data` in the settings file)")
-    from .prepare import prepare_dataset
+    from .prompts.prepare import prepare_dataset
 
     engine = {"engine": args.engine, "ray_address": args.ray_address}
     report = prepare_dataset(
@@ -215,10 +215,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings.check_batch(launched_processes())  # before the heavy imports and the model load
     settings.check_environment()
     if settings.push_to_hub:
-        from .hub import check_hub_access
+        from .training.hub import check_hub_access
 
         check_hub_access(settings.push_to_hub)
-    from .backends import create_backend
+    from .training.backends import create_backend
 
     _print_run_summary(create_backend(settings).train())
     return 0
@@ -231,14 +231,14 @@ def cmd_sft(args: argparse.Namespace) -> int:
         return 0
     settings.check_batch(launched_processes())
     settings.check_environment()
-    from .sft import SftRun
+    from .training.sft import SftRun
 
     _print_run_summary(SftRun(settings).train())
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import estimate_memory, parse_memory
+    from .training.plan import estimate_memory, parse_memory
 
     settings = _load_settings(args)
     estimate = estimate_memory(
@@ -253,15 +253,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import EvalSettings, evaluate_models
-    from .prepare import find_eval_split, load_prepared
+    from .evaluation.eval import EvalSettings, evaluate_models
+    from .prompts.prepare import find_eval_split, load_prepared
 
     settings = _load_settings(args)
     split = find_eval_split(settings.prepared_dir, args.split or settings.eval_split)
     inputs = args.inputs or ("both" if settings.use_screenshots else "dom")
     dataset = load_prepared(settings.prepared_dir, split)
     if inputs != "dom":
-        from .screenshots import resolve_screenshots
+        from .common.screenshots import resolve_screenshots
 
         dataset = resolve_screenshots(dataset, settings.prepared_dir)
     eval_settings = _validated(
@@ -284,7 +284,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analyze import analyze
+    from .evaluation.analyze import analyze
 
     analysis = analyze(args.eval_dirs, args.out, baseline=args.baseline)
     print(analysis.summary())
@@ -294,16 +294,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def _first(dataset: Any, n: int, settings: TrainSettings, prepared_dir: str) -> Any:
     """The first ``n`` rows; with screenshots, their paths resolved (from ``prepared_dir`` and the raw data)."""
-    from .screenshots import resolve_screenshots
+    from .common.screenshots import resolve_screenshots
 
     dataset = dataset.select(range(min(n, len(dataset))))
     return resolve_screenshots(dataset, prepared_dir) if settings.use_screenshots else dataset
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .modelio import generate, load_for_inference
-    from .prepare import find_eval_split, load_prepared, prepare_dataset
-    from .screenshots import load_image
+    from .common.modelio import generate, load_for_inference
+    from .common.screenshots import load_image
+    from .prompts.prepare import find_eval_split, load_prepared, prepare_dataset
 
     settings = _load_settings(args)
     if args.examples:
@@ -444,7 +444,7 @@ def _validated(cls: Any, **values: Any) -> Any:
     """``cls(**values)``, with a validation error as one line naming the options."""
     from pydantic import ValidationError
 
-    from .settings import SettingsError, format_validation_error
+    from .training.settings import SettingsError, format_validation_error
 
     try:
         return cls(**values)
@@ -453,7 +453,7 @@ def _validated(cls: Any, **values: Any) -> Any:
 
 
 def _client(args: argparse.Namespace, model: str | None, prefix: str = "") -> Any:
-    from .endpoint import ChatClient, EndpointSettings
+    from .common.endpoint import ChatClient, EndpointSettings
 
     name = prefix.replace("-", "_")
     if not model:
@@ -477,7 +477,7 @@ def _client(args: argparse.Namespace, model: str | None, prefix: str = "") -> An
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import EndpointGenerator, GenerateSettings, RulesGenerator, generate_dataset
+    from .data.generate import EndpointGenerator, GenerateSettings, RulesGenerator, generate_dataset
 
     kind = args.generator or ("endpoint" if args.endpoint else None)
     if kind is None:
@@ -509,7 +509,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from .label import EndpointPolicy, LabelSettings, LLMJudge, LocalPolicy, PolicyModel, label_dataset
+    from .data.label import EndpointPolicy, LabelSettings, LLMJudge, LocalPolicy, PolicyModel, label_dataset
 
     run = _load_settings(args)
     settings = _validated(
@@ -531,7 +531,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     if args.endpoint:
         labeller: Any = EndpointPolicy(_client(args, args.model))
     else:
-        from .modelio import is_vision_language, load_config
+        from .common.modelio import is_vision_language, load_config
 
         images = settings.images and is_vision_language(load_config(run.model))
         model = PolicyModel(run.model, run.attn_implementation, run.dtype, images)
@@ -543,7 +543,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
-    from .filter_data import FilterDataSettings, filter_data
+    from .data.filter import FilterDataSettings, filter_data
 
     settings = _validated(
         FilterDataSettings,
@@ -564,7 +564,7 @@ _COMMANDS.update(generate=cmd_generate, label=cmd_label, filter=cmd_filter)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``domvqa-train``; returns the exit status."""
     args = _build_parser().parse_args(argv)
-    from .noise import quiet_third_party
+    from .common.noise import quiet_third_party
 
     with quiet_third_party(verbose=args.verbose):
         return _run(args)

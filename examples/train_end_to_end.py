@@ -16,12 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from domvqa_train.backends import create_backend
+from domvqa_train.common.modelio import generate, load_for_inference
 from domvqa_train.errors import DomVQAError
-from domvqa_train.evaluate import EvalSettings, evaluate_models
-from domvqa_train.modelio import generate, load_for_inference
-from domvqa_train.prepare import PrepareSettings, find_eval_split, load_prepared, prepare_dataset
-from domvqa_train.settings import TrainSettings
+from domvqa_train.evaluation.eval import EvalSettings, evaluate_models
+from domvqa_train.prompts.prepare import PrepareSettings, find_eval_split, load_prepared, prepare_dataset
+from domvqa_train.training.backends import create_backend
+from domvqa_train.training.settings import TrainSettings
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,7 +39,7 @@ def main() -> int:
 
     model = args.model
     if model is None:
-        from domvqa_train.tiny import build_tiny_model
+        from domvqa_train.testing.tiny import build_tiny_model
 
         model = str(build_tiny_model(out / "tiny-model", "qwen2_5_vl"))
         print(f"built a tiny random model in {model}")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from domvqa_train.analyze import analyze, read_analysis
 from domvqa_train.errors import SettingsError
-from domvqa_train.evaluate import EvalReport, EvalSettings, ModelScores, score_completions
+from domvqa_train.evaluation.analyze import analyze, read_analysis
+from domvqa_train.evaluation.eval import EvalReport, EvalSettings, ModelScores, score_completions
 
 # id, question, answers, prompt tokens, dom difficulty, answer in DOM, answer in prompt
 EXAMPLES = [

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from domvqa_train.endpoint import ChatClient, EndpointError, EndpointSettings
-from domvqa_train.generate import EndpointGenerator, GenerateSettings, generate_dataset
-from domvqa_train.label import EndpointPolicy, LabelSettings, label_dataset
-from domvqa_train.local_server import serve_locally
-from domvqa_train.prepare import PrepareSettings
+from domvqa_train.common.endpoint import ChatClient, EndpointError, EndpointSettings
+from domvqa_train.data.generate import EndpointGenerator, GenerateSettings, generate_dataset
+from domvqa_train.data.label import EndpointPolicy, LabelSettings, label_dataset
+from domvqa_train.prompts.prepare import PrepareSettings
+from domvqa_train.testing.local_server import serve_locally
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         pytest.importorskip(
             module, reason="transformers serve needs transformers[serving] (pip install -e '.[dev]')"
         )
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.testing.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("serve")
     model = build_tiny_model(root / "tiny")
@@ -100,7 +100,7 @@ def test_a_killed_parent_leaves_no_server(served: tuple[str, str]) -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("the parent-death signal is Linux's")
     code = (
-        "import sys, time\nfrom domvqa_train.local_server import serve_locally\n"
+        "import sys, time\nfrom domvqa_train.testing.local_server import serve_locally\n"
         "with serve_locally(sys.argv[1]) as url:\n    print(url, flush=True)\n    time.sleep(300)"
     )
     parent = subprocess.Popen([sys.executable, "-c", code, served[1]], stdout=subprocess.PIPE, text=True)

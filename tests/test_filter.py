@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domvqa_train.cli import main
-from domvqa_train.filter_data import FilterDataSettings, FilterError, KeepRange, filter_data
-from domvqa_train.prepare import PrepareSettings, prepare_dataset
+from domvqa_train.data.filter import FilterDataSettings, FilterError, KeepRange, filter_data
+from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 
 
 def record(i: int, dom: float | None, img: float | None = None, **extra: Any) -> dict[str, Any]:

@@ -21,16 +21,16 @@ from openai_stub import Reply, StubServer, error_body, user_text
 from PIL import Image
 
 from domvqa_train.cli import main
-from domvqa_train.data import load_examples
-from domvqa_train.endpoint import ChatClient, EndpointError, EndpointSettings
-from domvqa_train.generate import (
+from domvqa_train.common.endpoint import ChatClient, EndpointError, EndpointSettings
+from domvqa_train.common.jobstore import JobStoreError
+from domvqa_train.common.records import load_examples
+from domvqa_train.data.generate import (
     EndpointGenerator,
     GenerateSettings,
     RulesGenerator,
     generate_dataset,
 )
-from domvqa_train.jobstore import JobStoreError
-from domvqa_train.local_server import free_port
+from domvqa_train.testing.local_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domvqa_train.generator_prompt import (
+from domvqa_train.data.generator_prompt import (
     ProposedQA,
     UnusableResponse,
     build_messages,
     parse_questions,
     response_format,
 )
-from domvqa_train.grounding import answer_in_page, answer_type, ground_questions
-from domvqa_train.rules import page_facts, rules_questions
+from domvqa_train.data.grounding import answer_in_page, answer_type, ground_questions
+from domvqa_train.data.rules import page_facts, rules_questions
 
 PAGE = """<html><head><title>Trail boot</title>
 <meta property="og:site_name" content="Peak Outfitters">

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domvqa_train.jobstore import PROGRESS_FILE, JobStore, JobStoreError
+from domvqa_train.common.jobstore import PROGRESS_FILE, JobStore, JobStoreError
 
 FILES = ["out.jsonl", "rejects.jsonl"]
 

@@ -12,9 +12,9 @@ from openai_stub import Reply, StubServer, user_text
 from PIL import Image
 
 from domvqa_train.cli import main
-from domvqa_train.data import load_examples
-from domvqa_train.endpoint import ChatClient, EndpointSettings
-from domvqa_train.label import (
+from domvqa_train.common.endpoint import ChatClient, EndpointSettings
+from domvqa_train.common.records import load_examples
+from domvqa_train.data.label import (
     EndpointPolicy,
     LabelSettings,
     LLMJudge,
@@ -23,7 +23,7 @@ from domvqa_train.label import (
     label_batch,
     label_dataset,
 )
-from domvqa_train.prepare import PrepareSettings, fit_example
+from domvqa_train.prompts.prepare import PrepareSettings, fit_example
 
 PAGE = "<html><body><h1>Ridge boot</h1><table><tr><th>Weight</th><td>540 g</td></tr></table>{extra}</body></html>"
 
@@ -207,7 +207,7 @@ def test_label_batch_is_a_plain_function(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.testing.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny")
     return {"text": build_tiny_model(root / "qwen2"), "vl": build_tiny_model(root / "vl", "qwen2_5_vl")}
@@ -227,7 +227,7 @@ def test_local_policy_labels_with_the_tiny_model(tmp_path: Path, tiny_models: di
 
 @pytest.mark.slow
 def test_local_vision_policy_labels_screenshots(tmp_path: Path, tiny_models: dict[str, Path]) -> None:
-    from domvqa_train.modelio import load_for_inference
+    from domvqa_train.common.modelio import load_for_inference
 
     source = records(tmp_path, 2, screenshot_every=1)
     policy = LocalPolicy(load_for_inference(str(tiny_models["vl"]), dtype="float32", images=True))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from domprune.conversation import ORIGINAL_USER_TEMPLATE, ConversationError, split_user_turn
-from domvqa_train.data import load_examples
+from domvqa_train.common.records import load_examples
 
 ORIGINAL = Path(__file__).resolve().parent / "fixtures" / "original"
 

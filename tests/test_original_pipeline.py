@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from domprune.conversation import ORIGINAL_USER_TEMPLATE, split_user_turn
-from domvqa_train.analyze import read_analysis
 from domvqa_train.cli import main
 from domvqa_train.errors import SettingsError
-from domvqa_train.evaluate import load_report
-from domvqa_train.prepare import PrepareSettings, find_eval_split, load_prepared, prepare_dataset
-from domvqa_train.presets import TEMPLATES
-from domvqa_train.settings import TrainSettings
-from domvqa_train.tiny import build_tiny_model
+from domvqa_train.evaluation.analyze import read_analysis
+from domvqa_train.evaluation.eval import load_report
+from domvqa_train.prompts.prepare import PrepareSettings, find_eval_split, load_prepared, prepare_dataset
+from domvqa_train.prompts.presets import TEMPLATES
+from domvqa_train.testing.tiny import build_tiny_model
+from domvqa_train.training.settings import TrainSettings
 
 ORIGINAL = Path(__file__).resolve().parent / "fixtures" / "original"
 
@@ -55,7 +55,7 @@ def test_preset_original_is_the_original_trainer() -> None:
 
 
 def test_preset_original_reaches_trl() -> None:
-    from domvqa_train.backends.trl_grpo import grpo_config, lora_config
+    from domvqa_train.training.train import grpo_config, lora_config
 
     settings = TrainSettings.load({"preset": "original", "output_dir": "unused"})
     args = grpo_config(settings, [1.0])
@@ -144,7 +144,7 @@ def test_original_files_prepare_train_eval_analyze(
         card = (folder / "README.md").read_text(encoding="utf-8")
         assert f"base_model: {json.dumps(str(tiny_vl))}" in card and "GRPO" in card
     assert (adapter / "adapter_config.json").is_file() and (merged / "config.json").is_file()
-    from domvqa_train.modelio import load_for_inference
+    from domvqa_train.common.modelio import load_for_inference
 
     for folder in (adapter, merged):  # what push_to_hub would upload loads, screenshots included
         loaded = load_for_inference(str(folder), images=True)
@@ -206,7 +206,7 @@ def test_push_to_hub_offline_fails_before_training(tmp_path: Path, monkeypatch, 
 def test_push_to_hub_unreachable_hub_is_a_clear_error(monkeypatch) -> None:
     import huggingface_hub.constants
 
-    from domvqa_train.hub import HubError, check_hub_access
+    from domvqa_train.training.hub import HubError, check_hub_access
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -16,10 +16,16 @@ import pytest
 
 from domvqa_train.cli import main
 from domvqa_train.errors import SettingsError
-from domvqa_train.plan import CPU_TOLERANCE, estimate_memory, load_model_config, model_shape, parse_memory
-from domvqa_train.prepare import PrepareSettings, prepare_dataset
-from domvqa_train.settings import TrainSettings
-from domvqa_train.tiny import build_tiny_model
+from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
+from domvqa_train.testing.tiny import build_tiny_model
+from domvqa_train.training.plan import (
+    CPU_TOLERANCE,
+    estimate_memory,
+    load_model_config,
+    model_shape,
+    parse_memory,
+)
+from domvqa_train.training.settings import TrainSettings
 
 
 def test_memory_sizes_parse() -> None:
@@ -47,7 +53,7 @@ def test_lora_count_is_peft_s(tmp_path) -> None:
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from domvqa_train.backends.trl_grpo import lora_config
+    from domvqa_train.training.train import lora_config
 
     model_dir = build_tiny_model(tmp_path / "m", "qwen2")
     settings = TrainSettings(
@@ -197,7 +203,7 @@ CASES = {
 def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path, monkeypatch) -> None:
     from train_helpers import text_hash_reward
 
-    from domvqa_train.backends.trl_grpo import TrlGrpoBackend
+    from domvqa_train.training.train import TrlGrpoBackend
 
     c = CASES[case]
     if not c["all_rows"]:  # score completion rows only, as trl does on CUDA (same log-probs, fewer rows)
@@ -246,7 +252,7 @@ def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path, monkeypatch) -
 
 @pytest.mark.slow
 def test_sft_estimate_matches_a_measured_cpu_peak(tmp_path) -> None:
-    from domvqa_train.sft import SftRun
+    from domvqa_train.training.sft import SftRun
 
     model = build_tiny_model(tmp_path / "model", "qwen2")
     settings = TrainSettings.load(

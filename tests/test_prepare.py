@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import domprune
-from domvqa_train import prepare
 from domvqa_train.errors import PrepareError
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.prompts import prepare
+from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
 
 BUDGET = 450
 
@@ -191,9 +191,10 @@ def test_refuses_to_overwrite_its_source(tmp_path: Path) -> None:
         prepare_dataset(path, tmp_path, _settings())
 
 
-def test_reserved_split_name_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", ["rejects", "progress"])
+def test_reserved_split_name_is_refused(tmp_path: Path, split: str) -> None:
     path = tmp_path / "source.jsonl"
-    record = {"html": _page(0, "2 years"), "question": "q", "answer": "2 years", "split": "rejects"}
+    record = {"html": _page(0, "2 years"), "question": "q", "answer": "2 years", "split": split}
     path.write_text(json.dumps(record) + "\n")
     with pytest.raises(PrepareError, match="reserved"):
         prepare_dataset(path, tmp_path / "out", _settings())

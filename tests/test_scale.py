@@ -11,8 +11,8 @@ import pytest
 
 import domprune
 from domprune.integrations import PruneBatch
-from domvqa_train.data import load_examples
-from domvqa_train.prepare import PrepareSettings, prepare_dataset
+from domvqa_train.common.records import load_examples
+from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 
 ray = pytest.importorskip("ray", reason="the [scale] extra (ray[data]) is not installed")
 
@@ -103,7 +103,7 @@ def _map_workers() -> list[int]:
     not Path("/proc/self/cmdline").exists(), reason="needs /proc to find Ray's worker processes"
 )
 def test_a_killed_ray_worker_is_retried_and_nothing_is_written_twice(local_ray, tmp_path: Path) -> None:
-    from domvqa_train import prepare as prepare_module
+    from domvqa_train.prompts import prepare as prepare_module
 
     lines = [
         json.dumps(

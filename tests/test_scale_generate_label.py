@@ -18,9 +18,11 @@ from test_generate import good_answer, page, write_pages
 from test_label import label_records, records
 
 from domvqa_train.cli import main
-from domvqa_train.endpoint import ChatClient, EndpointError, EndpointSettings
-from domvqa_train.generate import EndpointGenerator, GenerateSettings, RulesGenerator, generate_dataset
-from domvqa_train.label import (
+from domvqa_train.common.endpoint import ChatClient, EndpointError, EndpointSettings
+from domvqa_train.common.modelio import ModelLoadError
+from domvqa_train.common.ray_engine import RayEngineError
+from domvqa_train.data.generate import EndpointGenerator, GenerateSettings, RulesGenerator, generate_dataset
+from domvqa_train.data.label import (
     EndpointPolicy,
     LabelSettings,
     LLMJudge,
@@ -28,9 +30,7 @@ from domvqa_train.label import (
     PolicyModel,
     label_dataset,
 )
-from domvqa_train.modelio import ModelLoadError
-from domvqa_train.prepare import PrepareSettings
-from domvqa_train.ray_engine import RayEngineError
+from domvqa_train.prompts.prepare import PrepareSettings
 
 ray = pytest.importorskip("ray", reason="the [scale] extra (ray[data]) is not installed")
 
@@ -167,7 +167,7 @@ def test_a_401_inside_an_actor_stops_the_run_with_the_local_message(local_ray, t
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.testing.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2")
 
@@ -261,7 +261,7 @@ def test_a_client_pickles_as_its_settings(tmp_path: Path) -> None:
 def test_seeded_sampling_repeats_and_leaves_the_global_random_state(tiny_model: Path) -> None:
     import torch
 
-    from domvqa_train.modelio import generate, load_for_inference
+    from domvqa_train.common.modelio import generate, load_for_inference
 
     loaded = load_for_inference(str(tiny_model), dtype="float32")
     prompts = [[{"role": "user", "content": page(i)}] for i in range(3)]

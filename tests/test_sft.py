@@ -12,12 +12,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
 
-from domvqa_train.backends.trl_grpo import TrlGrpoBackend
 from domvqa_train.cli import main
 from domvqa_train.errors import PrepareError, SettingsError
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
-from domvqa_train.sft import SftRun, check_targets_fit, sft_target, with_targets
-from domvqa_train.tiny import build_tiny_model, tiny_tokenizer
+from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.testing.tiny import build_tiny_model, tiny_tokenizer
+from domvqa_train.training.sft import SftRun, check_targets_fit, sft_target, with_targets
+from domvqa_train.training.train import TrlGrpoBackend
 
 
 @pytest.fixture(scope="module")

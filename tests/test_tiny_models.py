@@ -1,4 +1,4 @@
-"""Random Qwen2.5-VL models of a chosen size (domvqa_train.tiny): Holo1-3B's architecture and tiny copies."""
+"""Random Qwen2.5-VL models of a chosen size (domvqa_train.testing.tiny): Holo1-3B's architecture and tiny copies."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from domvqa_train.modelio import load_model, load_tokenizer
-from domvqa_train.tiny import (
+from domvqa_train.common.modelio import load_model, load_tokenizer
+from domvqa_train.testing.tiny import (
     HOLO1_3B_SIZE,
     RANDOM_MODEL_FILE,
     Qwen2_5_VLSize,

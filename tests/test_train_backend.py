@@ -15,21 +15,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
 
-from domvqa_train.backends import available_backends, create_backend, get_backend
-from domvqa_train.backends.trl_grpo import (
+from domvqa_train.cli import main
+from domvqa_train.common.modelio import ModelLoadError, generate, load_for_inference, load_model
+from domvqa_train.errors import BackendError, PrepareError
+from domvqa_train.evaluation.eval import EvalSettings, evaluate_models, load_report
+from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.testing.tiny import build_tiny_model
+from domvqa_train.training.backends import available_backends, create_backend, get_backend
+from domvqa_train.training.settings import TrainSettings
+from domvqa_train.training.train import (
     RewardVarianceCallback,
     TrainingInterrupted,
     TrlGrpoBackend,
     check_prompts_fit,
     lora_target_regex,
 )
-from domvqa_train.cli import main
-from domvqa_train.errors import BackendError, PrepareError
-from domvqa_train.evaluate import EvalSettings, evaluate_models, load_report
-from domvqa_train.modelio import ModelLoadError, generate, load_for_inference, load_model
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
-from domvqa_train.settings import TrainSettings
-from domvqa_train.tiny import build_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_cli_train_and_eval(prepared, tmp_path, capsys) -> None:
 
 
 def test_prompts_over_budget_are_refused_before_training(prepared) -> None:
-    from domvqa_train.tiny import tiny_tokenizer
+    from domvqa_train.testing.tiny import tiny_tokenizer
 
     dataset = load_prepared(prepared, "train")
     longest = check_prompts_fit(dataset, tiny_tokenizer(), BUDGET)
@@ -235,9 +235,9 @@ def test_unloadable_model_says_how_to_point_at_a_local_copy(tmp_path) -> None:
 def test_screenshot_runs_need_screenshots_and_a_processor(prepared, tmp_path) -> None:
     from transformers.utils import is_torchvision_available
 
-    from domvqa_train.backends.trl_grpo import _attach_images
+    from domvqa_train.common.modelio import image_text_processor_class, load_processor
     from domvqa_train.errors import SettingsError
-    from domvqa_train.modelio import image_text_processor_class, load_processor
+    from domvqa_train.training.train import _attach_images
 
     with pytest.raises(SettingsError, match=r"2 example\(s\) have no screenshot"):
         _attach_images(load_prepared(prepared, "test"), str(prepared))

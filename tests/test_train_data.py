@@ -1,4 +1,4 @@
-"""Loaders of domvqa_train.data on small files written here."""
+"""Loaders of domvqa_train.common.records on small files written here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from domvqa_train.data import DomQAExample, LoadResult, example_id, load_examples
+from domvqa_train.common.records import DomQAExample, LoadResult, example_id, load_examples
 from domvqa_train.errors import DataSourceError
 
 PAGE = "<html><body><h1>Shop</h1><p>Price: <b>$12.50</b></p></body></html>"
@@ -208,7 +208,7 @@ def test_saved_hf_dataset_and_dataset_dict(tmp_path: Path) -> None:
 
 def test_hub_name_offline_gives_clear_error() -> None:
     code = (
-        "from domvqa_train.data import load_examples\n"
+        "from domvqa_train.common.records import load_examples\n"
         "try:\n    load_examples('hf:nobody/no-such-dataset')\n"
         "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
     )
@@ -250,8 +250,8 @@ def test_example_model_validates() -> None:
 
 
 def test_one_image_table_names_files_and_data_urls(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from domvqa_train.data import _write_media
-    from domvqa_train.endpoint import image_mime
+    from domvqa_train.common.endpoint import image_mime
+    from domvqa_train.common.records import _write_media
 
     webp = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 16
     wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 16

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domvqa_train.backends.trl_grpo import grpo_config
 from domvqa_train.cli import main
 from domvqa_train.errors import SettingsError
-from domvqa_train.settings import TrainSettings
+from domvqa_train.training.settings import TrainSettings
+from domvqa_train.training.train import grpo_config
 
 LOSSES = ["dapo", "dr_grpo", "grpo", "bnpo"]
 

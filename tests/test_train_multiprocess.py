@@ -27,8 +27,8 @@ def test_accelerate_configs_parse(name) -> None:
 def test_two_process_cpu_run(tmp_path) -> None:
     if shutil.which("accelerate") is None:
         pytest.fail("the accelerate launcher is not on PATH; install the training extras")
-    from domvqa_train.prepare import PrepareSettings, prepare_dataset
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
+    from domvqa_train.testing.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "model", "qwen2")
     prepared = tmp_path / "prepared"

@@ -16,11 +16,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
 
-from domvqa_train.backends.trl_grpo import TrlGrpoBackend
-from domvqa_train.modelio import generate, load_for_inference
-from domvqa_train.prepare import PrepareSettings, load_prepared, prepare_dataset
-from domvqa_train.settings import TrainSettings
-from domvqa_train.tiny import build_tiny_model
+from domvqa_train.common.modelio import generate, load_for_inference
+from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
+from domvqa_train.testing.tiny import build_tiny_model
+from domvqa_train.training.settings import TrainSettings
+from domvqa_train.training.train import TrlGrpoBackend
 
 #: (width, height) of each example's screenshot; all within the tiny processor's pixel range
 SIZES = [(56, 56), (112, 84), (84, 112), (112, 112), (70, 98), (98, 70)]
@@ -132,8 +132,8 @@ def test_image_prompt_tokens_match_the_processor(tiny_vl, tmp_path) -> None:
     from PIL import Image
     from trl.data_utils import prepare_multimodal_messages
 
-    from domvqa_train.modelio import load_processor
-    from domvqa_train.screenshots import image_prompt_tokens
+    from domvqa_train.common.modelio import load_processor
+    from domvqa_train.common.screenshots import image_prompt_tokens
 
     processor = load_processor(str(tiny_vl), required=True)
     prompt = [{"role": "user", "content": "What is on the page?"}]
@@ -168,8 +168,8 @@ def test_prepare_keeps_room_for_the_screenshot(tmp_path) -> None:
 
 
 def test_relative_screenshots_resolve_from_the_data_folder(tmp_path, monkeypatch) -> None:
+    from domvqa_train.common.screenshots import resolve_screenshots
     from domvqa_train.errors import SettingsError
-    from domvqa_train.screenshots import resolve_screenshots
 
     source = _with_screenshots(tmp_path, relative=True)
     prepared = tmp_path / "out" / "prepared"
@@ -185,9 +185,9 @@ def test_relative_screenshots_resolve_from_the_data_folder(tmp_path, monkeypatch
 
 
 def test_screenshot_tokens_count_against_the_budget(tiny_vl, tmp_path) -> None:
-    from domvqa_train.backends.trl_grpo import check_prompts_fit
+    from domvqa_train.common.modelio import load_tokenizer
     from domvqa_train.errors import PrepareError
-    from domvqa_train.modelio import load_tokenizer
+    from domvqa_train.training.train import check_prompts_fit
 
     prepared = tmp_path / "prepared"
     prepare_dataset(

@@ -8,7 +8,7 @@ import pytest
 
 from domvqa_train.cli import main
 from domvqa_train.errors import SettingsError
-from domvqa_train.settings import TrainSettings, apply_overrides
+from domvqa_train.training.settings import TrainSettings, apply_overrides
 
 
 def test_defaults_follow_the_issue() -> None:
@@ -40,7 +40,7 @@ def test_toml_file(tmp_path) -> None:
 
 
 def test_templates_from_yaml_toml_and_set(tmp_path) -> None:
-    from domvqa_train.presets import TEMPLATES
+    from domvqa_train.prompts.presets import TEMPLATES
 
     cfg = tmp_path / "run.yaml"
     cfg.write_text("template: original\npreset: original\n", encoding="utf-8")
@@ -131,7 +131,7 @@ def test_batch_rule_counts_processes() -> None:
 
 
 def test_trl_args_pass_through_and_are_checked() -> None:
-    from domvqa_train.backends.trl_grpo import grpo_config
+    from domvqa_train.training.train import grpo_config
 
     s = TrainSettings(
         max_steps=3, trl_args={"mask_truncated_completions": True, "use_cpu": True}, gradient_accumulation_steps=4

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from domvqa_train.noise import quiet_third_party
-from domvqa_train.training_report import (
+from domvqa_train.common.noise import quiet_third_party
+from domvqa_train.training.report import (
     FLAT_SHARE,
     flat_groups_warning,
     reward_names,
@@ -112,7 +112,7 @@ def test_third_party_warnings_are_hidden_unless_verbose() -> None:
         with quiet_third_party(verbose=False):
             _warn_from("transformers.modeling_utils", "`gradient_checkpointing_enable` is deprecated")
             _warn_from("trl.models.utils", "some trl internals", UserWarning)
-            _warn_from("domvqa_train.backends.trl_grpo", "ours", RuntimeWarning)
+            _warn_from("domvqa_train.training.train", "ours", RuntimeWarning)
             _warn_from("mypackage.thing", "a user's own", FutureWarning)
         with quiet_third_party(verbose=True):
             _warn_from("transformers.modeling_utils", "shown with -v")
@@ -120,7 +120,7 @@ def test_third_party_warnings_are_hidden_unless_verbose() -> None:
 
 
 def test_own_warnings_print_as_one_line() -> None:
-    from domvqa_train import noise
+    from domvqa_train.common import noise
 
     own = str(Path(noise.__file__).parent / "backends" / "trl_grpo.py")
     with quiet_third_party():
@@ -136,8 +136,8 @@ def test_cli_train_output_is_quiet_by_default(tmp_path) -> None:
     """A real run with gradient checkpointing: trl calls transformers 5's deprecated checkpointing methods."""
     from train_helpers import BUDGET, SAMPLES
 
-    from domvqa_train.prepare import PrepareSettings, prepare_dataset
-    from domvqa_train.tiny import build_tiny_model
+    from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
+    from domvqa_train.testing.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "model", "qwen2")
     prepare_dataset(SAMPLES, tmp_path / "prepared", PrepareSettings(prompt_budget=BUDGET, progress=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from domvqa_train.settings import TrainSettings
+from domvqa_train.training.settings import TrainSettings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sample_conversations.json"
 BUDGET = 300

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..conversation import ConversationError, parse_conversation
+from ..sources import HF_PREFIX, SourceError, is_html_file, source_kind
 from .records import Page, Question, Skip
-
-HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 
 
 class BenchInputError(Exception):
@@ -52,19 +51,18 @@ class _RecordError(Exception):
 def load_input(spec: str, *, hf_split: str = "train") -> Loaded:
     """Load a source, picking the reader by its form: ``hf:NAME``, a dataset folder, an HTML
     folder, a ``.jsonl`` file or a ``.json`` file (conversations list or JSON Lines)."""
-    if spec.startswith("hf:"):
-        return load_hf(spec[3:], split=hf_split)
+    try:
+        kind = source_kind(spec)
+    except SourceError as exc:
+        raise BenchInputError(f"input {exc}") from None
+    if kind == "hub":
+        return load_hf(spec[len(HF_PREFIX) :], split=hf_split)
     path = Path(spec)
-    if not path.exists():
-        raise BenchInputError(
-            f"input {spec!r} does not exist: give an HTML folder, a .jsonl/.json file, "
-            "a datasets.save_to_disk folder, or hf:NAME"
-        )
-    if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-            return load_hf_disk(path, split=hf_split)
+    if kind == "dataset_folder":
+        return load_hf_disk(path, split=hf_split)
+    if kind == "html_folder":
         return load_html_folder(path)
-    if path.suffix.lower() in HTML_SUFFIXES:
+    if kind == "html_file":
         return Loaded(pages=[Page(id=path.name, corpus=path.stem, path=path, origin=str(path))])
     if path.suffix.lower() == ".jsonl":
         return load_jsonl(path)
@@ -76,7 +74,7 @@ def load_html_folder(folder: Path) -> Loaded:
     out = Loaded()
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = file.relative_to(folder).as_posix()
-        if file.suffix.lower() in HTML_SUFFIXES:
+        if is_html_file(file):
             out.pages.append(Page(id=rel, corpus=folder.name, path=file, origin=str(file)))
         else:
             out.skipped.append(Skip(str(file), None, f"not an HTML file (suffix {file.suffix or 'none'!r})"))
@@ -87,10 +85,7 @@ def load_html_folder(folder: Path) -> Loaded:
 
 def load_jsonl(path: Path, corpus: str | None = None) -> Loaded:
     """JSON Lines of ``html``/``html_path`` + ``question`` + ``answer(s)``, or conversation records."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise BenchInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    lines = _read_json_text(path).splitlines()
     rows: list[tuple[int, Any]] = []
     out = Loaded()
     for number, line in enumerate(lines, start=1):
@@ -104,12 +99,21 @@ def load_jsonl(path: Path, corpus: str | None = None) -> Loaded:
     return out
 
 
-def load_json(path: Path) -> Loaded:
-    """A JSON list of records (conversations or flat); falls back to JSON Lines."""
+def _read_json_text(path: Path) -> str:
+    """A JSON or JSON Lines file's text: UTF-8 (JSON's encoding), with or without a byte-order mark."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise BenchInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise BenchInputError(
+            f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}); JSON files are UTF-8: re-save it as UTF-8"
+        ) from None
+
+
+def load_json(path: Path) -> Loaded:
+    """A JSON list of records (conversations or flat); falls back to JSON Lines."""
+    text = _read_json_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError:

@@ -1,0 +1,1 @@
+"""Making the data: ``generate`` questions from pages, ``label`` their difficulty, ``filter`` to a split."""

@@ -1,0 +1,1 @@
+"""Evaluating: ``eval`` base vs adapter, and ``analyze`` where the models fail."""

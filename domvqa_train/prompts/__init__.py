@@ -1,0 +1,1 @@
+"""Preparing prompts that fit: ``prepare`` and the prompt templates."""

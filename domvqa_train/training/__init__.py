@@ -1,0 +1,1 @@
+"""Training: ``sft`` warm-up, ``train`` (GRPO behind a pluggable backend), ``plan``, run reports."""

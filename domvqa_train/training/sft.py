@@ -1,0 +1,131 @@
+r"""``domvqa-train sft``: a supervised LoRA warm-up on the prepared prompts, before GRPO, with trl's ``SFTTrainer``.
+
+GRPO learns only from groups whose completions get different rewards; a model that has not learnt the
+``\boxed{}`` answer format gets the lowest reward on every completion and GRPO has nothing to work with.
+The warm-up teaches the format (and, from a ``reasoning`` column, how the generator reasoned) on the same
+prompts GRPO will see: each prompt's target is :func:`sft_target`, the loss is on the completion only.
+``train --init-adapter <sft.output_dir>/adapter`` then continues GRPO from the warmed-up adapter.
+
+The run uses the settings of ``train`` (model, LoRA, batch, precision, prompt budget, checkpoints every
+``save_steps``, resume, merge) with its own ``sft`` group (output folder, steps, learning rate, reasoning).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import PrepareError, SettingsError
+from .backends import TrainReport
+from .report import StepClock, as_trainer_callback
+from .settings import TrainSettings, launched_processes
+from .train import TrlGrpoBackend, lora_config, trainer_options
+
+REASONING_COLUMN = "reasoning"
+
+
+def sft_target(answer: str, reasoning: str | None = None) -> str:
+    r"""The assistant turn the warm-up teaches: ``\boxed{answer}``, after the reasoning when one is given.
+
+    >>> print(sft_target("Paris"))
+    \boxed{Paris}
+    >>> print(sft_target("42", "The table lists 42 seats. "))
+    The table lists 42 seats.
+    \boxed{42}
+    """
+    box = f"\\boxed{{{answer.strip()}}}"
+    return f"{reasoning.strip()}\n{box}" if reasoning and reasoning.strip() else box
+
+
+def with_targets(dataset: Any, use_reasoning: bool) -> Any:
+    """``dataset`` with a ``completion`` column (one assistant message: :func:`sft_target` of the first answer)."""
+    reasonings = (
+        dataset[REASONING_COLUMN]
+        if use_reasoning and REASONING_COLUMN in dataset.column_names
+        else [None] * len(dataset)
+    )
+    completions = [
+        [{"role": "assistant", "content": sft_target(answers[0], reasoning)}]
+        for answers, reasoning in zip(dataset["answers"], reasonings, strict=True)
+    ]
+    return dataset.add_column("completion", completions)
+
+
+def check_targets_fit(dataset: Any, tokenizer: Any, max_tokens: int) -> int:
+    """Raise unless every target fits ``max_tokens`` (GRPO's ``max_completion_length``); returns the longest.
+
+    The warm-up must teach answers that GRPO can generate: a target longer than the completion GRPO samples
+    would be cut there and score as unfinished.
+    """
+    texts = [c[0]["content"] for c in dataset["completion"]]
+    end = tokenizer.eos_token or ""
+    lengths = [len(ids) for ids in tokenizer([t + end for t in texts], add_special_tokens=False)["input_ids"]]
+    over = [(row_id, n) for row_id, n in zip(dataset["id"], lengths, strict=True) if n > max_tokens]
+    if over:
+        shown = ", ".join(f"{row_id} ({n} tokens)" for row_id, n in over[:5])
+        raise PrepareError(
+            f"{len(over)} SFT target(s) are longer than max_completion_length={max_tokens} tokens, the most GRPO "
+            f"generates: {shown}. Raise max_completion_length or set sft.reasoning=false (the box alone)"
+        )
+    return max(lengths, default=0)
+
+
+def sft_config(settings: TrainSettings) -> Any:
+    """trl ``SFTConfig`` for the warm-up: completion-only loss, no truncation (prompts and targets are checked)."""
+    from trl import SFTConfig
+
+    known = {f.name for f in dataclasses.fields(SFTConfig)}
+    sft = settings.sft
+    try:
+        return SFTConfig(
+            **trainer_options(
+                settings,
+                known,
+                output_dir=sft.output_dir,
+                learning_rate=sft.learning_rate,
+                max_steps=sft.max_steps,
+            ),
+            completion_only_loss=True,
+            max_length=None,  # never truncate: every prompt fits prompt_budget and every target max_completion_length
+        )
+    except ValueError as exc:
+        raise SettingsError(f"trl rejected the SFT settings: {exc}") from None
+
+
+class SftRun(TrlGrpoBackend):
+    """The warm-up run. Loading, saving (adapter + tokenizer/processor + settings), merging and reloading are the
+    GRPO backend's, so both stages leave the same kind of folder."""
+
+    def __init__(self, settings: TrainSettings, *, callbacks: Sequence[Any] = ()) -> None:
+        super().__init__(settings, callbacks=callbacks)
+
+    def train(self) -> TrainReport:
+        """Check settings and data, load the model, train (resuming if possible), save the adapter, write the report."""
+        from trl import SFTTrainer
+
+        s = self.settings
+        if s.init_adapter:
+            raise SettingsError(
+                "init_adapter is for `train` (GRPO from a warmed-up adapter); `sft` starts a new adapter"
+            )
+        s.check_batch(launched_processes())
+        s.check_environment()
+        dataset, longest = self.checked_train_split()
+        dataset = with_targets(dataset, s.sft.reasoning)
+        check_targets_fit(dataset, self.tokenizer, s.max_completion_length)
+        args = sft_config(s)
+        if self.model is None:
+            self.prepare_model()
+        clock = StepClock()
+        self.trainer = SFTTrainer(
+            model=self.model,
+            args=args,
+            train_dataset=dataset.select_columns(
+                [c for c in ("prompt", "completion", "image") if c in dataset.column_names]
+            ),
+            processing_class=self.processor if self.processor is not None else self.tokenizer,
+            peft_config=lora_config(s),
+            callbacks=[as_trainer_callback(clock), *self.extra_callbacks],
+        )
+        return self.run_to_end(s.sft.output_dir, "sft", clock, len(dataset), longest, upload=False)
