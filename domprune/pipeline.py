@@ -231,7 +231,9 @@ class PreparedPage:
     ) -> None:
         t0 = time.perf_counter()
         self.question = question
+        """The question the page is ranked for (``None``: structure and position only)."""
         self.query = Query.from_question(question) if question and question.strip() else None
+        """The question as weighted terms and the kinds of answer it expects (``None`` without one)."""
         self.counter, self.settings = counter, settings
         if settings.budget.dense:
             model_folder(settings.budget.dense)  # a wrong model name fails here, not at the first ranking
@@ -240,6 +242,8 @@ class PreparedPage:
         self.document, self.alive, self.steps = prepare_document(parsed, settings, self.query)
         t1 = time.perf_counter()
         self.timings = {"filter_attributes": t1 - t0}
+        """Seconds of the budget-independent work: parse, filter_attributes (and measure, with
+        ``exact_step_tokens``)."""
         if settings.exact_step_tokens:
             _measure(self.steps, parsed, self.document, counter, settings.format)
             self.timings["measure"] = time.perf_counter() - t1
@@ -249,6 +253,7 @@ class PreparedPage:
         self._shared: dict[str, tuple[Any, float]] = {}
         self._spent = 0.0  # seconds this object spent building parts (fit's own time excludes them)
         self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
+        """Exact token counts of output pieces, shared by every fit (and by ``for_question`` copies)."""
 
     def for_question(self, question: str | None) -> PreparedPage:
         """This page prepared for ``question`` instead: the parsed, filtered page, its units and its
