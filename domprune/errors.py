@@ -24,6 +24,7 @@ class BudgetTooSmallError(DomPruneError, ValueError):
     def __init__(self, message: str, smallest_budget: int | None = None) -> None:
         super().__init__(message)
         self.smallest_budget = smallest_budget
+        """The smallest budget that would work, or ``None`` when it is not known."""
 
 
 class TokenizerError(DomPruneError, LookupError):

@@ -46,17 +46,30 @@ class Explanation:
     """Everything the report shows; :meth:`to_html` writes it."""
 
     source: str
+    """What was pruned, as the report names it (``explain(..., source=...)``; the CLI: the file)."""
     budget: int
+    """The budget the page was pruned to."""
     question: str | None
+    """The question, if one was given."""
     tokens_before: int | None
+    """Tokens of the input as given (``None`` for an lxml tree)."""
     tokens_after: int
+    """Exact tokens of ``output``."""
     steps: list[StepReport]
+    """What each step removed, with exact tokens before and after it."""
     units: list[UnitExplanation]
+    """Every unit of the filtered page in page order: tokens, rank, priority, relevance, kept or
+    dropped, and why (empty with ``PruneSettings(fit=False)``)."""
     removed: list[tuple[str, str, str]]  # (element path, text preview, reason)
+    """What filtering removed: ``(element path, text preview, reason)`` for each removed subtree."""
     terms: dict[str, float]
+    """The question's terms and the page words they matched, with their weights, highest first."""
     answer_kinds: tuple[str, ...]
+    """The kinds of value the question expects (e.g. ``date``, ``money``)."""
     output: str
+    """The pruned page (``prune``'s output)."""
     counts: dict[str, int] = field(default_factory=dict)
+    """Units in all, kept and dropped, and subtrees removed by filtering."""
 
     def to_html(self) -> str:
         """The report: one self-contained HTML document."""

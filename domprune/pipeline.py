@@ -41,13 +41,19 @@ class StepReport:
     """What one step did: counts of what it removed, tokens around it (when measured), time."""
 
     name: str
+    """``"filtering"``, ``"attributes"`` or ``"budget"``."""
     removed: dict[str, int]
+    """What the step removed or changed, by kind (e.g. ``noise_elements``, ``units_dropped``)."""
     seconds: float
+    """Time the step took."""
     tokens_before: int | None = None
+    """Exact tokens before the step, with ``PruneSettings(exact_step_tokens=True)``; else ``None``."""
     tokens_after: int | None = None
+    """Exact tokens after the step, measured like ``tokens_before``."""
 
     @property
     def tokens_saved(self) -> int | None:
+        """``tokens_before - tokens_after`` when both were measured; else ``None``."""
         if self.tokens_before is None or self.tokens_after is None:
             return None
         return self.tokens_before - self.tokens_after
@@ -58,17 +64,28 @@ class PruneResult:
     """The pruned page and an account of how it was made."""
 
     output: str
+    """The pruned page: well-formed HTML, or text with ``PruneSettings(format="text")``."""
     tokens_after: int
+    """Exact tokens of ``output``, counted on the final text."""
     budget: int
+    """The budget it was fitted to."""
     steps: list[StepReport]
+    """What filtering, attribute stripping and budget fitting each did."""
     backend_ids: list[str]
+    """Mind2Web ``backend_node_id`` values of the elements still in the output (empty for other pages)."""
     timings: dict[str, float]
+    """Seconds per part: parse, filter_attributes, the budget step's parts (units, ranking,
+    serialize, whole), fit, and their total."""
     dialect: str
+    """How the page was read: ``"html"`` or ``"mind2web"``."""
     format: str
+    """``"html"`` or ``"text"``."""
     _count_before: Callable[[], int | None] | None = field(default=None, repr=False)
 
     @property
     def fits(self) -> bool:
+        """Whether ``tokens_after`` is within ``budget`` (always after budget fitting; with
+        ``PruneSettings(fit=False)`` the filtered page may be over it)."""
         return self.tokens_after <= self.budget
 
     @cached_property
@@ -77,6 +94,7 @@ class PruneResult:
         return None if self._count_before is None else self._count_before()
 
     def to_dict(self) -> dict:
+        """The result as JSON-ready data (``domprune prune --json`` prints it for each file)."""
         return {
             "output": self.output,
             "tokens_before": self.tokens_before,
@@ -213,7 +231,9 @@ class PreparedPage:
     ) -> None:
         t0 = time.perf_counter()
         self.question = question
+        """The question the page is ranked for (``None``: structure and position only)."""
         self.query = Query.from_question(question) if question and question.strip() else None
+        """The question as weighted terms and the kinds of answer it expects (``None`` without one)."""
         self.counter, self.settings = counter, settings
         if settings.budget.dense:
             model_folder(settings.budget.dense)  # a wrong model name fails here, not at the first ranking
@@ -222,6 +242,8 @@ class PreparedPage:
         self.document, self.alive, self.steps = prepare_document(parsed, settings, self.query)
         t1 = time.perf_counter()
         self.timings = {"filter_attributes": t1 - t0}
+        """Seconds of the budget-independent work: parse, filter_attributes (and measure, with
+        ``exact_step_tokens``)."""
         if settings.exact_step_tokens:
             _measure(self.steps, parsed, self.document, counter, settings.format)
             self.timings["measure"] = time.perf_counter() - t1
@@ -231,6 +253,7 @@ class PreparedPage:
         self._shared: dict[str, tuple[Any, float]] = {}
         self._spent = 0.0  # seconds this object spent building parts (fit's own time excludes them)
         self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
+        """Exact token counts of output pieces, shared by every fit (and by ``for_question`` copies)."""
 
     def for_question(self, question: str | None) -> PreparedPage:
         """This page prepared for ``question`` instead: the parsed, filtered page, its units and its
@@ -385,7 +408,10 @@ class PreparedPage:
         return sel
 
     def chunks(self, budget: int) -> list[Chunk]:
-        """Ordered chunks of at most ``budget`` tokens each (exactly :func:`chunk`'s result)."""
+        """Ordered chunks of at most ``budget`` tokens each (exactly :func:`chunk`'s result).
+
+        With a question, each chunk's ``score`` comes from the ranking that :meth:`fit` uses.
+        """
         budget = check_budget(budget)
         ranking = (lambda: self.ranking) if self.query is not None else None
         return chunk_document(self.units, budget, ranking=ranking)
@@ -454,8 +480,13 @@ def chunk(
     """Split ``page`` into ordered chunks of at most ``budget`` tokens each, along subtree boundaries.
 
     Filtering and attribute stripping run first; nothing else is dropped: every kept text is in
-    exactly one chunk. With a ``question``, each chunk gets a BM25 ``score`` (rank with
-    ``sorted(chunks, key=lambda c: -c.score)``). ``settings.budget`` decides the ranking.
+    exactly one chunk. With a ``question``, each chunk gets a ``score`` from the ranking that budget
+    fitting uses (not a BM25 score): the relevance of its most relevant text as a share of the
+    page's highest (about 1 for the chunk that holds the best match), plus a hundredth of its best
+    priority to break ties. When nothing on the page matches the question, the score is its best
+    priority from structure and position, plus 1 if it holds a header unit (title, ``<h1>``,
+    meta, JSON-LD, byline). Higher is better: rank with ``sorted(chunks, key=lambda c: -c.score)``.
+    Without a question ``score`` is ``None``. ``settings.budget`` decides the ranking.
     """
     budget = check_budget(budget)
     return prepare(page, question=question, tokenizer=tokenizer, settings=settings).chunks(budget)

@@ -73,10 +73,16 @@ class FittedPrompt:
     """A chat prompt whose rendered text fits the budget, with the pruning behind it."""
 
     messages: list[dict[str, Any]]
+    """The chat messages with the pruned DOM and the question filled in."""
     text: str
+    """The prompt as the model reads it: the messages rendered with the chat template (or the plain
+    user text with ``PromptTemplate(chat=False)``)."""
     tokens: int
+    """Exact tokens of ``text``; at most the budget."""
     dom_budget: int
+    """The tokens the DOM was fitted to: the budget less the template and question (and any joins)."""
     prune: PruneResult
+    """The pruning of the page behind the prompt."""
 
 
 def fit_prompt(

@@ -50,14 +50,18 @@ class FilterSettings(_Settings):
         "matches, summarise the rest with a count. Off by default because it drops content even when "
         "the page fits; budget fitting already drops the tails of long runs first when it must.",
     )
-    fold_min_run: int = Field(8, ge=2)
-    fold_keep: int = Field(3, ge=1)
+    fold_min_run: int = Field(
+        8, ge=2, description="With `fold_repeated`: a run of this many similar siblings or more is folded."
+    )
+    fold_keep: int = Field(
+        3, ge=1, description="With `fold_repeated`: the first siblings of a folded run that stay."
+    )
 
 
 class AttributeSettings(_Settings):
     """Attribute stripping: keep what answers questions, drop styling and scripting."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Strip attributes (False: every attribute stays).")
     keep: frozenset[str] = Field(
         frozenset(
             {
@@ -105,9 +109,16 @@ class AttributeSettings(_Settings):
         False, description="Keep Mind2Web backend_node_id so an agent can map back to the live page."
     )
     shorten_urls: bool = Field(
-        True, description="href/src: drop query and fragment, keep the last path segments."
+        True,
+        description="href/src: drop the scheme, www., query and fragment; long ones keep their host "
+        "and last path segments.",
     )
-    max_url_chars: int = Field(60, ge=8)
+    max_url_chars: int = Field(
+        60,
+        ge=8,
+        description="With `shorten_urls`: an href/src still longer than this without its scheme, "
+        "query and fragment keeps its host and the end of its path, joined by /…/.",
+    )
     max_value_chars: int = Field(120, ge=8, description="Longer values are cut and end with '…'.")
     max_meta_chars: int = Field(
         320, ge=8, description="The same for <meta> content (descriptions often hold a subtitle)."
@@ -144,11 +155,15 @@ class BudgetSettings(_Settings):
 class PruneSettings(_Settings):
     """All of :func:`domprune.prune`'s switches. Every field has a documented default."""
 
-    format: Literal["html", "text"] = "html"
-    parse: ParseSettings = ParseSettings()
-    filtering: FilterSettings = FilterSettings()
-    attributes: AttributeSettings = AttributeSettings()
-    budget: BudgetSettings = BudgetSettings()
+    format: Literal["html", "text"] = Field(
+        "html", description="'html': well-formed HTML; 'text': the page's text, one block a line."
+    )
+    parse: ParseSettings = Field(ParseSettings(), description="How the page is read.")
+    filtering: FilterSettings = Field(FilterSettings(), description="What filtering drops.")
+    attributes: AttributeSettings = Field(AttributeSettings(), description="Which attributes stay.")
+    budget: BudgetSettings = Field(
+        BudgetSettings(), description="How budget fitting (and chunk scoring) ranks the page."
+    )
     fit: bool = Field(True, description="Run budget fitting (False: filtering and attributes only).")
     exact_step_tokens: bool = Field(
         False, description="Count tokens exactly after every step (costs one tokenizer pass per step)."

@@ -82,6 +82,7 @@ class TokenCounter(Protocol):
     """What domprune needs from a tokenizer."""
 
     name: str
+    """A name for reports (e.g. ``qwen2.5``)."""
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (special-token strings are parsed as special tokens)."""

@@ -20,13 +20,27 @@ class BenchSettings(BaseModel):
     inputs: list[str] = Field(
         default_factory=list, description="HTML folders, JSONL/JSON files, dataset folders, hf:NAME."
     )
-    hf_split: str = "train"
-    out: Path = Path("bench-out")
-    budgets: list[int] = Field(default_factory=lambda: list(DEFAULT_BUDGETS))
-    tokenizer: str = "qwen2.5"
+    hf_split: str = Field("train", description="Split of a Hugging Face dataset input.")
+    out: Path = Field(
+        Path("bench-out"),
+        description="Folder for results.json, records.jsonl, skipped.jsonl, report.txt and the plots.",
+    )
+    budgets: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_BUDGETS),
+        description="Token budgets to fit every page to (positive; kept largest first, without repeats).",
+    )
+    tokenizer: str = Field(
+        "qwen2.5", description="Tokenizer that counts every budget: qwen2.5, hf:NAME, tiktoken:ENCODING."
+    )
     sample: int | None = Field(12, ge=1, description="Pages drawn per corpus/source (None: all).")
-    seed: int = 0
-    methods: list[str] = Field(default_factory=lambda: list(ALL_METHODS))
+    seed: int = Field(
+        0, description="Seed of the page sample and of each page's synthetic and paraphrased questions."
+    )
+    methods: list[str] = Field(
+        default_factory=lambda: list(ALL_METHODS),
+        description="Methods to run, from domprune, domprune_noq (without the question), domprune_dense, "
+        "truncate, strip_truncate, trafilatura, htmlrag.",
+    )
     require_methods: bool = Field(
         False,
         description="Stop with an error when a method named cannot be built (a baseline's package "
@@ -51,11 +65,14 @@ class BenchSettings(BaseModel):
         2000, ge=0, description="Budget of each chunk for the chunking measure (0: off)."
     )
     memory_sample: int = Field(6, ge=0, description="Pages whose peak memory is measured (a process each).")
-    ablation: bool = True
+    ablation: bool = Field(
+        True,
+        description="Also run domprune with budget fitting off (filtering only; filtering + attributes).",
+    )
     call_timeout_s: float = Field(
         60.0, gt=0, description="A call running longer is stopped and counted as failed."
     )
-    progress: bool = True
+    progress: bool = Field(True, description="Show a progress bar on standard error.")
 
     @field_validator("budgets")
     @classmethod

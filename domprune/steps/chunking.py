@@ -22,11 +22,19 @@ class Chunk:
     """One chunk of a page."""
 
     index: int
+    """Position of the chunk in the page, from 0."""
     output: str
+    """The chunk, written with its ancestors' tags (well-formed on its own), or as text."""
     tokens: int
+    """Exact tokens of ``output``; at most the chunk budget."""
     path: list[str]
+    """Tags from the root to the deepest element holding the whole chunk (with a role, aria-label
+    or title when there is one), e.g. ``['html', 'main', 'section']``."""
     headings: list[str]
+    """Texts of the headings in force where the chunk starts, outermost first."""
     score: float | None = None
+    """With a question, the ranking's score of the chunk (higher first; see :func:`domprune.chunk`);
+    ``None`` without one."""
 
 
 def _describe(doc: Document, i: int) -> str:
@@ -42,7 +50,9 @@ def chunk_document(
 ) -> list[Chunk]:
     """Split the filtered document into chunks of at most ``budget`` tokens each.
 
-    With ``ranking`` (a question's), each chunk gets a score: its best unit's relevance.
+    With ``ranking`` (a question's), each chunk gets a score: its best unit's relevance as a share
+    of the page's top relevance, plus a hundredth of its best unit's priority; without any match,
+    its best unit's priority plus 1 for a header unit.
     """
     doc, alive, counter = model.doc, model.alive, model.counter
     units = model.units
