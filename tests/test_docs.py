@@ -80,3 +80,37 @@ def test_api_pages_read_docstrings_as_markdown() -> None:
         "",
         "Done.",
     ]
+
+
+def test_every_settings_field_has_a_description() -> None:
+    """The API reference and `--help` show each setting's description: none may be missing."""
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import domprune
+    import domvqa_train
+
+    classes: set[type[BaseModel]] = set()
+    for package in (domprune, domvqa_train):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".testing" in info.name or info.name.endswith("__main__"):
+                continue
+            module = importlib.import_module(info.name)
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, BaseModel)
+                    and value.__name__.endswith("Settings")
+                    and value.__module__.startswith(("domprune", "domvqa_train"))
+                ):
+                    classes.add(value)
+    assert len(classes) >= 10
+    missing = sorted(
+        f"{cls.__module__}.{cls.__name__}.{name}"
+        for cls in classes
+        for name, field in cls.model_fields.items()
+        if not (field.description or "").strip()
+    )
+    assert missing == []

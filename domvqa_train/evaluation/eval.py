@@ -59,17 +59,19 @@ class EvalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_examples: int | None = Field(None, ge=1, description="first N examples of the split (None = all)")
-    max_new_tokens: int = Field(64, ge=1)
-    batch_size: int = Field(4, ge=1)
+    max_new_tokens: int = Field(64, ge=1, description="tokens generated per answer at most")
+    batch_size: int = Field(4, ge=1, description="prompts generated together")
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling when temperature > 0 (no top-k)")
-    rewards: dict[str, float] = Field(default_factory=lambda: {"original": 1.0})
+    rewards: dict[str, float] = Field(
+        default_factory=lambda: {"original": 1.0}, description="reward name -> weight of mean_reward"
+    )
     inputs: Inputs = Field("dom", description="what the model answers from: dom, screenshot or both")
     template: PromptTemplate = Field(
         default_factory=PromptTemplate, description="the run's template (system text, screenshot-only prompt)"
     )
-    attn_implementation: str = "sdpa"
-    dtype: str = "auto"
+    attn_implementation: str = Field("sdpa", description="attention kernel of the model")
+    dtype: str = Field("auto", description="dtype the model loads in (auto: the checkpoint's own)")
     base_model: str | None = Field(None, description="base for adapter folders (default: from the adapter)")
 
 

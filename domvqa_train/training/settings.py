@@ -47,7 +47,7 @@ class LoraSettings(BaseModel):
 
     rank: int = Field(64, ge=1, description="LoRA rank r")
     alpha: float = Field(128.0, gt=0, description="LoRA scaling alpha (effective scale alpha/rank)")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="dropout on the LoRA layers' input")
     target_modules: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LORA_MODULES),
         min_length=1,
@@ -95,9 +95,13 @@ class TrainSettings(BaseModel):
     model: str = Field(
         "Hcompany/Holo1-3B", description="model name in the local hub cache, or a local folder"
     )
-    backend: str = Field("trl", description="training backend name (entry point group domvqa_train.training.backends)")
-    attn_implementation: Literal["sdpa", "flash_attention_2", "eager"] = "sdpa"
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    backend: str = Field("trl", description="training backend name (entry-point group domvqa_train.backends)")
+    attn_implementation: Literal["sdpa", "flash_attention_2", "eager"] = Field(
+        "sdpa", description="attention kernel of the model (transformers' attn_implementation)"
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="dtype the model's weights load in (auto: the checkpoint's own)"
+    )
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="mixed precision; auto = bf16 on a GPU that supports it, else fp32"
     )
@@ -110,7 +114,7 @@ class TrainSettings(BaseModel):
     # data
     data: str | None = Field(None, description="raw data source for `prepare` (file, folder or hf:NAME)")
     prepared_dir: str = Field("runs/prepared", description="folder of prepared <split>.jsonl files")
-    train_split: str = "train"
+    train_split: str = Field("train", description="the prepared split that train and sft read (<split>.jsonl)")
     eval_split: str | None = Field(
         None,
         description="split for eval/test; None: 'eval' (the original's name) or 'test', whichever exists",
@@ -136,25 +140,25 @@ class TrainSettings(BaseModel):
     )
 
     # LoRA and optimisation
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    learning_rate: float = Field(5e-5, gt=0)
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="the LoRA adapter (rank, alpha, dropout, modules)")
+    learning_rate: float = Field(5e-5, gt=0, description="peak learning rate of the AdamW optimizer")
     lr_scheduler_type: Literal[
         "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
         "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay",
     ] = Field("linear", description="learning-rate schedule (transformers' names)")  # fmt: skip
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="share of max_steps spent warming up")
-    weight_decay: float = Field(0.0, ge=0.0)
-    adam_beta2: float = Field(0.999, gt=0.0, lt=1.0)
-    per_device_batch_size: int = Field(1, ge=1)
-    gradient_accumulation_steps: int = Field(8, ge=1)
-    max_steps: int = Field(1000, ge=1)
-    seed: int = 42
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
+    adam_beta2: float = Field(0.999, gt=0.0, lt=1.0, description="AdamW beta2")
+    per_device_batch_size: int = Field(1, ge=1, description="prompts per device per forward pass")
+    gradient_accumulation_steps: int = Field(8, ge=1, description="forward passes summed into one optimizer step")
+    max_steps: int = Field(1000, ge=1, description="optimizer steps of the run")
+    seed: int = Field(42, description="seed of data order, sampling and adapter initialisation")
 
     # GRPO
     num_generations: int = Field(4, description="completions per prompt (>= 2)")
     max_completion_length: int = Field(64, ge=1, description="max generated tokens per completion")
-    temperature: float = Field(1.0, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1.0)
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of the completions")
+    top_p: float = Field(1.0, gt=0, le=1.0, description="nucleus sampling of the completions (1 = off)")
     beta: float = Field(0.0, ge=0, description="KL coefficient (0 = no reference model)")
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"original": 1.0}, description="reward name -> weight (domvqa_train.rewards)"
@@ -205,10 +209,10 @@ class TrainSettings(BaseModel):
     sft: SftSettings = Field(default_factory=SftSettings, description="the `sft` warm-up's own settings")
 
     # saving
-    output_dir: str = "runs/grpo"
+    output_dir: str = Field("runs/grpo", description="folder of checkpoints, the adapter and the run report")
     save_steps: int = Field(100, ge=1, description="write a checkpoint every N optimizer steps")
-    save_total_limit: int | None = Field(3, ge=1)
-    logging_steps: int = Field(10, ge=1)
+    save_total_limit: int | None = Field(3, ge=1, description="checkpoints kept (older ones are deleted; None: all)")
+    logging_steps: int = Field(10, ge=1, description="log loss and rewards every N optimizer steps")
     resume: bool = Field(True, description="continue from the last checkpoint in output_dir if there is one")
     merge_adapter: bool = Field(False, description="also save the base model with the adapter merged in")
     push_to_hub: str | None = Field(
@@ -220,7 +224,7 @@ class TrainSettings(BaseModel):
     preset: Literal["original"] | None = Field(
         None, description="settings preset applied under everything else ('original': the original trainer's)"
     )
-    report_to: str = "none"
+    report_to: str = Field("none", description="experiment tracker for trl (none, wandb, tensorboard, ...)")
     trl_args: dict[str, Any] = Field(
         default_factory=dict, description="extra trl GRPOConfig options, passed through unchanged"
     )
