@@ -229,8 +229,7 @@ def cmd_sft(args: argparse.Namespace) -> int:
     if args.print_settings:
         print(settings.model_dump_json(indent=2))
         return 0
-    settings.check_batch(launched_processes())
-    settings.check_environment()
+    settings.check_environment()  # not check_batch: whole groups of num_generations are GRPO's rule
     from .training.sft import SftRun
 
     _print_run_summary(SftRun(settings).train())

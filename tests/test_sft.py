@@ -12,7 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
 
+from domprune import PromptTemplate
 from domvqa_train.cli import main
+from domvqa_train.common.modelio import end_of_turn_token, stop_at_end_of_turn
 from domvqa_train.errors import PrepareError, SettingsError
 from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
 from domvqa_train.testing.tiny import build_tiny_model, tiny_tokenizer
@@ -30,6 +32,15 @@ def prepared(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", "qwen2")
+
+
+@pytest.fixture(scope="module")
+def plain_prepared(tmp_path_factory) -> Path:
+    """Prompts of a plain-string template (``chat: false``), as a base model without a chat template reads."""
+    out = tmp_path_factory.mktemp("plain")
+    template = PromptTemplate(system=None, chat=False)
+    prepare_dataset(SAMPLES, out, PrepareSettings(prompt_budget=BUDGET, progress=False, template=template))
+    return out
 
 
 def _sft_settings(model: Path, prepared: Path, root: Path, **sft) -> object:
@@ -151,3 +162,54 @@ def test_sft_refuses_init_adapter(model, prepared, tmp_path) -> None:
     settings = _sft_settings(model, prepared, tmp_path).model_copy(update={"init_adapter": str(tmp_path)})
     with pytest.raises(SettingsError, match="init_adapter is for `train`"):
         SftRun(settings).train()
+
+
+def test_plain_string_prompts_get_plain_string_targets(plain_prepared) -> None:
+    dataset = load_prepared(plain_prepared, "train")
+    assert all(isinstance(p, str) for p in dataset["prompt"])
+    targets = with_targets(dataset, use_reasoning=True)["completion"]
+    assert targets == [sft_target(answers[0]) for answers in dataset["answers"]]  # no message list
+    assert check_targets_fit(with_targets(dataset, use_reasoning=True), tiny_tokenizer(), 64) <= 64
+
+
+@pytest.mark.slow
+def test_sft_on_plain_prompts_ends_each_target_with_eos_and_takes_any_accumulation(
+    model, plain_prepared, tmp_path
+) -> None:
+    settings = _sft_settings(model, plain_prepared, tmp_path, max_steps=1).model_copy(
+        update={"per_device_batch_size": 1, "gradient_accumulation_steps": 2, "num_generations": 4}
+    )
+    with pytest.raises(SettingsError, match="divisible by num_generations"):
+        settings.check_batch(1)  # GRPO's rule: whole groups of 4 completions; SFT samples none
+    run = SftRun(settings)
+    assert run.train().steps == 1
+    tok = tiny_tokenizer()
+    train = load_prepared(plain_prepared, "train")
+    targets = {sft_target(a[0]) for a in train["answers"]}
+    prompts = {tuple(tok(p)["input_ids"]) for p in train["prompt"]}
+    rows = run.trainer.train_dataset
+    assert len(rows) == len(targets) > 0
+    for ids, labels in zip(rows["input_ids"], rows["labels"], strict=True):
+        completion = [i for i, label in zip(ids, labels, strict=True) if label != -100]
+        context = tuple(i for i, label in zip(ids, labels, strict=True) if label == -100)
+        assert context in prompts  # the prompt's tokens as generation makes them (no merge into the target)
+        assert completion[-1] == tok.eos_token_id  # the model learns to stop after the box
+        assert tok.decode(completion[:-1]) in targets
+
+
+def test_generation_stops_at_the_chat_templates_end_of_turn() -> None:
+    from transformers import GenerationConfig
+
+    tok = tiny_tokenizer()
+    assert end_of_turn_token(tok) == "<|im_end|>"
+
+    class Model:
+        generation_config = GenerationConfig(eos_token_id=7)
+
+    model = Model()
+    stop_at_end_of_turn(model, tok)
+    assert model.generation_config.eos_token_id == [7, tok.convert_tokens_to_ids("<|im_end|>")]
+    stop_at_end_of_turn(model, tok)  # idempotent
+    assert model.generation_config.eos_token_id == [7, tok.convert_tokens_to_ids("<|im_end|>")]
+    tok.chat_template = None
+    assert end_of_turn_token(tok) is None

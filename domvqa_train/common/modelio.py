@@ -190,6 +190,47 @@ def load_model(name: str, *, attn_implementation: str = "sdpa", dtype: str = "au
         raise _load_error("weights", name, exc) from None
 
 
+def end_of_turn_token(tokenizer: Any) -> str | None:
+    """The special token that closes an assistant turn in the tokenizer's chat template (``<|im_end|>`` for
+    Qwen, ``<end_of_turn>`` for Gemma); ``None`` without a chat template or when the turn ends in plain text."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    probe = "\u2063answer\u2063"
+    try:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "q"}, {"role": "assistant", "content": probe}], tokenize=False
+        )
+    except Exception:  # a template that refuses this minimal conversation names no end of turn
+        return None
+    if not isinstance(text, str) or probe not in text:
+        return None
+    tail = text[text.rindex(probe) + len(probe) :]
+    special = {t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if t.special}
+    found = [(tail.find(t), t) for t in special if t and t in tail]
+    return min(found)[1] if found else None
+
+
+def stop_at_end_of_turn(model: Any, tokenizer: Any) -> None:
+    """Make generation stop at the chat template's end of turn, as it stops at EOS.
+
+    A model whose template closes a turn with another token than its EOS (a base model given a chat template,
+    e.g. Gemma's ``<end_of_turn>``) would otherwise write past its answer until the length limit. trl's GRPO
+    and :func:`generate` stop at every id of ``model.generation_config.eos_token_id``.
+    """
+    token = end_of_turn_token(tokenizer)
+    config = getattr(model, "generation_config", None)
+    if token is None or config is None:
+        return
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    ids = config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    if isinstance(token_id, int) and token_id not in ids:
+        ids.append(token_id)
+    config.eos_token_id = ids
+
+
 def load_for_inference(
     name: str,
     *,
@@ -214,9 +255,11 @@ def load_for_inference(
     processor_src = name if has_processor or base is None else base
     vl = is_vision_language(model.config)
     model.eval()
+    tokenizer = load_tokenizer(tokenizer_src)
+    stop_at_end_of_turn(model, tokenizer)
     return LoadedModel(
         model=model,
-        tokenizer=load_tokenizer(tokenizer_src),
+        tokenizer=tokenizer,
         processor=load_processor(processor_src, required=images) if vl and images else None,
         is_vision_language=vl,
         name=name,
@@ -318,4 +361,7 @@ def _encode(loaded: LoadedModel, batch: list[list[Message] | str], images: list[
         flat = [img for img in images if img is not None]
         return loaded.processor(text=texts, images=flat, padding=True, return_tensors="pt").to(device)
     texts = [prompt_text(p, loaded.tokenizer) for p in batch]
-    return loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False).to(device)
+    # A rendered chat prompt holds its special tokens already; a plain string gets the tokenizer's own
+    # (a base model's BOS), as trl tokenizes plain-string prompts in SFT and GRPO.
+    plain = all(isinstance(p, str) for p in batch)
+    return loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=plain).to(device)

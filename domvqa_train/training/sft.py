@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import PrepareError, SettingsError
 from .backends import TrainReport
 from .report import StepClock, as_trainer_callback
-from .settings import TrainSettings, launched_processes
+from .settings import TrainSettings
 from .train import TrlGrpoBackend, lora_config, trainer_options
 
 REASONING_COLUMN = "reasoning"
@@ -39,17 +39,47 @@ def sft_target(answer: str, reasoning: str | None = None) -> str:
 
 
 def with_targets(dataset: Any, use_reasoning: bool) -> Any:
-    """``dataset`` with a ``completion`` column (one assistant message: :func:`sft_target` of the first answer)."""
+    """``dataset`` with a ``completion`` column: :func:`sft_target` of the first answer, as one assistant
+    message after a chat prompt, or as a plain string after a plain-string prompt (``chat: false`` templates,
+    e.g. a base model without a chat template). trl ends a plain-string target with the tokenizer's EOS token,
+    and a chat target with the template's end of turn, so the model learns where its answer stops.
+    """
     reasonings = (
         dataset[REASONING_COLUMN]
         if use_reasoning and REASONING_COLUMN in dataset.column_names
         else [None] * len(dataset)
     )
-    completions = [
-        [{"role": "assistant", "content": sft_target(answers[0], reasoning)}]
+    plain = len(dataset) > 0 and isinstance(dataset[0]["prompt"], str)
+    targets = [
+        sft_target(answers[0], reasoning)
         for answers, reasoning in zip(dataset["answers"], reasonings, strict=True)
     ]
+    completions = targets if plain else [[{"role": "assistant", "content": t}] for t in targets]
     return dataset.add_column("completion", completions)
+
+
+def tokenized_plain_targets(dataset: Any, tokenizer: Any) -> Any:
+    """``dataset`` (plain-string prompts with plain targets) as ``input_ids`` + ``completion_mask`` columns.
+
+    The prompt is tokenized alone, as generation tokenizes it (with the tokenizer's special tokens, e.g. a
+    base model's BOS), and the target + EOS after it. Tokenizing prompt and target as one string would let
+    BPE merge the prompt's last characters with the target's first (``?`` and ``\\``): the model would
+    then learn from a context it never sees when it answers.
+    """
+    prompts = tokenizer(list(dataset["prompt"]))["input_ids"]
+    targets = tokenizer([target_text(c) for c in dataset["completion"]], add_special_tokens=False)["input_ids"]
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    ids = [p + t + eos for p, t in zip(prompts, targets, strict=True)]
+    masks = [[0] * len(p) + [1] * (len(t) + len(eos)) for p, t in zip(prompts, targets, strict=True)]
+    rest = [c for c in dataset.column_names if c not in ("prompt", "completion")]
+    return dataset.remove_columns(["prompt", "completion", *rest]).add_column("input_ids", ids).add_column(
+        "completion_mask", masks
+    )
+
+
+def target_text(completion: str | list[dict[str, Any]]) -> str:
+    """The text of a ``completion`` cell, plain or one assistant message."""
+    return completion if isinstance(completion, str) else completion[0]["content"]
 
 
 def check_targets_fit(dataset: Any, tokenizer: Any, max_tokens: int) -> int:
@@ -58,7 +88,7 @@ def check_targets_fit(dataset: Any, tokenizer: Any, max_tokens: int) -> int:
     The warm-up must teach answers that GRPO can generate: a target longer than the completion GRPO samples
     would be cut there and score as unfinished.
     """
-    texts = [c[0]["content"] for c in dataset["completion"]]
+    texts = [target_text(c) for c in dataset["completion"]]
     end = tokenizer.eos_token or ""
     lengths = [len(ids) for ids in tokenizer([t + end for t in texts], add_special_tokens=False)["input_ids"]]
     over = [(row_id, n) for row_id, n in zip(dataset["id"], lengths, strict=True) if n > max_tokens]
@@ -109,8 +139,7 @@ class SftRun(TrlGrpoBackend):
             raise SettingsError(
                 "init_adapter is for `train` (GRPO from a warmed-up adapter); `sft` starts a new adapter"
             )
-        s.check_batch(launched_processes())
-        s.check_environment()
+        s.check_environment()  # no check_batch: that rule is GRPO's (whole groups of completions); SFT samples none
         dataset, longest = self.checked_train_split()
         dataset = with_targets(dataset, s.sft.reasoning)
         check_targets_fit(dataset, self.tokenizer, s.max_completion_length)
@@ -121,8 +150,12 @@ class SftRun(TrlGrpoBackend):
         self.trainer = SFTTrainer(
             model=self.model,
             args=args,
-            train_dataset=dataset.select_columns(
-                [c for c in ("prompt", "completion", "image") if c in dataset.column_names]
+            train_dataset=(
+                tokenized_plain_targets(dataset.select_columns(["prompt", "completion"]), self.tokenizer)
+                if isinstance(dataset[0]["prompt"], str)
+                else dataset.select_columns(
+                    [c for c in ("prompt", "completion", "image") if c in dataset.column_names]
+                )
             ),
             processing_class=self.processor if self.processor is not None else self.tokenizer,
             peft_config=lora_config(s),

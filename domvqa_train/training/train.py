@@ -20,6 +20,7 @@ from ..common.modelio import (
     load_processor,
     load_tokenizer,
     prompt_text,
+    stop_at_end_of_turn,
 )
 from ..common.screenshots import image_prompt_tokens, resolve_screenshots
 from ..errors import DomVQAError, PrepareError, SettingsError
@@ -373,6 +374,7 @@ class TrlGrpoBackend:
             self.tokenizer = load_tokenizer(s.model)
         self._load_processor()
         self.model = load_model(s.model, attn_implementation=s.attn_implementation, dtype=s.dtype)
+        stop_at_end_of_turn(self.model, self.tokenizer)  # GRPO stops at every eos id of the generation config
 
     def _load_processor(self) -> Any:
         """The image processor of a screenshot run (loaded once); ``None`` for text-only runs."""
