@@ -109,7 +109,7 @@ def test_generate_on_ray_writes_the_local_engines_bytes_and_resumes_the_same_way
 
 
 def test_endpoint_generate_on_ray_adds_up_the_actors_requests(local_ray, tmp_path: Path) -> None:
-    n = 20  # more pages than one batch (8 with concurrency 2): both actors get work
+    n = 20  # more pages than one batch (8 with concurrency 2)
     pages = write_pages(tmp_path / "pages", n)
     settings = GenerateSettings(per_page=3, progress=False)
     prices = {"price_input": 2.0, "price_output": 10.0}
@@ -130,8 +130,10 @@ def test_endpoint_generate_on_ray_adds_up_the_actors_requests(local_ray, tmp_pat
         == pytest.approx((11 * n * 2.0 + 7 * n * 10.0) / 1e6)
         == local.requests["cost_usd"]
     )
-    assert 1 <= requests["clients"] <= 2 and 1 <= requests["max_in_flight"] <= 2
-    assert requests["mean_in_flight"] >= 1 and requests["busy_seconds"] > 0
+    # Ray may hand every batch to one actor, so the number of clients is not pinned; each client has at
+    # most its concurrency (2) in flight, and at least one request while it is busy
+    assert 1 <= requests["mean_in_flight"] <= requests["max_in_flight"] <= 2
+    assert requests["busy_seconds"] > 0
 
 
 @pytest.mark.slow
