@@ -141,6 +141,7 @@ def test_deep_lxml_tree_given_directly() -> None:
     assert isinstance(result, domprune.PruneResult) and result.output == "bottom"
 
 
+@pytest.mark.slow
 def test_a_million_siblings() -> None:
     page = "<ul>" + "<li>x</li>" * 1_000_000 + "</ul>"
     result = outcome(page, budget=2000, seconds=120)
@@ -148,6 +149,7 @@ def test_a_million_siblings() -> None:
     assert result.output.startswith("<ul><li>x</li>")
 
 
+@pytest.mark.slow
 def test_fifty_megabyte_page() -> None:
     para = "<p>The quick brown fox jumps over the lazy dog near the river bank today.</p>\n"
     page = "<html><body><h1>Big</h1>" + para * (50_000_000 // len(para)) + "</body></html>"

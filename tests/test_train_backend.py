@@ -235,6 +235,7 @@ def test_unloadable_model_says_how_to_point_at_a_local_copy(tmp_path) -> None:
         load_model(str(tmp_path / "Holo1-3B-missing"))
 
 
+@pytest.mark.slow
 def test_screenshot_runs_need_screenshots_and_a_processor(prepared, tmp_path) -> None:
     from transformers.utils import is_torchvision_available
 
