@@ -80,7 +80,7 @@ def test_unusable_input_is_a_clear_input_error(page: Any, needle: str) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_random_bytes(seed: int) -> None:
     result = outcome(_random_bytes(20_000, seed))
-    assert isinstance(result, (InputError, domprune.PruneResult))
+    assert isinstance(result, InputError) and "looks like binary data" in str(result)
 
 
 @pytest.mark.parametrize(
@@ -113,10 +113,10 @@ def test_nul_bytes_in_bytes() -> None:
 def test_deep_nesting(depth: int) -> None:
     page = "<div>" * depth + "deep text" + "</div>" * depth
     result = outcome(page, question="deep?")
-    if isinstance(result, DomPruneError):
-        assert isinstance(result, InputError) and "nested too deeply" in str(result)
+    if depth == 2_000:  # within the parser's depth limit
+        assert isinstance(result, domprune.PruneResult) and "deep text" in result.output
     else:
-        assert "deep text" in result.output
+        assert isinstance(result, InputError) and "nested too deeply" in str(result)
 
 
 def test_deep_nesting_within_parser_limit_works() -> None:
@@ -126,7 +126,7 @@ def test_deep_nesting_within_parser_limit_works() -> None:
 
 def test_unclosed_deep_nesting() -> None:
     result = outcome("<span>" * 100_000 + "x")
-    assert isinstance(result, (InputError, domprune.PruneResult))
+    assert isinstance(result, InputError) and "nested too deeply" in str(result)
 
 
 def test_deep_lxml_tree_given_directly() -> None:
@@ -141,6 +141,7 @@ def test_deep_lxml_tree_given_directly() -> None:
     assert isinstance(result, domprune.PruneResult) and result.output == "bottom"
 
 
+@pytest.mark.slow
 def test_a_million_siblings() -> None:
     page = "<ul>" + "<li>x</li>" * 1_000_000 + "</ul>"
     result = outcome(page, budget=2000, seconds=120)
@@ -148,6 +149,7 @@ def test_a_million_siblings() -> None:
     assert result.output.startswith("<ul><li>x</li>")
 
 
+@pytest.mark.slow
 def test_fifty_megabyte_page() -> None:
     para = "<p>The quick brown fox jumps over the lazy dog near the river bank today.</p>\n"
     page = "<html><body><h1>Big</h1>" + para * (50_000_000 // len(para)) + "</body></html>"
@@ -173,7 +175,9 @@ def test_huge_attribute_values() -> None:
 
 def test_huge_single_text() -> None:
     result = outcome("<p>" + "word " * 2_000_000 + "</p>", budget=300)
-    assert isinstance(result, (domprune.PruneResult, domprune.BudgetTooSmallError))
+    # one text node cannot be cut: the error names the smallest budget that fits it
+    assert isinstance(result, domprune.BudgetTooSmallError)
+    assert result.smallest_budget > 300 and str(result.smallest_budget) in str(result)
 
 
 XXE = (
@@ -190,11 +194,10 @@ BILLION_LAUGHS = (
 @pytest.mark.parametrize("page", [XXE, XXE.encode(), BILLION_LAUGHS, BILLION_LAUGHS.encode()])
 def test_entity_payloads_do_not_expand(page: Any) -> None:
     result = outcome(page, budget=10_000, seconds=10)
-    assert isinstance(result, (domprune.PruneResult, InputError))
-    if isinstance(result, domprune.PruneResult):
-        assert "root:" not in result.output
-        assert "lollol" not in result.output
-        assert len(result.output) < 500
+    assert isinstance(result, domprune.PruneResult)
+    assert "root:" not in result.output
+    assert "lollol" not in result.output
+    assert len(result.output) < 500
 
 
 def test_xxe_through_a_file(tmp_path: Any) -> None:
@@ -301,7 +304,7 @@ def test_extreme_budgets(budget: int) -> None:
     if budget == 10**9:
         assert isinstance(result, domprune.PruneResult) and "Body text." in result.output
     else:
-        assert isinstance(result, (domprune.PruneResult, domprune.BudgetTooSmallError))
+        assert isinstance(result, domprune.BudgetTooSmallError) and result.smallest_budget == 7
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from domprune.bench.settings import BenchSettings
 from domprune.tokenizers import get_tokenizer
 
 
+@pytest.mark.slow
 def test_every_bench_baseline_imports() -> None:
     methods, missing = build_methods(list(ALL_METHODS), get_tokenizer("qwen2.5"))
     assert [m.name for m in methods] + list(missing) == list(ALL_METHODS)

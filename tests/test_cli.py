@@ -210,12 +210,11 @@ def test_out_dir_never_overwrites_a_result(tmp_path: Path, capsys: pytest.Captur
     second.write_text("<p>second page</p>")
     out_dir = tmp_path / "out"
     code, _, err = _run(capsys, "prune", str(first), str(second), "-o", str(out_dir))
-    written = " ".join(f.read_text() for f in out_dir.rglob("*") if f.is_file()) if out_dir.exists() else ""
-    # either both results are written, or the run refuses with a clear message
-    if code == 0:
-        assert "first page" in written and "second page" in written
-    else:
-        assert code == 2 and "index.html" in err and "Traceback" not in err
+    # the two inputs share a file name: each output is named by its path below the common folder
+    assert code == 0 and err == ""
+    assert sorted(f.name for f in out_dir.iterdir()) == ["a__index.html", "b__index.html"]
+    assert (out_dir / "a__index.html").read_text(encoding="utf-8") == "<p>first page</p>\n"
+    assert (out_dir / "b__index.html").read_text(encoding="utf-8") == "<p>second page</p>\n"
 
 
 def test_keep_backend_ids_and_mark_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,10 +40,18 @@ def test_pieces_join_to_the_text_and_their_counts_add_up(text: str) -> None:
 @given(texts=st.lists(TEXT, min_size=1, max_size=5), repeat=st.integers(min_value=10, max_value=40))
 def test_piece_counts_are_exact_and_reused(texts: list[str], repeat: int) -> None:
     counts = PieceCounts(COUNTER)
+    assert counts.additive
     for t in texts:  # long texts (short ones are counted whole), each counted twice
         long_text = t * repeat
+        earlier = dict(counts.known)
         assert counts.count(long_text) == COUNTER.count(long_text)
+        if len(long_text) >= 512:  # cut into pieces, and every piece's count is kept
+            assert set(cut_before_tags(long_text)) <= set(counts.known)
+        else:  # counted whole, nothing kept
+            assert counts.known == earlier
+        before = dict(counts.known)
         assert counts.count(long_text) == COUNTER.count(long_text)
+        assert counts.known == before  # the second count reused the kept pieces: nothing new was counted
 
 
 def test_a_tokenizer_without_the_property_counts_whole_texts() -> None:

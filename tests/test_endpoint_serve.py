@@ -8,6 +8,7 @@ accounted for, each reject with its reason and the raw response.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from domvqa_train.common.endpoint import ChatClient, EndpointError, EndpointSettings
 from domvqa_train.data.generate import EndpointGenerator, GenerateSettings, generate_dataset
-from domvqa_train.data.label import EndpointPolicy, LabelSettings, label_dataset
+from domvqa_train.data.label import EndpointPolicy, LabelSettings, attempt_passes, label_dataset
 from domvqa_train.prompts.prepare import PrepareSettings
 from domvqa_train.testing.local_server import serve_locally
 
@@ -87,7 +88,15 @@ def test_label_with_the_served_model(served: tuple[str, str], tmp_path: Path) ->
     settings = LabelSettings(attempts=2, max_new_tokens=8, progress=False)
     report = label_dataset(data, tmp_path / "out", policy, settings, PrepareSettings(prompt_budget=400))
     assert report.labelled == 2 and report.attempts == 4 and report.requests["succeeded"] == 4
-    assert set(report.dom_histogram) <= {"0", "0.5", "1"}
+    rows = [json.loads(x) for x in (tmp_path / "out" / "labels.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["r0", "r1"]
+    for row in rows:
+        # two served completions per record, and the difficulty is the share of them that pass when rescored
+        completions = row["label_completions"]["dom"]
+        assert len(completions) == 2 and all(isinstance(c, str) for c in completions)
+        passed = sum(attempt_passes(c, row["answers"], row["question"]) for c in completions)
+        assert (row["dom_passes"], row["dom_difficulty"]) == (passed, passed / 2)
+    assert report.dom_histogram == dict(Counter(f"{r['dom_difficulty']:g}" for r in rows))
 
 
 def test_a_killed_parent_leaves_no_server(served: tuple[str, str]) -> None:

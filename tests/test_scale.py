@@ -71,6 +71,7 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, tmp_path: Pat
     assert on_ray.written == local.written and on_ray.rejects_by_kind == local.rejects_by_kind
 
 
+@pytest.mark.slow
 def test_ray_engine_resumes_like_the_local_engine(local_ray, tmp_path: Path) -> None:
     source = _records(tmp_path)
     first_half = tmp_path / "half.jsonl"
@@ -99,6 +100,7 @@ def _map_workers() -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not Path("/proc/self/cmdline").exists(), reason="needs /proc to find Ray's worker processes"
 )

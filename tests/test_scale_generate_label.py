@@ -88,6 +88,7 @@ def pages_with_rejects(folder: Path, n: int) -> Path:
 # --------------------------------------------------------------------------- generate
 
 
+@pytest.mark.slow
 def test_generate_on_ray_writes_the_local_engines_bytes_and_resumes_the_same_way(
     local_ray, tmp_path: Path
 ) -> None:
@@ -108,8 +109,9 @@ def test_generate_on_ray_writes_the_local_engines_bytes_and_resumes_the_same_way
     assert again.resumed == 22  # a folder resumes under the other engine
 
 
+@pytest.mark.slow
 def test_endpoint_generate_on_ray_adds_up_the_actors_requests(local_ray, tmp_path: Path) -> None:
-    n = 20  # more pages than one batch (8 with concurrency 2): both actors get work
+    n = 20  # more pages than one batch (8 with concurrency 2)
     pages = write_pages(tmp_path / "pages", n)
     settings = GenerateSettings(per_page=3, progress=False)
     prices = {"price_input": 2.0, "price_output": 10.0}
@@ -130,8 +132,10 @@ def test_endpoint_generate_on_ray_adds_up_the_actors_requests(local_ray, tmp_pat
         == pytest.approx((11 * n * 2.0 + 7 * n * 10.0) / 1e6)
         == local.requests["cost_usd"]
     )
-    assert 1 <= requests["clients"] <= 2 and 1 <= requests["max_in_flight"] <= 2
-    assert requests["mean_in_flight"] >= 1 and requests["busy_seconds"] > 0
+    # Ray may hand every batch to one actor, so the number of clients is not pinned; each client has at
+    # most its concurrency (2) in flight, and at least one request while it is busy
+    assert 1 <= requests["mean_in_flight"] <= requests["max_in_flight"] <= 2
+    assert requests["busy_seconds"] > 0
 
 
 @pytest.mark.slow
@@ -191,6 +195,7 @@ def test_label_on_ray_with_the_tiny_model_gives_the_local_labels(
     assert len({c for pair in completions for c in pair}) > 7  # sampled text, not one greedy answer repeated
 
 
+@pytest.mark.slow
 def test_label_on_ray_with_an_endpoint_resumes_and_adds_up_requests(local_ray, tmp_path: Path) -> None:
     def behave(request: dict[str, Any]) -> Reply:
         if request["method"] == "GET":
@@ -220,6 +225,7 @@ def test_label_on_ray_with_an_endpoint_resumes_and_adds_up_requests(local_ray, t
     assert report.judge == reports["local"].judge and report.judge["calls"] > 0
 
 
+@pytest.mark.slow
 def test_a_model_that_cannot_load_in_an_actor_stops_the_run(local_ray, tmp_path: Path) -> None:
     source = records(tmp_path, 2)
     policy = LocalPolicy(PolicyModel(str(tmp_path / "no-model"), dtype="float32"))
@@ -258,6 +264,7 @@ def test_a_client_pickles_as_its_settings(tmp_path: Path) -> None:
     assert copy.settings == original.settings and copy.stats.requests == 0 and copy is not original
 
 
+@pytest.mark.slow
 def test_seeded_sampling_repeats_and_leaves_the_global_random_state(tiny_model: Path) -> None:
     import torch
 

@@ -16,7 +16,6 @@ from domvqa_train.testing.tiny import (
     Qwen2_5_VLSize,
     build_random_qwen2_5_vl,
     qwen2_5_vl_config,
-    random_model_info,
 )
 
 
@@ -90,4 +89,16 @@ def test_build_writes_a_loadable_model(tmp_path) -> None:
         "<|im_start|>"
     )
     recorded = json.loads((out / RANDOM_MODEL_FILE).read_text(encoding="utf-8"))
-    assert recorded == json.loads(json.dumps(random_model_info(size, seed=1, dtype="bfloat16")))
+    assert (recorded["kind"], recorded["seed"], recorded["dtype"]) == ("qwen2_5_vl", 1, "bfloat16")
+    given = {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "layers": 2,
+        "attention_heads": 4,
+        "vocab_size": 151936,
+        "vision_depth": 1,
+        "vision_hidden_size": 32,
+        "vision_intermediate_size": 64,
+        "vision_heads": 2,
+    }
+    assert {name: recorded["size"][name] for name in given} == given

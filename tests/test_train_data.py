@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from domvqa_train.common.records import DomQAExample, LoadResult, example_id, load_examples
+from domvqa_train.common.records import DomQAExample, load_examples
 from domvqa_train.errors import DataSourceError
 
 PAGE = "<html><body><h1>Shop</h1><p>Price: <b>$12.50</b></p></body></html>"
@@ -164,7 +164,8 @@ def test_ids_are_stable_and_duplicates_rejected(tmp_path: Path) -> None:
     first, second = load_examples(path), load_examples(path)
 
     assert [e.id for e in first.examples] == [e.id for e in second.examples]
-    assert first.examples[0].id == example_id(PAGE, "Price?", ["$12.50"])
+    # example_id(PAGE, "Price?", ["$12.50"]), pinned: a change to how ids are computed must show here
+    assert first.examples[0].id == "816e6695809a9651"
     assert [(r.line, r.kind) for r in first.rejects] == [(2, "duplicate_id")]
     assert "line 1" in first.rejects[0].reason
 
@@ -246,7 +247,6 @@ def test_example_model_validates() -> None:
         DomQAExample(id="x", dom="<p>x</p>", question="q", answers=[])
     with pytest.raises(ValueError):
         DomQAExample(id="x", dom="<p>x</p>", question="q", answers=["  "])
-    assert LoadResult().examples == []
 
 
 def test_one_image_table_names_files_and_data_urls(tmp_path) -> None:  # type: ignore[no-untyped-def]

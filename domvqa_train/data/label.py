@@ -186,7 +186,9 @@ def batch_seed(seed: int, prompts: Sequence[Any], images: Sequence[str] | None) 
 
     The same batch gets the same seed in any process, so labels do not depend on where it ran.
 
-    >>> batch_seed(42, ["a", "b"], None) == batch_seed(42, ["a", "b"], None) != batch_seed(42, ["b", "a"], None)
+    >>> batch_seed(42, ["a", "b"], None)
+    205526043183872589
+    >>> batch_seed(42, ["a", "b"], None) != batch_seed(42, ["b", "a"], None)
     True
     """
     text = json.dumps([seed, list(prompts), list(images) if images is not None else None], sort_keys=True)
