@@ -224,6 +224,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"text": build_tiny_model(root / "qwen2"), "vl": build_tiny_model(root / "vl", "qwen2_5_vl")}
 
 
+@pytest.mark.slow
 def test_local_policy_labels_with_the_tiny_model(tmp_path: Path, tiny_models: dict[str, Path]) -> None:
     source = records(tmp_path, 3)
     argv = ["label", "--data", str(source), "--out", str(tmp_path / "out"), "--model", str(tiny_models["text"]),

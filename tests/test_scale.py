@@ -62,6 +62,7 @@ def _settings(**extra) -> PrepareSettings:
     return PrepareSettings(prompt_budget=160, progress=False, **extra)
 
 
+@pytest.mark.slow
 def test_ray_engine_writes_what_the_local_engine_writes(local_ray, tmp_path: Path) -> None:
     source = _records(tmp_path)
     local = prepare_dataset(source, tmp_path / "local", _settings())
@@ -200,6 +201,7 @@ def test_prune_batch_takes_a_missing_question_as_none() -> None:
     assert "nan" not in expected
 
 
+@pytest.mark.slow
 def test_ray_map_batches_with_an_actor_pool_equals_prune(local_ray) -> None:
     batch = _batch()
     rows = [

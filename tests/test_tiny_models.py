@@ -66,6 +66,7 @@ def test_impossible_sizes_are_refused(kwargs, message) -> None:
         Qwen2_5_VLSize(**kwargs)
 
 
+@pytest.mark.slow
 def test_build_writes_a_loadable_model(tmp_path) -> None:
     size = Qwen2_5_VLSize(
         hidden_size=64,
