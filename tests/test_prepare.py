@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import domprune
-from domvqa_train.prompts import prepare
 from domvqa_train.errors import PrepareError
+from domvqa_train.prompts import prepare
 from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
 
 BUDGET = 450
