@@ -362,7 +362,9 @@ def _endpoint_args(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         parser.add_argument(f"{dash}model", help="model name the judge endpoint serves")
     parser.add_argument(f"{dash}api-key-env", default="OPENAI_API_KEY", help="variable holding the API key")
     parser.add_argument(f"{dash}timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    parser.add_argument(f"{dash}retries", type=int, default=4, help="retries on 429/5xx/timeouts (default 4)")
+    parser.add_argument(
+        f"{dash}retries", type=int, default=4, help="retries on 429/5xx/timeouts/bad replies (default 4)"
+    )
     if not prefix:
         parser.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry")
         parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")

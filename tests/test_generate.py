@@ -380,16 +380,26 @@ def test_invalid_and_ungrounded_responses_are_rejected_with_the_raw_text(tmp_pat
 
     pages = write_pages(tmp_path / "pages", 4)
     with StubServer(behave) as stub:
-        report = generate_dataset(pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url)))
+        report = generate_dataset(
+            pages, tmp_path / "out", quiet(), EndpointGenerator(client(stub.url, retries=2))
+        )
+        assert len(stub.chat_requests()) == 3 + 1 + 3 + 3  # unusable replies are asked again (2 retries)
     _, rejects = accounted(tmp_path / "out", 4)
     kinds = {r["page_id"]: (r["kind"], r["raw_response"]) for r in rejects}
+    # an empty message is an endpoint fault (retried, then rejected), with the reply as the raw response
+    empty_message = kinds["p3"][1]
     assert kinds == {
         "p0": ("not_json", "I'd rather not."),
         "p1": ("not_grounded", answers["1"]),
         "p2": ("wrong_schema", answers["2"]),
-        "p3": ("empty", ""),
+        "p3": ("empty_reply", empty_message),
     }
-    assert report.rejects_by_kind == {"not_json": 1, "not_grounded": 1, "wrong_schema": 1, "empty": 1}
+    assert json.loads(empty_message)["choices"][0]["message"]["content"] == ""
+    reasons = {r["page_id"]: r["reason"] for r in rejects}
+    assert "the last of 3 tries" in reasons["p0"] and "empty_reply after 3 tries" in reasons["p3"]
+    assert report.rejects_by_kind == {"not_json": 1, "not_grounded": 1, "wrong_schema": 1, "empty_reply": 1}
+    assert report.requests["retries"] == {"content_not_json": 2, "content_wrong_schema": 2, "empty_reply": 2}
+    assert report.requests["failed"] == {"empty_reply": 1}
 
 
 def test_concurrency_keeps_that_many_requests_in_flight(tmp_path: Path) -> None:

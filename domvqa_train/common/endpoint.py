@@ -2,8 +2,9 @@
 
 It wraps the ``openai`` package's client (the reference implementation of the protocol: request
 shapes, error types, structured output) and adds what a dataset run needs: a check that the endpoint
-answers before any work starts, retries with exponential backoff on 429, 5xx, timeouts and dropped
-connections (honouring ``Retry-After``), counted per kind for the run's report (the client's own
+answers before any work starts, retries with exponential backoff on 429, 5xx, timeouts, dropped
+connections and replies that are not a completion (an empty, cut-off or non-JSON body, no choices, an
+empty message), honouring ``Retry-After``, counted per kind for the run's report (the client's own
 retries are switched off because it neither exposes their count nor lets the backoff be set), token
 usage and cost, and the number of requests in flight. One :class:`ChatClient` is shared by threads;
 it pickles as its settings (a Ray actor builds its own client), and the statistics of several
@@ -13,12 +14,14 @@ clients add up with :func:`combined_summary`.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import os
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +41,7 @@ class EndpointError(DomVQAError, RuntimeError):
 
 
 class RequestFailed(Exception):
-    """One request failed for good (after its retries); ``kind`` names the failure for rejects."""
+    """One request failed for good (after its retries); ``kind`` names the failure for rejects, ``raw`` is the last body."""
 
     def __init__(self, kind: str, message: str, raw: Any = None) -> None:
         super().__init__(message)
@@ -54,9 +57,13 @@ class EndpointSettings(BaseModel):
     url: str = Field(description="Base URL of the OpenAI-compatible API; '/v1' is added when it has no path.")
     model: str = Field(min_length=1, description="Model name the endpoint serves.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
-    timeout: float = Field(120.0, gt=0, description="Seconds one request may take before it is retried.")
+    timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server's next bytes (connecting, or between two reads) before the request is retried; a reply that keeps trickling in may take longer in all.")
     retries: int = Field(
-        4, ge=0, description="Retries of a request after a 429, a 5xx, a timeout or a dropped connection."
+        4,
+        ge=0,
+        description="Retries of a request after a 429, a 5xx, a timeout, a dropped connection or a reply "
+        "that is not a completion (empty, cut off, not JSON, no choices, empty message); the caller's "
+        "retries of a reply it cannot use (e.g. generate's content that is not JSON) count against it too.",
     )
     backoff: float = Field(
         1.0, ge=0, description="Seconds before the first retry; doubles each retry (with jitter)."
@@ -107,6 +114,7 @@ class ChatReply:
     prompt_tokens: int
     completion_tokens: int
     structured: bool
+    tries: int = 1  # requests made for it, retries included
 
 
 @dataclass
@@ -148,9 +156,14 @@ class RequestStats:
                 self._in_flight -= 1
 
     def add(
-        self, *, retry: str | None = None, failed: str | None = None, reply: ChatReply | None = None
+        self,
+        *,
+        retry: str | None = None,
+        failed: str | None = None,
+        reply: ChatReply | None = None,
+        spent: ChatReply | None = None,
     ) -> None:
-        """Count a retry, a final failure or a reply (and its tokens)."""
+        """Count a retry, a final failure, a reply (and its tokens), or the tokens of a reply that is retried."""
         with self._lock:
             if retry:
                 self.retries[retry] += 1
@@ -158,8 +171,10 @@ class RequestStats:
                 self.failed[failed] += 1
             if reply is not None:
                 self.succeeded += 1
-                self.prompt_tokens += reply.prompt_tokens
-                self.completion_tokens += reply.completion_tokens
+            for counted in (reply, spent):
+                if counted is not None:
+                    self.prompt_tokens += counted.prompt_tokens
+                    self.completion_tokens += counted.completion_tokens
 
     def summary(self, settings: EndpointSettings | None = None) -> dict[str, Any]:
         """Counts, tokens, cost (when prices are set) and requests in flight (max, and mean while busy)."""
@@ -300,8 +315,24 @@ class ChatClient:
         max_tokens: int,
         temperature: float | None = None,
         response_format: dict[str, Any] | None = None,
+        usable: Callable[[ChatReply], str | None] | None = None,
+        empty_ok: bool = False,
     ) -> ChatReply:
-        """One chat completion; raises :class:`RequestFailed` when it fails for good, :class:`EndpointError` on 401/403/404."""
+        """One chat completion; raises :class:`RequestFailed` when it fails for good, :class:`EndpointError` on 401/403/404.
+
+        Retried (``settings.retries`` times, with the backoff, counted in ``stats.retries`` by kind):
+        429 (``rate_limited``), 5xx (``server_error``), 409, timeouts, dropped connections, and a reply
+        that is not a completion: an empty body or one without ``choices`` or with an empty message
+        (``empty_reply``); a body cut off, not JSON, or JSON of another shape (``malformed_reply``).
+        An empty message is a reply when it stopped at ``max_tokens`` (``finish_reason`` "length"),
+        was filtered or refused (retrying would give the same), or when ``empty_ok`` (a policy's empty
+        answer is an attempt like any other).
+
+        ``usable(reply)`` says why the caller cannot use a reply (a retry kind, e.g. ``content_not_json``),
+        None when it can; such a reply is asked again within the same budget of retries (counted under
+        that kind) unless it stopped at ``max_tokens``, and the last one is returned as it is, for the
+        caller to reject. The tokens of the returned reply include those of the replies asked again.
+        """
         openai = self._openai
         kwargs: dict[str, Any] = {"model": self.settings.model, "messages": list(messages)}
         kwargs[self._adapted.get("max_tokens", "max_tokens")] = max_tokens
@@ -310,11 +341,12 @@ class ChatClient:
         if response_format is not None and self._structured:
             kwargs["response_format"] = response_format
         attempt = 0
+        spent = (0, 0)  # tokens of the replies asked again because the caller could not use them
         while True:
             try:
                 with self.stats.in_flight():
                     response = self._client.chat.completions.create(**kwargs)
-                break
+                reply = _reply(response, "response_format" in kwargs, empty_ok=empty_ok)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise self._auth_error(exc) from None
             except openai.NotFoundError as exc:
@@ -330,21 +362,46 @@ class ChatClient:
                 ) from None
             except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
                     openai.APIConnectionError, openai.ConflictError) as exc:  # fmt: skip
-                kind = _retry_kind(exc)
-                if attempt >= self.settings.retries:
-                    self.stats.add(failed=kind)
-                    raise RequestFailed(
-                        kind, f"{kind} after {attempt + 1} tries ({type(exc).__name__}: {exc})", _body(exc)
-                    ) from None
-                self.stats.add(retry=kind)
-                time.sleep(self._wait(attempt, exc))
+                self._retry_or_fail(
+                    attempt, _retry_kind(exc), f"{type(exc).__name__}: {exc}", _body(exc), exc
+                )
                 attempt += 1
+                continue
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # a 200 body the client cannot decode
+                bad = _undecodable(exc)
+                self._retry_or_fail(attempt, bad.kind, str(bad), bad.raw)
+                attempt += 1
+                continue
+            except BadReply as exc:
+                self._retry_or_fail(attempt, exc.kind, str(exc), exc.raw)
+                attempt += 1
+                continue
             except openai.APIStatusError as exc:
                 self.stats.add(failed=f"http_{exc.status_code}")
                 raise RequestFailed(f"http_{exc.status_code}", str(exc), _body(exc)) from None
-        reply = _reply(response, "response_format" in kwargs)
-        self.stats.add(reply=reply)
-        return reply
+            unusable = usable(reply) if usable is not None and reply.finish_reason != "length" else None
+            if unusable is None or attempt >= self.settings.retries:
+                self.stats.add(reply=reply)
+                return dataclasses.replace(
+                    reply,
+                    prompt_tokens=reply.prompt_tokens + spent[0],
+                    completion_tokens=reply.completion_tokens + spent[1],
+                    tries=attempt + 1,
+                )
+            self.stats.add(retry=unusable, spent=reply)
+            spent = (spent[0] + reply.prompt_tokens, spent[1] + reply.completion_tokens)
+            time.sleep(self._wait(attempt, None))
+            attempt += 1
+
+    def _retry_or_fail(
+        self, attempt: int, kind: str, detail: str, raw: Any, exc: Exception | None = None
+    ) -> None:
+        """Count a retry of ``kind`` and wait before it; after the last try, count the failure and raise it."""
+        if attempt >= self.settings.retries:
+            self.stats.add(failed=kind)
+            raise RequestFailed(kind, f"{kind} after {attempt + 1} tries ({detail})", raw) from None
+        self.stats.add(retry=kind)
+        time.sleep(self._wait(attempt, exc))
 
     def _adapt(self, kwargs: dict[str, Any], message: str) -> bool:
         """Change ``kwargs`` after a 400 that names a parameter this endpoint does not take; False when none does.
@@ -374,7 +431,7 @@ class ChatClient:
                 return True
         return False
 
-    def _wait(self, attempt: int, exc: Exception) -> float:
+    def _wait(self, attempt: int, exc: Exception | None) -> float:
         """Seconds before the next try: the server's Retry-After, else exponential backoff with jitter."""
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
         for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
@@ -408,18 +465,88 @@ def _body(exc: Exception) -> Any:
         return None
 
 
-def _reply(response: Any, structured: bool) -> ChatReply:
-    choice = response.choices[0] if getattr(response, "choices", None) else None
+class BadReply(Exception):
+    """A 200 reply that is not a usable completion; ``kind`` is ``empty_reply`` or ``malformed_reply``."""
+
+    def __init__(self, kind: str, message: str, raw: Any = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.raw = raw
+
+
+#: Finish reasons of an empty message that asking again would not change.
+_FINAL_EMPTY = frozenset({"length", "content_filter"})
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+
+def _undecodable(exc: json.JSONDecodeError | UnicodeDecodeError) -> BadReply:
+    """What a 200 reply whose body the ``openai`` client could not decode as JSON was (it raises the decoder's error)."""
+    if isinstance(exc, UnicodeDecodeError):
+        raw = exc.object.decode("utf-8", "replace") if isinstance(exc.object, bytes) else str(exc.object)
+        return BadReply("malformed_reply", f"the body of a 200 reply is not UTF-8 JSON: {exc}", raw)
+    if not exc.doc.strip():
+        return BadReply("empty_reply", "the endpoint answered 200 with an empty body", exc.doc)
+    return BadReply(
+        "malformed_reply",
+        f"the body of a 200 reply is cut off or not JSON ({exc.msg} at character {exc.pos} of "
+        f"{len(exc.doc)}): {_snippet(exc.doc)}",
+        exc.doc,
+    )
+
+
+def _reply(response: Any, structured: bool, *, empty_ok: bool = False) -> ChatReply:
+    """The completion in ``response`` (what ``chat.completions.create`` returned); :class:`BadReply` when there is none.
+
+    For a 200 reply the ``openai`` client returns the body as a ``str`` when it is not labelled JSON,
+    None for ``null``, a list for a JSON list, and a ``ChatCompletion`` built without validation
+    from any JSON object (``choices`` may be missing, empty or of another type).
+    """
+    if response is None or isinstance(response, (str, bytes, list, int, float, bool)):
+        raw = response.decode("utf-8", "replace") if isinstance(response, bytes) else response
+        if isinstance(raw, str) and not raw.strip():
+            raise BadReply("empty_reply", "the endpoint answered 200 with an empty body", raw)
+        shown = _snippet(raw) if isinstance(raw, str) else json.dumps(raw)[:80]
+        raise BadReply("malformed_reply", f"the body of a 200 reply is not a JSON completion: {shown}", raw)
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise BadReply("empty_reply", "the reply has no choices", _dump(response))
+    if not isinstance(choices, list) or not isinstance(choices[0], BaseModel):
+        raise BadReply(
+            "malformed_reply",
+            f"the reply's choices are not a list of choices: {choices!r:.80}",
+            _dump(response),
+        )
+    choice = choices[0]
     message = getattr(choice, "message", None)
+    finish_reason = getattr(choice, "finish_reason", None)
     text = getattr(message, "content", None) or ""
+    if not isinstance(text, str):
+        text = str(text)
+    final = empty_ok or finish_reason in _FINAL_EMPTY or bool(getattr(message, "refusal", None))
+    if not text.strip() and not final:
+        what = "no message" if message is None else "an empty message"
+        raise BadReply(
+            "empty_reply", f"the reply has {what} (finish_reason {finish_reason!r})", _dump(response)
+        )
     extra = getattr(message, "model_extra", None) or {}
     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
     usage = getattr(response, "usage", None)
     return ChatReply(
-        text=text if isinstance(text, str) else str(text),
+        text=text,
         reasoning=reasoning if isinstance(reasoning, str) and reasoning.strip() else None,
-        finish_reason=getattr(choice, "finish_reason", None),
+        finish_reason=finish_reason,
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         structured=structured,
     )
+
+
+def _dump(response: Any) -> Any:
+    """The reply as JSON text, for a reject's raw response."""
+    try:
+        return response.model_dump_json(exclude_unset=True)
+    except Exception:
+        return repr(response)

@@ -11,6 +11,9 @@ its page (:mod:`domvqa_train.data.grounding`), and writes into ``out_dir``:
   ``grounding``, ``evidence``, ``generator``, ``generator_model`` and ``reasoning``;
 - ``rejects.jsonl``: every page that gave no question, with its ``kind``, ``reason`` and the raw
   response (not JSON, wrong schema, empty, nothing grounded, request failed, oversize, unreadable);
+  a reply whose content is not the JSON asked for is asked again first, within the endpoint's
+  ``retries`` (counted as ``content_not_json`` / ``content_wrong_schema`` in the report's requests),
+  unless it stopped at ``max_tokens``;
 - ``progress.jsonl`` (one line per finished page) and ``report.json``.
 
 Every page read ends in exactly one of ``qa.jsonl`` (one or more records) or ``rejects.jsonl``.
@@ -41,7 +44,14 @@ from tqdm.auto import tqdm
 
 import domprune
 
-from ..common.endpoint import ChatClient, EndpointError, RequestFailed, combined_summary, image_part
+from ..common.endpoint import (
+    ChatClient,
+    ChatReply,
+    EndpointError,
+    RequestFailed,
+    combined_summary,
+    image_part,
+)
 from ..common.jobstore import JobStore, atomic_write
 from ..common.ray_engine import (
     BATCH_SIZE,
@@ -194,11 +204,14 @@ class EndpointGenerator:
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             response_format=response_format(settings.per_page),
+            usable=_unparseable,  # content that is not the JSON asked for is asked again
         )
-        try:
-            parsed: ParsedResponse | UnusableResponse = parse_questions(reply.text)
-        except UnusableResponse as exc:
-            parsed = exc
+        parsed = _parsed(reply.text)
+        if isinstance(parsed, UnusableResponse) and reply.finish_reason == "length":
+            why = f"the reply stopped at max_tokens={settings.max_tokens}, not asked again; raise max_tokens"
+            parsed = UnusableResponse(parsed.kind, f"{parsed} ({why})")
+        elif isinstance(parsed, UnusableResponse) and reply.tries > 1:
+            parsed = UnusableResponse(parsed.kind, f"{parsed} (the last of {reply.tries} tries)")
         return Proposal(
             parsed,
             raw_text=reply.text,
@@ -207,6 +220,26 @@ class EndpointGenerator:
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
         )
+
+
+#: Why a reply's content is unusable that asking again may change (an empty reply reaches here only
+#: when asking again would not: it stopped at max_tokens or was filtered).
+_RETRIED_CONTENT = frozenset({"not_json", "wrong_schema"})
+
+
+def _parsed(text: str) -> ParsedResponse | UnusableResponse:
+    try:
+        return parse_questions(text)
+    except UnusableResponse as exc:
+        return exc
+
+
+def _unparseable(reply: ChatReply) -> str | None:
+    """The retry kind of a reply whose content is not the questions' JSON (``content_not_json``, ...); None when usable."""
+    parsed = _parsed(reply.text)
+    if isinstance(parsed, UnusableResponse) and parsed.kind in _RETRIED_CONTENT:
+        return f"content_{parsed.kind}"
+    return None
 
 
 @dataclass
@@ -346,8 +379,10 @@ class GenerateReport(BaseModel):
     seconds: float = Field(description="Wall time of this run.")
     pages_per_second: float | None = Field(description="Pages computed by this run / its wall time.")
     requests: dict[str, Any] = Field(
-        description="This run's requests: counts, retries, failures, tokens, in flight; with engine 'ray', "
-        "summed over the actors (in flight: per actor; 'clients' actors; see endpoint.combined_summary)."
+        description="This run's requests: counts, retries and failures by kind (rate_limited, server_error, "
+        "timeout, connection_error, empty_reply, malformed_reply, content_not_json, ...), tokens, in flight; "
+        "with engine 'ray', summed over the actors (in flight: per actor; 'clients' actors; see "
+        "endpoint.combined_summary)."
     )
 
 

@@ -211,18 +211,46 @@ class EndpointPolicy:
     def answer(
         self, prompts: Sequence[Any], images: Sequence[str] | None, settings: LabelSettings
     ) -> list[str]:
+        """One completion per prompt; :class:`PartialAnswers` when some prompts failed for good (after their retries).
+
+        An empty completion is an answer (a failed attempt, as in training), not a fault to retry.
+        """
         shots = list(images) if images is not None else [None] * len(prompts)
 
-        def one(pair: tuple[Any, str | None]) -> str:
+        def one(pair: tuple[Any, str | None]) -> str | RequestFailed:
             prompt, shot = pair
             messages = _chat_messages(prompt, shot)
-            reply = self.client.complete(
-                messages, max_tokens=settings.max_new_tokens, temperature=settings.temperature
-            )
+            try:
+                reply = self.client.complete(
+                    messages,
+                    max_tokens=settings.max_new_tokens,
+                    temperature=settings.temperature,
+                    empty_ok=True,
+                )
+            except RequestFailed as exc:
+                return exc
             return reply.text
 
         with ThreadPoolExecutor(self.client.settings.concurrency, thread_name_prefix="label") as pool:
-            return list(pool.map(one, zip(prompts, shots, strict=True)))
+            results = list(pool.map(one, zip(prompts, shots, strict=True)))
+        failures = {i: r for i, r in enumerate(results) if isinstance(r, RequestFailed)}
+        if failures:
+            raise PartialAnswers([r if isinstance(r, str) else None for r in results], failures)
+        return [r for r in results if isinstance(r, str)]
+
+
+class PartialAnswers(RequestFailed):
+    """Some prompts of a call failed for good: ``answers`` has the completions (None where failed), ``failures`` the errors by index.
+
+    :func:`label_batch` rejects only the records of the failed prompts; a caller that knows only
+    :class:`RequestFailed` sees the first failure.
+    """
+
+    def __init__(self, answers: list[str | None], failures: dict[int, RequestFailed]) -> None:
+        first = failures[min(failures)]
+        super().__init__(first.kind, str(first), first.raw)
+        self.answers = answers
+        self.failures = failures
 
 
 def _chat_messages(prompt: Any, screenshot: str | None) -> list[Message]:
@@ -326,6 +354,9 @@ def label_batch(
 ) -> list[LabelOutcome]:
     """Label ``examples`` with ``labeller``; one outcome per example, in order.
 
+    A record whose request fails for good (after its retries) is rejected with the failure's kind;
+    the other records of the batch are labelled (with a labeller that raises :class:`PartialAnswers`,
+    as :class:`EndpointPolicy` does; a plain :class:`RequestFailed` rejects the whole call's records).
     Raises only :class:`~domvqa_train.common.endpoint.EndpointError` (the endpoint cannot be used at all).
     """
     k = settings.attempts
@@ -337,28 +368,34 @@ def label_batch(
             outcomes[example.id] = _reject(example, row.kind, row.reason)
         else:
             fitted.append((example, row))
+    dom_prompts = [row["prompt"] for _, row in fitted for _ in range(k)]
+    dom_by_id, failed = _answers(labeller, dom_prompts, None, settings, [ex.id for ex, _ in fitted], k)
+    fitted = [(ex, row) for ex, row in fitted if ex.id not in failed]  # no screenshot attempts for those
     with_image = [
         (ex, row)
         for ex, row in fitted
         if settings.images and labeller.takes_images and ex.screenshot and readable_image(ex.screenshot)
     ]
-    dom_prompts = [row["prompt"] for _, row in fitted for _ in range(k)]
     img_prompts = [screenshot_prompt(ex, prepare) for ex, _ in with_image for _ in range(k)]
     img_paths = [str(ex.screenshot) for ex, _ in with_image for _ in range(k)]
-    try:
-        dom_answers = labeller.answer(dom_prompts, None, settings)
-        img_answers = labeller.answer(img_prompts, img_paths, settings) if img_prompts else []
-    except RequestFailed as exc:  # the batch's records are rejected together; a later run can redo them
-        for example, _ in fitted:
+    images_by_id: dict[str, list[str]] = {}
+    if img_prompts:
+        images_by_id, img_failed = _answers(
+            labeller, img_prompts, img_paths, settings, [ex.id for ex, _ in with_image], k
+        )
+        failed.update(img_failed)
+    for example in examples:
+        if example.id in failed:
+            exc = failed[example.id]
             outcomes[example.id] = _reject(example, exc.kind, f"labelling request failed: {exc}")
-        return [outcomes[e.id] for e in examples]
-    images_by_id = {ex.id: img_answers[i * k : (i + 1) * k] for i, (ex, _) in enumerate(with_image)}
 
     def passes(example: DomQAExample, completions: list[str]) -> int:
         return sum(attempt_passes(c, example.answers, example.question, judge) for c in completions)
 
-    for i, (example, row) in enumerate(fitted):
-        dom = dom_answers[i * k : (i + 1) * k]
+    for example, row in fitted:
+        if example.id in failed:
+            continue
+        dom = dom_by_id[example.id]
         img = images_by_id.get(example.id)
         try:
             dom_passes = passes(example, dom)
@@ -371,6 +408,34 @@ def label_batch(
             outcome.summary["img_skipped"] = "unreadable screenshot"
         outcomes[example.id] = outcome
     return [outcomes[e.id] for e in examples]
+
+
+def _answers(
+    labeller: Labeller,
+    prompts: list[Any],
+    images: list[str] | None,
+    settings: LabelSettings,
+    ids: list[str],
+    k: int,
+) -> tuple[dict[str, list[str]], dict[str, RequestFailed]]:
+    """The ``k`` completions of each record (``ids``, ``k`` prompts each, in order), and the records whose requests failed."""
+    failures: dict[int, RequestFailed]
+    try:
+        answers: list[str | None] = list(labeller.answer(prompts, images, settings))
+        failures = {}
+    except PartialAnswers as exc:
+        answers, failures = exc.answers, exc.failures
+    except RequestFailed as exc:
+        answers, failures = [None] * len(prompts), dict.fromkeys(range(len(prompts)), exc)
+    failed: dict[str, RequestFailed] = {}
+    for index in sorted(failures):
+        failed.setdefault(ids[index // k], failures[index])
+    completions = {
+        key: [a for a in answers[i * k : (i + 1) * k] if a is not None]
+        for i, key in enumerate(ids)
+        if key not in failed
+    }
+    return completions, failed
 
 
 def _labelled(
