@@ -18,7 +18,13 @@ from domvqa_train.common.modelio import end_of_turn_token, stop_at_end_of_turn
 from domvqa_train.errors import PrepareError, SettingsError
 from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
 from domvqa_train.testing.tiny import build_tiny_model, tiny_tokenizer
-from domvqa_train.training.sft import SftRun, check_targets_fit, sft_target, with_targets
+from domvqa_train.training.sft import (
+    SftRun,
+    answer_positions_loss,
+    check_targets_fit,
+    sft_target,
+    with_targets,
+)
 from domvqa_train.training.train import TrlGrpoBackend
 
 
@@ -211,5 +217,36 @@ def test_generation_stops_at_the_chat_templates_end_of_turn() -> None:
     assert model.generation_config.eos_token_id == [7, tok.convert_tokens_to_ids("<|im_end|>")]
     stop_at_end_of_turn(model, tok)  # idempotent
     assert model.generation_config.eos_token_id == [7, tok.convert_tokens_to_ids("<|im_end|>")]
-    tok.chat_template = None
-    assert end_of_turn_token(tok) is None
+
+
+    class NoTemplate:  # a base model's tokenizer (tiny_tokenizer() is shared: it is not changed here)
+        chat_template = None
+
+    assert end_of_turn_token(NoTemplate()) is None
+
+
+def test_the_answer_only_loss_is_the_full_loss_from_fewer_positions(model) -> None:
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM
+
+    lm = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    tok = tiny_tokenizer()
+    rows = [tok(f"<p>{'filler ' * n}</p> Price? ")["input_ids"] for n in (30, 5)]
+    answers = [tok(a, add_special_tokens=False)["input_ids"] for a in ("\\boxed{$12}", "\\boxed{no}")]
+    width = max(len(r) + len(a) for r, a in zip(rows, answers, strict=True))
+    ids = torch.full((2, width), tok.pad_token_id)
+    mask, labels = torch.zeros_like(ids), torch.full_like(ids, -100)
+    for i, (r, a) in enumerate(zip(rows, answers, strict=True)):
+        ids[i, : len(r) + len(a)] = torch.tensor(r + a)
+        mask[i, : len(r) + len(a)] = 1
+        labels[i, len(r) : len(r) + len(a)] = torch.tensor(a)
+    logits = lm(input_ids=ids, attention_mask=mask).logits
+    full = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=-100)
+    loss, kept_logits, kept = answer_positions_loss(lm, {"input_ids": ids, "attention_mask": mask, "labels": labels})
+    assert torch.allclose(loss, full, atol=1e-5)
+    assert kept_logits.shape[1] == kept.shape[1] < width // 3  # the head ran on the answers' positions only
+    loss_n, *_ = answer_positions_loss(
+        lm, {"input_ids": ids, "attention_mask": mask, "labels": labels}, num_items_in_batch=torch.tensor(100)
+    )
+    assert torch.allclose(loss_n * 100, full * (labels != -100).sum(), atol=1e-4)

@@ -19,7 +19,8 @@ TinyKind = Literal["qwen2", "qwen2_5_vl"]
 
 @functools.lru_cache(maxsize=1)
 def tiny_tokenizer() -> Any:
-    """The Qwen2.5 tokenizer (built once per process, ~5 s), padded on the left."""
+    """The Qwen2.5 tokenizer (built once per process, ~5 s), padded on the left; one object shared by every
+    caller: copy it (``copy.deepcopy``) before changing it."""
     from domprune.tokenizers import qwen_hf_tokenizer
 
     tok = qwen_hf_tokenizer()
