@@ -84,6 +84,11 @@ class SftSettings(BaseModel):
     reasoning: bool = Field(
         True, description="put the generator's reasoning before the box when the prepared rows have one"
     )
+    answer_only_head: bool = Field(
+        True,
+        description="apply the LM head only at the answer's positions (the loss is the same; much less compute "
+        "with a large vocabulary); false: trl's loss over every position",
+    )
 
 
 class TrainSettings(BaseModel):

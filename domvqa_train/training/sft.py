@@ -123,6 +123,67 @@ def sft_config(settings: TrainSettings) -> Any:
         raise SettingsError(f"trl rejected the SFT settings: {exc}") from None
 
 
+def answer_positions_loss(
+    model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None
+) -> tuple[Any, Any, Any]:
+    """The causal-LM loss with the LM head applied only where a label follows (the answer), not at every
+    prompt position; returns ``(loss, logits of those positions)``.
+
+    A DOM prompt is hundreds of tokens and its answer a dozen; over a 262K-word vocabulary (Gemma 3) the LM
+    head at every prompt position was most of a CPU step. The model is asked for the logits of the kept
+    positions only (transformers' ``logits_to_keep`` with an index tensor), so the loss is the same sum of
+    token cross-entropies over the same labels, divided by ``num_items_in_batch`` (or the labels' count).
+    Returns ``(loss, logits, labels)`` of the kept positions.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    labels = inputs["labels"]
+    targets = labels[:, 1:]  # the token after position t is its label
+    keep = (targets != -100).any(dim=0).nonzero().squeeze(-1)
+    forward = {k: v for k, v in inputs.items() if k != "labels"}
+    logits = model(**forward, logits_to_keep=keep, use_cache=False).logits
+    kept = targets[:, keep]
+    loss = F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), kept.reshape(-1), ignore_index=-100, reduction="sum"
+    )
+    count = (kept != -100).sum() if num_items_in_batch is None else num_items_in_batch
+    return loss / torch.as_tensor(count, device=loss.device).clamp(min=1), logits, kept
+
+
+def _accepts_logits_to_keep(model: Any) -> bool:
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def answer_only_trainer_class() -> Any:
+    """trl's ``SFTTrainer`` whose training loss applies the LM head to the answer's positions only
+    (:func:`answer_positions_loss`); models whose forward takes no ``logits_to_keep`` keep trl's loss."""
+    from trl import SFTTrainer
+
+    class AnswerOnlySFTTrainer(SFTTrainer):  # type: ignore[misc, valid-type]
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[no-untyped-def]
+            if return_outputs or not _accepts_logits_to_keep(model):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            import torch
+
+            loss, logits, kept = answer_positions_loss(model, inputs, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as trl: DDP averages the gradients
+            with torch.no_grad():
+                valid = kept != -100
+                correct = (logits.argmax(-1) == kept) & valid
+                mode = "train" if model.training else "eval"
+                metrics = getattr(self, "_metrics", None)
+                if metrics is not None and valid.any():
+                    metrics[mode]["mean_token_accuracy"].append((correct.sum() / valid.sum()).item())
+            return loss
+
+    return AnswerOnlySFTTrainer
+
+
 class SftRun(TrlGrpoBackend):
     """The warm-up run. Loading, saving (adapter + tokenizer/processor + settings), merging and reloading are the
     GRPO backend's, so both stages leave the same kind of folder."""
@@ -132,8 +193,6 @@ class SftRun(TrlGrpoBackend):
 
     def train(self) -> TrainReport:
         """Check settings and data, load the model, train (resuming if possible), save the adapter, write the report."""
-        from trl import SFTTrainer
-
         s = self.settings
         if s.init_adapter:
             raise SettingsError(
@@ -147,7 +206,10 @@ class SftRun(TrlGrpoBackend):
         if self.model is None:
             self.prepare_model()
         clock = StepClock()
-        self.trainer = SFTTrainer(
+        from trl import SFTTrainer
+
+        trainer_class = answer_only_trainer_class() if s.sft.answer_only_head else SFTTrainer
+        self.trainer = trainer_class(
             model=self.model,
             args=args,
             train_dataset=(
