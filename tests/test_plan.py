@@ -251,7 +251,8 @@ def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path, monkeypatch) -
 
 
 @pytest.mark.slow
-def test_sft_estimate_matches_a_measured_cpu_peak(tmp_path) -> None:
+@pytest.mark.parametrize("answer_only_head", [True, False])
+def test_sft_estimate_matches_a_measured_cpu_peak(tmp_path, answer_only_head: bool) -> None:
     from domvqa_train.training.sft import SftRun
 
     model = build_tiny_model(tmp_path / "model", "qwen2")
@@ -267,7 +268,7 @@ def test_sft_estimate_matches_a_measured_cpu_peak(tmp_path) -> None:
             "lora": {"rank": 4, "alpha": 8},
             "dtype": "float32",
             "gradient_checkpointing": False,
-            "sft": {"output_dir": str(tmp_path / "sft"), "max_steps": 1},
+            "sft": {"output_dir": str(tmp_path / "sft"), "max_steps": 1, "answer_only_head": answer_only_head},
         }
     )
     _, training, report = _measured_peaks(lambda: SftRun(settings).train())

@@ -15,7 +15,8 @@ arithmetic over what the trainer keeps alive, read from transformers 5, peft and
   one layer's backward workspace;
 - **logits**: trl 1.16 never builds the ``tokens x vocabulary`` logits; its chunked LM head scores
   tiles of 4,096 rows x 32,768 vocabulary entries (on CUDA with Triton only the completion rows; on a
-  CPU every row, with the torch fallback's 8.25 fp32 tiles alive at its peak);
+  CPU every row, with the torch fallback's 8.25 fp32 tiles alive at its peak); ``sft`` with
+  ``sft.answer_only_head`` (the default) builds the whole logits of the answer's rows only;
 - **generation KV cache** (GRPO with transformers generation): keys and values of the generation batch
   (``per_device_batch_size x gradient_accumulation_steps`` sequences) at full length, plus the prefill's
   largest layer and the attention mask of left-padded prompts. With vLLM colocated, its reserved share
@@ -363,7 +364,10 @@ def estimate_memory(
     seq = prompt + completion
     batch = settings.per_device_batch_size
     generation_batch = batch * settings.gradient_accumulation_steps
+    # sft's answer-only head (sft.answer_only_head) builds the full-vocabulary logits of the answer rows only
+    answer_only = stage == "sft" and settings.sft.answer_only_head
     all_rows = score_all_positions if score_all_positions is not None else device == "cpu"
+    all_rows = all_rows and not answer_only
     h = shape.hidden_size
 
     # weights and the adapter's optimizer
@@ -410,6 +414,8 @@ def estimate_memory(
         logits = LM_HEAD_TORCH_TILES * tile_rows * tile_cols * 4 + rows * h * 4
     if not all_rows:
         logits += rows * h * act  # the gathered completion rows
+    if answer_only:  # the kept rows' logits, their fp32 log-softmax and its gradient, no tiles
+        logits = rows * shape.vocab_size * (act + 2 * 4) + rows * h * act
 
     phases = {
         "training: LM head": PhaseMemory(
