@@ -227,6 +227,45 @@ def memory_results(run: BenchRun) -> dict[str, Any]:
     }
 
 
+def _reader_scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means over the answers scored (a method without output scores 0; a prompt over the context, nothing)."""
+    scored = [r for r in rows if r["exact_match"] is not None]
+    mean = lambda key: sum(r[key] for r in scored) / len(scored) if scored else None  # noqa: E731
+    return {
+        "n": len(scored),
+        "over_context": sum(r["over_context"] for r in rows),
+        "no_output": sum(r["error"] is not None for r in rows),
+        "retained": share([r["retained"] for r in scored]),
+        "exact_match": mean("exact_match"),
+        "f1": mean("f1"),
+        "contains": mean("contains"),
+    }
+
+
+def reader_results(run: BenchRun) -> dict[str, Any] | None:
+    """The reader, its prompt and sample, and per method, budget and corpus (and ``all``): exact match,
+    token F1 and answer-in-completion by question kind (and ``all``), beside retention on the same
+    questions. ``None`` when the run had no reader."""
+    if run.reader is None:
+        return None
+    rows = [r for r in run.rows if r["type"] == "reader"]
+    results = []
+    for (method, budget, corpus), group in sorted(
+        _by(_with_all(rows), "method", "budget", "corpus").items(),
+        key=lambda kv: (kv[0][0], -(kv[0][1] if kv[0][1] is not None else float("inf")), kv[0][2]),
+    ):
+        results.append(
+            {
+                "method": method,
+                "budget": budget,
+                "corpus": corpus,
+                ALL: _reader_scores(group),
+                **{k: _reader_scores([r for r in group if r["kind"] == k]) for k in KINDS},
+            }
+        )
+    return {**run.reader, "results": results}
+
+
 def summary(run: BenchRun) -> dict[str, Any]:
     reasons = Counter(s.reason for s in run.skipped)
     corpora = sorted({p["corpus"] for p in run.pages})
@@ -260,4 +299,5 @@ def aggregate(run: BenchRun) -> dict[str, Any]:
         "steps": step_results(run),
         "chunking": chunk_results(run),
         "memory": memory_results(run),
+        "reader": reader_results(run),
     }

@@ -109,6 +109,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds after which one call is stopped and counted as failed",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    reader = parser.add_argument_group(
+        "reader", "a model answers sampled questions from each method's output"
+    )
+    reader.add_argument(
+        "--reader",
+        type=Path,
+        metavar="DIR",
+        help="folder of a transformers causal LM that has learnt the task (loaded offline; needs "
+        "domprune[reader])",
+    )
+    reader.add_argument(
+        "--reader-sample",
+        type=int,
+        metavar="N",
+        default=d["reader_sample"].default,
+        help="questions it answers, drawn by corpus and kind (default %(default)s)",
+    )
+    reader.add_argument(
+        "--reader-max-new-tokens",
+        type=int,
+        metavar="N",
+        default=d["reader_max_new_tokens"].default,
+        help="tokens per answer, greedy (default %(default)s)",
+    )
+    reader.add_argument(
+        "--reader-context",
+        type=int,
+        metavar="N",
+        help="tokens it may read, prompt and answer (default: the model's max_position_embeddings, at most 32768)",
+    )
+    reader.add_argument(
+        "--reader-batch-size",
+        type=int,
+        metavar="N",
+        default=d["reader_batch_size"].default,
+        help="prompts answered at once (default %(default)s)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
@@ -133,6 +170,11 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         ablation=not args.no_ablation,
         call_timeout_s=args.call_timeout,
         progress=not args.no_progress,
+        reader=args.reader,
+        reader_sample=args.reader_sample,
+        reader_max_new_tokens=args.reader_max_new_tokens,
+        reader_context=args.reader_context,
+        reader_batch_size=args.reader_batch_size,
     )
 
 

@@ -45,6 +45,73 @@ def _by_corpus_table(numbers: dict[str, Any], kind: str = "natural") -> str:
     )
 
 
+def _reader_cell(scores: dict[str, Any]) -> str:
+    if not scores["n"]:
+        return "-"
+    return (
+        f"{_pct(scores['exact_match'])} / {_pct(scores['f1'])} / {_pct(scores['contains'])} ({scores['n']})"
+    )
+
+
+def reader_tables(reader: dict[str, Any], corpus: str = ALL) -> list[str]:
+    """The reader's section of the report: what read, with which prompt, and its scores."""
+    model, template = reader["model"], reader["template"]
+    rows = [r for r in reader["results"] if r["corpus"] == corpus]
+    budget = lambda r: "page" if r["budget"] is None else str(r["budget"])  # noqa: E731
+    parts = [
+        "",
+        f"Reader: {model['model_type']} ({model['parameters']:,} parameters, {model['dtype']}, "
+        f"{model['device']}) from {model['path']}; context {reader['context']} tokens, greedy, "
+        f"{reader['max_new_tokens']} new tokens; {reader['sampled_questions']} questions sampled "
+        f"{reader['sampled_by_kind']}; {reader['calls']} answers in {reader['seconds']:.1f} s",
+        f"Prompt (the same for every method; the method's output is the dom): {template['user']!r}, "
+        f"system {template['system']!r}, chat template {'on' if template['chat'] else 'off'}",
+        f"Reader answers per method and budget (corpus: {corpus}); EM = exact match, F1 = token F1, "
+        "in = answer in the completion (SQuAD-normalised), retained = answer in the output it read",
+        format_table(
+            ["method", "budget", "questions", "over context", "no output", "retained", "EM", "F1", "in"],
+            [
+                [
+                    r["method"],
+                    budget(r),
+                    str(r[ALL]["n"]),
+                    str(r[ALL]["over_context"]),
+                    str(r[ALL]["no_output"]),
+                    _pct(r[ALL]["retained"]),
+                    _pct(r[ALL]["exact_match"]),
+                    _pct(r[ALL]["f1"]),
+                    _pct(r[ALL]["contains"]),
+                ]
+                for r in rows
+            ],
+        ),
+    ]
+    kinds = [k for k in KINDS if any(r[k]["n"] for r in rows)]
+    if kinds:
+        parts += [
+            "",
+            "Reader answers by question kind: EM / F1 / in (questions)",
+            format_table(
+                ["method", "budget", *kinds],
+                [[r["method"], budget(r), *(_reader_cell(r[k]) for k in kinds)] for r in rows],
+            ),
+        ]
+    corpora = sorted({r["corpus"] for r in reader["results"]} - {ALL})
+    if len(corpora) > 1:
+        cells: dict[tuple[str, str], dict[str, str]] = {}
+        for r in reader["results"]:
+            cells.setdefault((r["method"], budget(r)), {})[r["corpus"]] = _reader_cell(r[ALL])
+        parts += [
+            "",
+            "Reader answers by corpus: EM / F1 / in (questions)",
+            format_table(
+                ["method", "budget", *corpora, ALL],
+                [[m, b, *(row.get(c, "-") for c in [*corpora, ALL])] for (m, b), row in cells.items()],
+            ),
+        ]
+    return parts
+
+
 def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
     """The human-readable report of :func:`~domprune.bench.aggregate.aggregate`'s numbers."""
     s = numbers["summary"]
@@ -232,6 +299,8 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
             f"largest page {_fmt(big['html_mb'], 2)} MB: +{_fmt(big['rss_growth_mb'], 1)} MB; "
             f"Python-traced peak max {_fmt(m['traced_peak_mb']['max'], 1)} MB",
         ]
+    if numbers.get("reader"):
+        parts += reader_tables(numbers["reader"], corpus)
     for name, why in numbers["missing_methods"].items():
         parts.append(f"left out: {name}: {why}")
     parts.append(f"wall time: {numbers['seconds']:.1f} s")

@@ -7,7 +7,9 @@ Rows (plain dicts, written to ``records.jsonl`` by the report):
 - ``answer``: whether one question's answer survived one call;
 - ``chunk``: whether a question's answer is in the top-ranked chunk / in any chunk;
 - ``ablation``: domprune with budget fitting off (filtering only; filtering + attributes);
-- ``memory``: peak memory of one ``prune`` call, measured in a fresh process.
+- ``memory``: peak memory of one ``prune`` call, measured in a fresh process;
+- ``reader`` (with ``--reader``): what a model answered to a sampled question from one method's output
+  at one budget, or from the whole page (:mod:`domprune.bench.answering`).
 
 An error inside a method is recorded on its row (the call counts as failed, its answers as lost);
 a page that cannot be read becomes a skip with the reason.
@@ -22,6 +24,7 @@ import random
 import resource
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +37,13 @@ from domprune.answers import Haystack, haystack
 from domprune.settings import AttributeSettings, PruneSettings
 from domprune.tokenizers import TokenCounter, get_tokenizer
 
+from .answering import PageReading, sample_questions
 from .baselines import Method, build_methods
 from .corpora import load_corpus
 from .loaders import BenchInputError, Loaded, load_input
 from .memory import measure_in_child
 from .questions import paraphrased_questions, synthetic_questions
+from .reader import READER_TEMPLATE, Reader
 from .records import Page, PageReadError, Question, Skip
 from .settings import BenchSettings
 from .timing import time_limit
@@ -61,6 +66,7 @@ class BenchRun:
     pages: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    reader: dict[str, Any] | None = None  # the reader model, its prompt, sample and totals (--reader)
 
 
 def load_pages(settings: BenchSettings) -> Loaded:
@@ -126,28 +132,47 @@ class _PageBench:
     """Measurements on one page."""
 
     def __init__(
-        self, run: BenchRun, counter: TokenCounter, page: Page, html: str, questions: list[Question]
+        self,
+        run: BenchRun,
+        counter: TokenCounter,
+        page: Page,
+        html: str,
+        questions: list[Question],
+        reading: PageReading | None = None,
     ):
         self.run, self.counter, self.page, self.html, self.questions = run, counter, page, html, questions
         self.settings = run.settings
         self.base = {"corpus": page.corpus, "page": page.id}
+        self.reading = reading  # the reader's sampled questions on this page, and their outputs
 
     def _answer_rows(
         self, method: str, budget: int | None, hay: Haystack | None, qs: list[tuple[int, Question]]
+    ) -> list[dict[str, Any]]:
+        rows = [
+            {
+                **self.base,
+                "type": "answer",
+                "method": method,
+                "budget": budget,
+                "question": qi,
+                "kind": q.kind,
+                "field": q.field,
+                "retained": bool(hay is not None and any(hay.contains(a) for a in q.answers)),
+            }
+            for qi, q in qs
+        ]
+        self.run.rows.extend(rows)
+        return rows
+
+    def _keep_for_reader(
+        self, method: str, budget: int, text: str | None, err: str | None, answers: list[dict[str, Any]]
     ) -> None:
-        for qi, q in qs:
-            self.run.rows.append(
-                {
-                    **self.base,
-                    "type": "answer",
-                    "method": method,
-                    "budget": budget,
-                    "question": qi,
-                    "kind": q.kind,
-                    "field": q.field,
-                    "retained": bool(hay is not None and any(hay.contains(a) for a in q.answers)),
-                }
-            )
+        """Hand the output to the reader for the sampled questions among ``answers`` (their answer rows)."""
+        if self.reading is None:
+            return
+        for row in answers:
+            if row["question"] in self.reading.questions:
+                self.reading.add(method, budget, row["question"], text, row["retained"], err or "no output")
 
     def method(self, m: Method) -> None:
         if m.uses_question:
@@ -193,7 +218,17 @@ class _PageBench:
                         {"name": s.name, "tokens_after": s.tokens_after, "seconds": s.seconds} for s in steps
                     ]
                 self.run.rows.append(row)
-                self._answer_rows(m.name, budget, None if text is None else haystack(text, m.fmt), targets)
+                answers = self._answer_rows(
+                    m.name, budget, None if text is None else haystack(text, m.fmt), targets
+                )
+                self._keep_for_reader(m.name, budget, text, err, answers)
+
+    def read(self) -> None:
+        """The reader answers this page's sampled questions from every output kept, and the whole page."""
+        if self.reading is None or not self.reading.questions:
+            return
+        self.reading.add_whole_page(self.html)
+        self.run.rows.extend(self.reading.answer())
 
     def ablation(self) -> None:
         for name, prune_settings in ABLATIONS.items():
@@ -276,6 +311,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
     start = time.perf_counter()
     run = BenchRun(settings=settings)
     counter = get_tokenizer(settings.tokenizer)
+    reader = _load_reader(settings, log)
     loaded = load_pages(settings)
     run.skipped.extend(loaded.skipped)
     pages = sample_pages(loaded.pages, settings.sample, settings.seed)
@@ -300,16 +336,29 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         for name, n in (("htmlrag", settings.htmlrag_sample), ("domprune_dense", settings.dense_sample))
         if name in run.methods
     }
-    measured: list[tuple[int, Page]] = []
-    for page in tqdm(pages, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr):
+    # every page's questions first: the reader's sample is drawn from all of them before any method runs
+    asked: list[tuple[Page, list[Question]]] = []
+    for page in pages:
         try:
             html = page.read_html()
         except PageReadError as exc:
             run.skipped.append(Skip(page.origin, None, str(exc)))
             continue
-        hay = haystack(html)
-        questions, skips = _page_questions(page, html, hay, settings)
+        questions, skips = _page_questions(page, html, haystack(html), settings)
         run.skipped.extend(skips)
+        asked.append((page, questions))
+    picked: set[tuple[int, int]] = set()
+    if reader is not None:
+        picked = sample_questions([(p.corpus, qs) for p, qs in asked], settings.reader_sample, settings.seed)
+        log(f"the reader answers {len(picked)} sampled questions from every method and budget")
+    measured: list[tuple[int, Page]] = []
+    bar = tqdm(asked, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr)
+    for pi, (page, questions) in enumerate(bar):
+        try:
+            html = page.read_html()  # read again: pages are not all kept in memory
+        except PageReadError as exc:
+            run.skipped.append(Skip(page.origin, None, str(exc)))
+            continue
         started = time.perf_counter()
         tokens_before = counter.count(html)  # also the reference time: one tokenizer pass over the page
         tokenize_seconds = time.perf_counter() - started
@@ -328,11 +377,16 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
                 "dense": id(page) in sampled.get("domprune_dense", ()),
             }
         )
-        bench = _PageBench(run, counter, page, html, questions)
+        reading = None
+        if reader is not None:
+            mine = {qi: q for qi, q in enumerate(questions) if (pi, qi) in picked}
+            reading = PageReading(reader, counter, {"corpus": page.corpus, "page": page.id}, mine)
+        bench = _PageBench(run, counter, page, html, questions, reading)
         for m in methods:
             if m.name in sampled and id(page) not in sampled[m.name]:
                 continue
             bench.method(m)
+        bench.read()
         if settings.ablation:
             bench.ablation()
         if settings.chunk_budget:
@@ -342,7 +396,37 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         _memory_rows(run, [(p, p.read_html()) for p in _spread_by_size(measured, settings.memory_sample)])
     run.seconds = time.perf_counter() - start
     run.environment = _environment(counter)
+    if reader is not None:
+        run.reader = {
+            "model": reader.info,
+            "context": reader.context,
+            "max_new_tokens": reader.max_new_tokens,
+            "batch_size": reader.batch_size,
+            "template": READER_TEMPLATE.model_dump(),
+            "sampled_questions": len(picked),
+            "sampled_by_kind": dict(Counter(asked[pi][1][qi].kind for pi, qi in sorted(picked))),
+            "calls": reader.calls,
+            "seconds": reader.seconds,
+        }
     return run
+
+
+def _load_reader(settings: BenchSettings, log: Callable[[str], None]) -> Reader | None:
+    """The reader model of ``--reader``, loaded before any page is measured (a bad folder stops early)."""
+    if settings.reader is None:
+        return None
+    reader = Reader.load(
+        settings.reader,
+        context=settings.reader_context,
+        max_new_tokens=settings.reader_max_new_tokens,
+        batch_size=settings.reader_batch_size,
+    )
+    info = reader.info
+    log(
+        f"reader: {info['model_type']} with {info['parameters']:,} parameters on {info['device']}, "
+        f"context {reader.context} tokens"
+    )
+    return reader
 
 
 def _spread_by_size(pages: list[tuple[int, Page]], n: int) -> list[Page]:

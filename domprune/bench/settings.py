@@ -73,6 +73,28 @@ class BenchSettings(BaseModel):
         60.0, gt=0, description="A call running longer is stopped and counted as failed."
     )
     progress: bool = Field(True, description="Show a progress bar on standard error.")
+    reader: Path | None = Field(
+        None,
+        description="Folder of a transformers causal LM (loaded by path, offline) that answers the sampled "
+        "questions from each method's output at each budget, and from the whole page where it fits; "
+        "None: no reader. Use a model that has learnt the task (e.g. one trained by domvqa-train).",
+    )
+    reader_sample: int = Field(
+        40,
+        ge=1,
+        description="Questions the reader answers: a seeded sample, stratified by corpus and question "
+        "kind, the same for every method and budget.",
+    )
+    reader_max_new_tokens: int = Field(
+        24, ge=1, description="Tokens the reader may write per answer (greedy)."
+    )
+    reader_context: int | None = Field(
+        None,
+        ge=1,
+        description="Tokens the reader may read, prompt and answer together; a longer prompt is not asked "
+        "(None: the model's max_position_embeddings, at most 32768).",
+    )
+    reader_batch_size: int = Field(4, ge=1, description="Prompts the reader answers at once (left-padded).")
 
     @field_validator("budgets")
     @classmethod
