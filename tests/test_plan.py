@@ -200,19 +200,12 @@ CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
-def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path, monkeypatch) -> None:
+def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path) -> None:
     from train_helpers import text_hash_reward
 
     from domvqa_train.training.train import TrlGrpoBackend
 
     c = CASES[case]
-    if not c["all_rows"]:  # score completion rows only, as trl does on CUDA (same log-probs, fewer rows)
-        import trl.trainer.utils as trl_utils
-
-        on_triton = trl_utils._use_triton
-        monkeypatch.setattr(
-            trl_utils, "_use_triton", lambda device: device.type == "cpu" or on_triton(device)
-        )
     model = build_tiny_model(tmp_path / "model", c["kind"], hidden_size=c["hidden"], layers=c["layers"])
     settings = TrainSettings.load(
         {
@@ -229,6 +222,7 @@ def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path, monkeypatch) -
             "lora": {"rank": 4, "alpha": 8},
             "dtype": "float32",
             "gradient_checkpointing": False,
+            "completion_only_head": not c["all_rows"],  # all rows: trl's own CPU path
             **c["extra"],
         }
     )
@@ -239,7 +233,6 @@ def test_grpo_estimate_matches_measured_cpu_peaks(case, tmp_path, monkeypatch) -
         settings,
         device="cpu",
         prompt_tokens=report.max_prompt_tokens,
-        score_all_positions=c["all_rows"],
         padded=c["padded"],
     )
     trained = max(p.total for name, p in estimate.phases.items() if name.startswith("training"))

@@ -255,3 +255,19 @@ def test_screenshot_runs_need_screenshots_and_a_processor(prepared, tmp_path) ->
     with pytest.raises(ModelLoadError, match="use_screenshots=false"):
         load_processor(str(text_only), required=True)
     assert load_processor(str(text_only), required=False) is None
+
+
+def test_completion_rows_only_is_scoped_to_the_block() -> None:
+    import torch
+    import trl.trainer.utils as trl_utils
+
+    from domvqa_train.training.train import lm_head_on_completion_rows
+
+    before = trl_utils._use_triton
+    cpu = torch.device("cpu")
+    assert not before(cpu)  # trl's own CPU path: every position
+    with lm_head_on_completion_rows(True) as on:
+        assert on and trl_utils._use_triton(cpu)
+    assert trl_utils._use_triton is before
+    with lm_head_on_completion_rows(False) as on:
+        assert not on and trl_utils._use_triton is before

@@ -344,7 +344,7 @@ def estimate_memory(
 
     ``prompt_tokens`` defaults to ``prompt_budget`` (every prompt at the budget) and completions are
     ``max_completion_length`` long. ``score_all_positions`` is whether trl's LM head scores prompt positions
-    too (default: on a CPU yes, on CUDA no). ``padded`` is whether a micro-batch has padding, so that SDPA gets
+    too (default: on CUDA no; on a CPU, for GRPO only with ``completion_only_head`` off, for trl's SFT loss yes). ``padded`` is whether a micro-batch has padding, so that SDPA gets
     an attention mask (default: yes, the worst case; a batch of one prompt's completions that all run to
     ``max_completion_length`` has none). ``config`` overrides reading ``settings.model``'s config.
     """
@@ -366,7 +366,11 @@ def estimate_memory(
     generation_batch = batch * settings.gradient_accumulation_steps
     # sft's answer-only head (sft.answer_only_head) builds the full-vocabulary logits of the answer rows only
     answer_only = stage == "sft" and settings.sft.answer_only_head
-    all_rows = score_all_positions if score_all_positions is not None else device == "cpu"
+    all_rows = (
+        score_all_positions
+        if score_all_positions is not None
+        else device == "cpu" and (stage == "sft" or not settings.completion_only_head)  # the latter is GRPO's
+    )
     all_rows = all_rows and not answer_only
     h = shape.hidden_size
 

@@ -199,6 +199,11 @@ class TrainSettings(BaseModel):
         description="Liger's Triton kernels for the model's layers (pip install liger-kernel; a CUDA GPU). trl 1.16 "
         "already scores log-probs with a chunked LM head, so no full logits tensor is built either way",
     )
+    completion_only_head: bool = Field(
+        True,
+        description="on a CPU, trl's chunked LM head scores the completion positions only, as it does on CUDA "
+        "with Triton (the same log-probs; the prompt positions were most of a CPU step); false: every position",
+    )
     vllm_gpu_memory_utilization: float = Field(
         0.3, gt=0, le=1, description="vllm_mode=colocate: the share of each GPU's memory vLLM reserves"
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,37 @@ def _attach_images(dataset: Any, prepared_dir: str) -> Any:
     return dataset.add_column("image", dataset["screenshot"]).cast_column("image", Image())
 
 
+@contextmanager
+def lm_head_on_completion_rows(enabled: bool = True) -> Iterator[bool]:
+    """Inside the block, trl's fused LM head scores only the positions that have a label (the completion) on
+    a CPU too; yields whether it does.
+
+    trl 1.16 computes GRPO's log-probs with a chunked LM head. On Triton devices it projects only the
+    labelled positions; elsewhere every position, prompt included, against the whole vocabulary, masked
+    afterwards (fixed tile shapes for compilers such as Neuron's). On a CPU that is many times the work for
+    the same log-probs. trl picks the rows with ``trl.trainer.utils._use_triton``, a private name: when it
+    is gone, nothing is changed and the block runs trl's own path. The name is restored on exit.
+    """
+    try:
+        import trl.trainer.utils as trl_utils
+    except ImportError:
+        yield False
+        return
+    original = getattr(trl_utils, "_use_triton", None)
+    if not enabled or original is None:
+        yield False
+        return
+
+    def compact(device: Any) -> bool:
+        return device.type == "cpu" or original(device)
+
+    trl_utils._use_triton = compact
+    try:
+        yield True
+    finally:
+        trl_utils._use_triton = original
+
+
 class TrlGrpoBackend:
     """GRPO LoRA training with trl; the ``trl`` backend.
 
@@ -407,7 +439,8 @@ class TrlGrpoBackend:
             peft_config=None if s.init_adapter else lora_config(s),
             callbacks=[as_trainer_callback(self.variance), as_trainer_callback(clock), *self.extra_callbacks],
         )
-        return self.run_to_end(s.output_dir, "grpo", clock, len(dataset), longest, upload=True)
+        with lm_head_on_completion_rows(s.completion_only_head):
+            return self.run_to_end(s.output_dir, "grpo", clock, len(dataset), longest, upload=True)
 
     def run_to_end(
         self, out_dir: str, kind: str, clock: StepClock, examples: int, longest: int, *, upload: bool

@@ -1,12 +1,17 @@
-"""Seconds per `sft` step of a real pretrained model on real pages, with the LM head over every position
-(trl's loss) and over the answer's positions only (`sft.answer_only_head`, the default), same data, same run.
+"""Seconds per `sft` or `train` (GRPO) step of a real pretrained model on real pages on a CPU, with the LM
+head over every position and over the positions the loss needs only (`sft`: the answer's, with
+`sft.answer_only_head`; GRPO: the completion's, with `completion_only_head`; both on by default), same data,
+same run.
 
-    python benchmarks/sft_step_timing.py --model models/gemma-3-270m --corpus ../shared/corpora \
+    python benchmarks/cpu_step_timing.py --model models/gemma-3-270m --corpus ../shared/corpora \
         --budgets 384 768 --steps 3
+    python benchmarks/cpu_step_timing.py --stage grpo --model models/gemma-3-270m --corpus ../shared/corpora \
+        --budgets 384 --steps 3
 
 Questions: `generate --generator rules` on the first `--pages` swde-book pages; prompts: `prepare` with the
-model's own tokenizer (hf:DIR) and a plain-string template (the base model has no chat template). Each run
-is batch 1 x accumulation 4 and reports the median of its steps after the first (the first warms up).
+model's own tokenizer (hf:DIR) and a plain-string template (the base model has no chat template). An sft
+run is batch 1 x accumulation 4; a GRPO run is 4 completions of 16 tokens of one prompt a step (exact-match
+reward). Each run reports the median of its steps after the first (the first warms up).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from domvqa_train.data.generate import GenerateSettings, RulesGenerator, generat
 from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 from domvqa_train.training.settings import TrainSettings
 from domvqa_train.training.sft import SftRun
+from domvqa_train.training.train import TrlGrpoBackend
 
 
 def _questions(corpus: Path, pages: int, out: Path) -> Path:
@@ -36,7 +42,7 @@ def _questions(corpus: Path, pages: int, out: Path) -> Path:
     return out / "qa" / "qa.jsonl"
 
 
-def _timed_run(model: str, prepared: Path, out: Path, budget: int, steps: int, answer_only: bool,
+def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, steps: int, head_on_needed: bool,
                checkpointing: bool) -> list[float]:  # fmt: skip
     from transformers import TrainerCallback
 
@@ -46,15 +52,20 @@ def _timed_run(model: str, prepared: Path, out: Path, budget: int, steps: int, a
             "prepared_dir": str(prepared),
             "prompt_budget": budget,
             "template": {"system": None, "chat": False},
-            "per_device_batch_size": 1,
-            "gradient_accumulation_steps": 4,
-            "max_completion_length": 64,
+            "per_device_batch_size": 1 if stage == "sft" else 4,
+            "gradient_accumulation_steps": 4 if stage == "sft" else 1,
+            "num_generations": 4,
+            "max_completion_length": 64 if stage == "sft" else 16,
+            "max_steps": steps,
+            "output_dir": str(out),
+            "rewards": {"exact_match": 1.0},
+            "completion_only_head": head_on_needed,
             "gradient_checkpointing": checkpointing,
             "dtype": "float32",
             "save_steps": 10_000,
             "logging_steps": 1,
             "lora": {"rank": 16, "alpha": 32},
-            "sft": {"output_dir": str(out), "max_steps": steps, "answer_only_head": answer_only},
+            "sft": {"output_dir": str(out), "max_steps": steps, "answer_only_head": head_on_needed},
         }
     )
     ends: list[float] = []
@@ -67,7 +78,10 @@ def _timed_run(model: str, prepared: Path, out: Path, budget: int, steps: int, a
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             ends.append(time.perf_counter())
 
-    SftRun(settings, callbacks=[Clock()]).train()
+    if stage == "sft":
+        SftRun(settings, callbacks=[Clock()]).train()
+    else:
+        TrlGrpoBackend(settings, callbacks=[Clock()]).train()
     return [b - a for a, b in itertools.pairwise(ends)]
 
 
@@ -75,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="local transformers folder (domvqa-train model get)")
     parser.add_argument("--corpus", required=True, type=Path, help="the shared corpora folder")
+    parser.add_argument("--stage", choices=["sft", "grpo"], default="sft")
     parser.add_argument("--budgets", type=int, nargs="+", default=[384, 768])
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps per run (the first is dropped)")
     parser.add_argument("--pages", type=int, default=12)
@@ -93,15 +108,16 @@ def main() -> None:
                 prepared,
                 PrepareSettings(tokenizer=f"hf:{args.model}", prompt_budget=budget, template=template, progress=False),
             )
-            for answer_only in (False, True):
+            for needed_only in (False, True):
                 seconds = _timed_run(
-                    args.model, prepared, work / f"sft-{budget}-{answer_only}", budget, args.steps, answer_only,
-                    args.checkpointing,
+                    args.stage, args.model, prepared, work / f"{args.stage}-{budget}-{needed_only}", budget,
+                    args.steps, needed_only, args.checkpointing,
                 )  # fmt: skip
                 row = {
+                    "stage": args.stage,
                     "budget": budget,
                     "median_prompt_tokens": report.prompt_tokens.median,
-                    "lm_head": "answer positions" if answer_only else "every position",
+                    "lm_head": "positions the loss needs" if needed_only else "every position",
                     "checkpointing": args.checkpointing,
                     "step_seconds": [round(s, 1) for s in seconds],
                     "median_after_first": round(statistics.median(seconds[1:] or seconds), 1),
