@@ -17,9 +17,10 @@ reward, from the same warm adapter with the same seed and steps:
   so a rise that the control does not show is attributable to the reward signal, not to the updates.
 
 Held-out exact match is measured before and after each run, greedy and sampled (4 answers per
-example at temperature 1, sampled like trl's GRPO generation: the policy GRPO trains). On CPU, trl scores every prompt position against
-the 151k-token vocabulary; :func:`score_completion_positions_only` makes it score the completion
-positions only, as it does on GPUs (same numbers, ~10x less work), in the warm-up and in GRPO.
+example at temperature 1, sampled like trl's GRPO generation: the policy GRPO trains). The package's
+defaults apply the LM head only where the loss needs it (``sft.answer_only_head``,
+``completion_only_head``: on CPU trl would score every prompt position against the 151k-token
+vocabulary); ``--score-all-positions`` turns both off.
 
 One process, everything in turn::
 
@@ -184,9 +185,15 @@ def warm_up(model_dir: Path, out_dir: Path, prepared: Path, val, args) -> dict:
         save_steps=args.warmup_steps,
         resume=False,
         gradient_checkpointing=False,
+        completion_only_head=not args.score_all_positions,
         dtype="float32",
         seed=args.seed,
-        sft={"output_dir": str(out_dir), "max_steps": args.warmup_steps, "learning_rate": args.warmup_lr},
+        sft={
+            "output_dir": str(out_dir),
+            "max_steps": args.warmup_steps,
+            "learning_rate": args.warmup_lr,
+            "answer_only_head": not args.score_all_positions,
+        },
     )
     stopper = stop_at_validation_target(val, args)
     report = SftRun(settings, callbacks=[stopper]).train()
@@ -246,32 +253,6 @@ class ShuffledReward:
         return values
 
 
-def score_completion_positions_only() -> bool:
-    """Make trl's fused LM head score only completion positions on CPU, as it already does on GPUs.
-
-    trl 1.x computes GRPO log-probs with a chunked LM-head kernel. On Triton devices it projects only
-    the positions that have a label (the completion tokens); elsewhere it projects EVERY position,
-    prompt included, against the whole vocabulary and masks afterwards (to keep tile shapes fixed for
-    compilers such as Neuron's). On this CPU that is ~10x the work for the same numbers, and it
-    dominated a step. The switch only picks which rows go through the kernel; the log-probs of the
-    completion tokens are the same. Returns False (and changes nothing) if trl's internals moved.
-    """
-    try:
-        import trl.trainer.utils as trl_utils
-    except ImportError:
-        return False
-    original = getattr(trl_utils, "_use_triton", None)
-    if original is None or getattr(original, "_domvqa_compact", False):
-        return original is not None
-
-    def compact(device: Any) -> bool:
-        return device.type == "cpu" or original(device)
-
-    compact._domvqa_compact = True  # type: ignore[attr-defined]
-    trl_utils._use_triton = compact
-    return True
-
-
 def grpo_run(name: str, base: Path, warm: Path, out: Path, args, reward_funcs=None) -> tuple[Any, float]:
     """One GRPO run continuing the warm adapter through ``TrlGrpoBackend``; returns (report, seconds)."""
     from domvqa_train.training.settings import TrainSettings
@@ -295,6 +276,7 @@ def grpo_run(name: str, base: Path, warm: Path, out: Path, args, reward_funcs=No
         save_steps=args.steps,
         resume=False,
         gradient_checkpointing=False,
+        completion_only_head=not args.score_all_positions,
         dtype="float32",
         seed=args.seed,
     )
@@ -484,7 +466,8 @@ def main() -> int:
     parser.add_argument(
         "--score-all-positions",
         action="store_true",
-        help="keep trl's CPU default of scoring every prompt position too (same numbers, ~10x slower steps)",
+        help="apply the LM head at every prompt position too (sft.answer_only_head and completion_only_head off: "
+        "same numbers, several times slower steps on a CPU)",
     )
     parser.add_argument(
         "--warmup-correct",
@@ -538,7 +521,6 @@ def main() -> int:
     prep = write_and_prepare(records + warm_rows, out / "data.jsonl", out / "prepared")
     train, test = load_prepared(out / "prepared", "train"), load_prepared(out / "prepared", "test")
     val = load_prepared(out / "prepared", "val")
-    compact = False if args.score_all_positions else score_completion_positions_only()
 
     base = sharpen_output(
         build_tiny_model(out / "base", "qwen2", hidden_size=args.hidden, layers=args.layers, seed=args.seed),
@@ -569,7 +551,7 @@ def main() -> int:
             "data": {split: prep.written.get(split, 0) for split in ("train", "test", "val", "warm")},
             "example_prompt": train[0]["prompt"],
             "warm_up": warm_info,
-            "trl_scores_completion_positions_only": compact,
+            "lm_head_on_loss_positions_only": not args.score_all_positions,
             "held_out_before_grpo": before,
             "runs": runs,
             "total_seconds": time.perf_counter() - started,
