@@ -54,3 +54,18 @@ def is_html_file(path: Path) -> bool:
 
 
 __all__ = ["HF_PREFIX", "HTML_SUFFIXES", "SourceError", "SourceKind", "is_html_file", "source_kind"]
+
+
+def json_lines(content: str) -> list[str]:
+    r"""The lines of a JSON Lines text: split at ``\n`` only (``\r\n`` too), as JSON Lines defines them.
+
+    ``str.splitlines`` also splits at U+2028, U+0085 and other separators, which ``json.dumps(...,
+    ensure_ascii=False)`` leaves raw inside a string value (real pages hold them), so it would cut a record.
+
+    >>> json_lines('{"t": "a\u2028b"}\r\n{"t": "c"}\n')
+    ['{"t": "a\u2028b"}', '{"t": "c"}']
+    """
+    lines = content.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]

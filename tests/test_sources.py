@@ -57,3 +57,23 @@ def test_a_json_file_that_is_not_utf8_is_refused_with_the_fix(tmp_path: Path) ->
     )
     with pytest.raises(BenchInputError, match=r"not UTF-8.*re-save it as UTF-8"):
         load_input(str(path))
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_record_holding_a_unicode_line_separator_stays_one_line(tmp_path: Path, separator: str) -> None:
+    """JSON Lines are split at newlines only: real pages hold U+2028 and friends, which
+    ``json.dumps(..., ensure_ascii=False)`` writes raw and ``str.splitlines`` would cut at."""
+    from domvqa_train.prompts.prepare import PrepareSettings, load_prepared, prepare_dataset
+
+    page = f"<html><body><p>Line one{separator}line two</p>{PAGE}</body></html>"
+    source = tmp_path / "qa.jsonl"
+    rows = [
+        {"id": f"r{i}", "html": page, "question": f"Price{separator}{i}?", "answer": "$3"} for i in range(2)
+    ]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert [e.id for e in load_examples(source).examples] == ["r0", "r1"]
+    assert [p.id for p in load_input(source).pages] == ["r0", "r1"]
+    prepare_dataset(source, tmp_path / "out", PrepareSettings(prompt_budget=400, progress=False))
+    assert separator in (tmp_path / "out" / "train.jsonl").read_text(encoding="utf-8")  # written raw
+    prepared = load_prepared(tmp_path / "out", "train")
+    assert list(prepared["id"]) == ["r0", "r1"]

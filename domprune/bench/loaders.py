@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..conversation import ConversationError, parse_conversation
-from ..sources import HF_PREFIX, SourceError, is_html_file, source_kind
+from ..sources import HF_PREFIX, SourceError, is_html_file, json_lines, source_kind
 from .records import Page, Question, Skip
 
 
@@ -85,7 +85,7 @@ def load_html_folder(folder: Path) -> Loaded:
 
 def load_jsonl(path: Path, corpus: str | None = None) -> Loaded:
     """JSON Lines of ``html``/``html_path`` + ``question`` + ``answer(s)``, or conversation records."""
-    lines = _read_json_text(path).splitlines()
+    lines = json_lines(_read_json_text(path))
     rows: list[tuple[int, Any]] = []
     out = Loaded()
     for number, line in enumerate(lines, start=1):

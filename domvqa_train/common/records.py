@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from domprune.conversation import ConversationError, parse_conversation, screenshot_path
 from domprune.parse import decode_bytes
-from domprune.sources import HF_PREFIX, SourceError, is_html_file, source_kind
+from domprune.sources import HF_PREFIX, SourceError, is_html_file, json_lines, source_kind
 
 from ..errors import DataSourceError
 from .images import image_format
@@ -361,7 +361,7 @@ def _skip_ws(content: str, pos: int) -> int:
 
 
 def _iter_json_lines(content: str) -> Iterator[_Located]:
-    for number, raw_line in enumerate(content.splitlines(), start=1):
+    for number, raw_line in enumerate(json_lines(content), start=1):
         if not raw_line.strip():
             continue
         try:

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 import domprune
 from domprune import PromptTemplate
 from domprune.answers import Haystack, answer_in, haystack
+from domprune.sources import json_lines
 
 from ..common.jobstore import PARTIAL_SUFFIX, PROGRESS_FILE, JobStore, JobStoreError, atomic_write
 from ..common.ray_engine import JsonBatchActor, RayAddress, decode_all, ordered_map
@@ -206,7 +207,7 @@ def load_prepared(out_dir: str | os.PathLike[str], split: str = "train") -> Any:
             f"available splits: {', '.join(available) or 'none'}. Run `domvqa-train prepare` first."
         )
     rows: list[dict[str, Any]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(json_lines(path.read_text(encoding="utf-8")), start=1):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
