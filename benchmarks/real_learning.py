@@ -75,6 +75,13 @@ def stage(out: Path, name: str, run: Callable[[], Any]) -> Any:
     return result
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON Lines file (split at newlines only: page text may hold U+2028)."""
+    from domprune.sources import json_lines
+
+    return [json.loads(line) for line in json_lines(path.read_text(encoding="utf-8"))]
+
+
 # -- data ---------------------------------------------------------------------------------------------
 
 
@@ -144,8 +151,7 @@ def rules_records(pages: list[Any], out: Path, per_page: int, seed: int) -> tupl
     corpus_of = {f"{p.corpus}:{p.id}": p.corpus for p in pages}
     path_of = {f"{p.corpus}:{p.id}": str(Path(p.path).resolve()) for p in pages}
     records = []
-    for line in (out / "data" / "rules" / QA_FILE).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(out / "data" / "rules" / QA_FILE):
         answers = [a for a in row["answers"] if len(a.split()) <= 10]
         if not answers:
             continue
@@ -277,13 +283,8 @@ def label_and_filter(args: argparse.Namespace, out: Path, sft_adapter: str) -> d
     from domvqa_train.data.label import LABELS_FILE, LabelSettings, LocalPolicy, PolicyModel, label_dataset
     from domvqa_train.prompts.prepare import PrepareSettings
 
-    records = [
-        json.loads(x) for x in (out / "data" / "records.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
-    prepared_ids = {
-        json.loads(x)["id"]
-        for x in (out / "prepared" / "train.jsonl").read_text(encoding="utf-8").splitlines()
-    }
+    records = read_jsonl(out / "data" / "records.jsonl")
+    prepared_ids = {x["id"] for x in read_jsonl(out / "prepared" / "train.jsonl")}
     train = [r for r in records if r["split"] == "train" and r["id"] in prepared_ids]
     random.Random(args.seed + 7).shuffle(train)
     pool = sorted(train[: args.pool], key=lambda r: r["id"])
@@ -309,13 +310,9 @@ def label_and_filter(args: argparse.Namespace, out: Path, sft_adapter: str) -> d
     filtered = filter_data(
         [labels], out / "filtered", FilterDataSettings(keep_range="0<d<1", eval_fraction=0.0)
     )
-    kept = {
-        json.loads(x)["id"] for x in (out / "filtered" / DATA_FILE).read_text(encoding="utf-8").splitlines()
-    }
+    kept = {x["id"] for x in read_jsonl(out / "filtered" / DATA_FILE)}
     # the two GRPO training sets as prepared splits: the pool, and its records with 0 < d < 1
-    rows = [
-        json.loads(x) for x in (out / "prepared" / "train.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
+    rows = read_jsonl(out / "prepared" / "train.jsonl")
     pool_ids = {r["id"] for r in pool}
     for split, ids in (("pool", pool_ids), ("filtered", kept)):
         (out / "prepared" / f"{split}.jsonl").write_text(
