@@ -382,6 +382,7 @@ class _Writer:
         for name in _ID_ATTRS:
             for k, v in attrs:
                 if k == name and v.strip():
+                    self.space()
                     self.syntax("{#" + v.strip() + "}")
                     self.space()
                     return
@@ -543,7 +544,7 @@ class _Writer:
         frame.label_at = -1
 
     def _meta(self, i: int) -> None:
-        content = self.attr(i, "content")
+        content = self.attr(i, "content") or self.label_of(i)  # some pages write value=
         if not content.strip():
             return
         name = next((v for n in _META_NAMES for k, v in self.doc.kept_attrs[i] if k == n and v.strip()), "")
