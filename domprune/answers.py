@@ -159,16 +159,47 @@ def _html_parts(markup: str) -> tuple[list[str], list[str]]:
     return texts, attrs
 
 
+_MD_DESTINATION = re.compile(r"\]\((<(?:\\.|[^>\\])*>|(?:\\.|[^)\\\s])*)\)")
+_MD_ID = re.compile(r"\{#([^}\s]+)\}")
+_MD_LINE_SYNTAX = re.compile(r"^ *(?:#{1,6} |[-+] |\d{1,9}[.)] |\|(?:-+\|)+$)", re.MULTILINE)
+_MD_SYNTAX = re.compile(r"\\([!-/:-@\[-`{-~])|!?\[|\]|\|")  # an escaped character, or syntax
+
+
+def _markdown_parts(markdown: str) -> tuple[str, list[str]]:
+    r"""The text of domprune's Markdown output without its syntax, and its URLs and ids apart (as an
+    HTML output's attribute values are), so that they do not come between the words of the text.
+
+    >>> _markdown_parts("## Boots\n\n- [Trail \\*3\\*](shop.com/t3) {#12}weighs 200 g\n\n| a \\| b |")
+    ('Boots\n\nTrail *3* weighs 200 g\n\na | b', ['shop.com/t3', '12'])
+    """
+    apart: list[str] = []
+
+    def aside(m: re.Match[str]) -> str:
+        apart.append(m.group(1))
+        return "]" if m.group(0).startswith("]") else ""
+
+    text = _MD_DESTINATION.sub(aside, markdown)
+    text = _MD_ID.sub(aside, text)
+    text = _MD_LINE_SYNTAX.sub("", text)
+    text = _MD_SYNTAX.sub(lambda m: m.group(1) or " ", text)
+    return _WS.sub(lambda m: "\n\n" if "\n\n" in m.group() else " ", text).strip(), apart
+
+
 def haystack(text: str, fmt: str = "html") -> Haystack:
-    """The searchable content of ``text``, an HTML page or output (``fmt="html"``) or plain text."""
+    """The searchable content of ``text``: an HTML page or output (``fmt="html"``), plain text
+    (``"text"``) or domprune's Markdown output (``"markdown"``: its text, then its URLs and ids)."""
     if fmt == "text":
         spaced = joined = normalize_text(text)
+    elif fmt == "markdown":
+        body, apart = _markdown_parts(text)
+        spaced = normalize_text(body + " \n " + " \n ".join(apart))
+        joined = spaced
     elif fmt == "html":
         texts, attrs = _html_parts(text)
         spaced = normalize_text(" ".join(texts) + " \n " + " \n ".join(attrs))
         joined = normalize_text("".join(texts))
     else:
-        raise ValueError(f"unknown output format {fmt!r}: use 'html' or 'text'")
+        raise ValueError(f"unknown output format {fmt!r}: use 'html', 'text' or 'markdown'")
     return Haystack(
         words=f" {answer_tokens(spaced)} ",
         joined_words=f" {answer_tokens(joined)} ",

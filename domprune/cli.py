@@ -17,6 +17,9 @@ from .pipeline import DEFAULT_BUDGET, chunk, prune
 from .settings import AttributeSettings, BudgetSettings, PruneSettings
 from .tokenizers import DEFAULT_TOKENIZER, get_tokenizer
 
+FORMATS = ["html", "text", "markdown"]
+SUFFIXES = {"html": ".html", "text": ".txt", "markdown": ".md"}
+
 
 def _settings(args: argparse.Namespace) -> PruneSettings:
     return PruneSettings(
@@ -39,7 +42,7 @@ def _common(p: argparse.ArgumentParser, budget: int) -> None:
     p.add_argument(
         "--tokenizer", "-t", default=DEFAULT_TOKENIZER, help="qwen2.5 | hf:NAME_OR_PATH | tiktoken:ENC"
     )
-    p.add_argument("--format", "-f", choices=["html", "text"], default="html")
+    p.add_argument("--format", "-f", choices=FORMATS, default="html", help="output format (default html)")
     p.add_argument("--keep-backend-ids", action="store_true", help="keep Mind2Web backend_node_id")
     p.add_argument(
         "--dense",
@@ -95,7 +98,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             record = {"file": name, **r.to_dict()}
             _write(args.out, stems[name], ".json", json.dumps(record, ensure_ascii=False))
         else:
-            _write(args.out, stems[name], ".txt" if args.format == "text" else ".html", r.output)
+            _write(args.out, stems[name], SUFFIXES[args.format], r.output)
         if args.verbose:
             print(
                 f"{name}: {r.tokens_before} -> {r.tokens_after} tokens (budget {r.budget}) "
@@ -139,7 +142,7 @@ def _cmd_chunk(args: argparse.Namespace) -> int:
                 + f" -->\n{c.output}"
                 for c in chunks
             )
-            _write(args.out, stems[name], ".chunks.html", text)
+            _write(args.out, stems[name], ".chunks.md" if args.format == "markdown" else ".chunks.html", text)
     return 1 if failed else 0
 
 
@@ -207,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--question", "-q", help="the question pruning keeps the page for")
     e.add_argument("--tokenizer", "-t", default=DEFAULT_TOKENIZER)
-    e.add_argument("--format", "-f", choices=["html", "text"], default="html")
+    e.add_argument("--format", "-f", choices=FORMATS, default="html", help="output format (default html)")
     e.add_argument("--dense", metavar="MODEL", help="also rank by meaning (as for prune)")
     e.add_argument("--out", "-o", type=Path, help="report file (default: standard output)")
     e.set_defaults(func=_cmd_explain)

@@ -14,15 +14,9 @@ from typing import Any
 
 from lxml import etree
 
+from .markdown import write_markdown
 from .safety import neutralize
-
-BLOCK = frozenset(
-    "address article aside blockquote body br caption dd details dialog div dl dt fieldset figcaption "
-    "figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html legend li main menu nav ol "
-    "option p pre section summary table tbody td tfoot th thead title tr ul center select textarea".split()
-)
-VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
-HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+from .tags import BLOCK, TEXT_ATTRS, VOID
 
 
 def escape_text(s: str) -> str:
@@ -60,6 +54,7 @@ class Document:
     why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
     open_s: list[str | None] = field(default_factory=list)  # written open tags (None: not yet)
     close_s: list[str] = field(default_factory=list)
+    markdown_layout: Any = None  # tables and lists as Markdown writes them (built on first use)
 
     def finalize_tags(self) -> None:
         """Start writing tags, once attributes and unwrapping are final: close tags now, open tags
@@ -276,12 +271,13 @@ def serialize(
     mark_removed: bool = False,
     span: tuple[int, int] | None = None,
 ) -> str:
-    """Write the kept part of ``doc`` as compact HTML or as plain text.
+    """Write the kept part of ``doc`` as compact HTML, plain text or Markdown (``fmt``).
 
     ``keep[i]`` keeps element ``i``'s tags (the caller keeps it consistent: a kept element's parent
     is kept); ``keep_text[i]`` / ``keep_tail[i]`` keep its text / tail. ``None`` keeps everything that
     filtering left. ``span=(lo, hi)`` says that nothing is kept below element ``lo`` or from ``hi`` on
-    but ancestors, so the walk can jump over the rest (chunks of wide pages).
+    but ancestors, so the walk can jump over the rest (chunks of wide pages). Markdown and text
+    leave ``mark_removed``'s comments out.
     """
     n = len(doc.tags)
     if keep is None:
@@ -291,6 +287,8 @@ def serialize(
     if keep_tail is None:
         keep_tail = [keep[doc.parent[i]] if i else False for i in range(n)]
     skip = _Skipper(doc, span) if span is not None and not mark_removed else None
+    if fmt == "markdown":
+        return write_markdown(doc, keep, keep_text, keep_tail, skip)
     return (_serialize_text if fmt == "text" else _serialize_html)(
         doc, keep, keep_text, keep_tail, mark_removed, skip
     )
@@ -455,9 +453,6 @@ def holds_block(doc: Document, i: int, keep: list[bool]) -> bool:
     return False
 
 
-_TEXT_ATTRS = ("alt", "aria-label", "aria_label", "title", "placeholder", "value", "input_value", "content")
-
-
 def _serialize_text(
     doc: Document,
     keep: list[bool],
@@ -510,7 +505,7 @@ def _serialize_text(
         elif keep_text[i] and doc.kept_attrs[i]:
             # an element whose label is in an attribute (img alt, input value...) prints it
             for k, v in doc.kept_attrs[i]:
-                if k in _TEXT_ATTRS and v.strip():
+                if k in TEXT_ATTRS and v.strip():
                     add(v if not out or out[-1] == "\n" else " " + v)
                     out.append(" ")
                     break

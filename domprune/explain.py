@@ -12,12 +12,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from .document import BLOCK
 from .parse import Page
 from .pipeline import DEFAULT_BUDGET, StepReport, prepare
 from .settings import PruneSettings
 from .steps.ranking import RELEVANT_SHARE
 from .steps.units import ATTR, TAIL
+from .tags import BLOCK
 from .tokenizers import TokenCounter
 
 __all__ = ["Explanation", "UnitExplanation", "explain"]

@@ -64,7 +64,8 @@ class PruneResult:
     """The pruned page and an account of how it was made."""
 
     output: str
-    """The pruned page: well-formed HTML, or text with ``PruneSettings(format="text")``."""
+    """The pruned page: well-formed HTML, or text or Markdown with ``PruneSettings(format="text")`` or
+    ``format="markdown"``."""
     tokens_after: int
     """Exact tokens of ``output``, counted on the final text."""
     budget: int
@@ -79,7 +80,7 @@ class PruneResult:
     dialect: str
     """How the page was read: ``"html"`` or ``"mind2web"``."""
     format: str
-    """``"html"`` or ``"text"``."""
+    """``"html"``, ``"text"`` or ``"markdown"``."""
     _count_before: Callable[[], int | None] | None = field(default=None, repr=False)
 
     @property
@@ -170,6 +171,7 @@ def prepare_document(
 def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
     """Break chat special-token strings wherever the output would carry them raw."""
     count = 0
+    plain = fmt in ("text", "markdown")  # written unescaped: break the strings themselves
     bad_tags = {t for t in set(doc.tags) if has_special(f"<{t}>") or has_special(f"</{t}>")}
     for i in range(len(doc.tags)):
         if not alive[i]:
@@ -178,10 +180,10 @@ def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
             doc.transparent[i] = True  # e.g. an element named <tool_call>: keep its content only
             count += 1
         raw = doc.tags[i] == "script"
-        if (fmt == "text" or raw) and has_special(doc.text[i]):
+        if (plain or raw) and has_special(doc.text[i]):
             doc.text[i] = neutralize(doc.text[i])
             count += 1
-        if fmt == "text":
+        if plain:
             if has_special(doc.tail[i]):
                 doc.tail[i] = neutralize(doc.tail[i])
                 count += 1
@@ -327,7 +329,9 @@ class PreparedPage:
     def tokens_before(self) -> int | None:
         """Tokens of the input as given (``None`` for an lxml tree; counted once for the page)."""
         source = self._source
-        return None if source is None else self._part(self._shared, "before", lambda: self.counter.count(source))
+        return (
+            None if source is None else self._part(self._shared, "before", lambda: self.counter.count(source))
+        )
 
     def fit(self, budget: int) -> PruneResult:
         """The page pruned to ``budget`` tokens (exactly :func:`prune`'s result).
@@ -451,7 +455,8 @@ def prune(
     """Shrink ``page`` until it fits ``budget`` tokens of ``tokenizer``, keeping what ``question`` needs.
 
     ``page`` is HTML as ``str`` or ``bytes``, a file path, or an lxml element. The output is
-    well-formed HTML (or text with ``settings.format="text"``) and is never over the budget.
+    well-formed HTML (or text or Markdown with ``settings.format="text"`` or ``"markdown"``) and is
+    never over the budget.
     To fit one page to several budgets, :func:`prepare` it once and call ``.fit(budget)``.
     """
     budget = check_budget(budget)

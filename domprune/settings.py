@@ -155,8 +155,10 @@ class BudgetSettings(_Settings):
 class PruneSettings(_Settings):
     """All of :func:`domprune.prune`'s switches. Every field has a documented default."""
 
-    format: Literal["html", "text"] = Field(
-        "html", description="'html': well-formed HTML; 'text': the page's text, one block a line."
+    format: Literal["html", "text", "markdown"] = Field(
+        "html",
+        description="'html': well-formed HTML; 'text': the page's text, one block a line; 'markdown': "
+        "GitHub-flavoured Markdown (headings, lists, tables, links, image alt texts, Label: value lines).",
     )
     parse: ParseSettings = Field(ParseSettings(), description="How the page is read.")
     filtering: FilterSettings = Field(FilterSettings(), description="What filtering drops.")

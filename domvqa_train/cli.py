@@ -181,6 +181,7 @@ def _prepare_settings(settings: TrainSettings, workers: int = 1, resume: bool = 
         prompt_budget=settings.prompt_budget,
         template=settings.template,
         dom_source=settings.dom_source,
+        dom_format=settings.dom_format,
         image_tokens=settings.image_tokens if settings.use_screenshots else 0,
         workers=workers,
         resume=resume,

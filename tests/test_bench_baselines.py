@@ -31,7 +31,7 @@ def test_every_bench_baseline_imports() -> None:
 def test_require_methods_stops_instead_of_leaving_a_method_out(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import domprune.bench.runner as runner
 
-    def no_trafilatura(names, counter):  # type: ignore[no-untyped-def]
+    def no_trafilatura(names, counter, fmt="html"):  # type: ignore[no-untyped-def]
         return [], {"trafilatura": "not importable (No module named 'lxml_html_clean')"}
 
     monkeypatch.setattr(runner, "build_methods", no_trafilatura)

@@ -8,6 +8,8 @@ For every generated page, budget, format and question:
 - every word of the output occurs in the input's text or attribute values (nothing is invented);
 - the same input gives the same output, and pruning the output again at the same budget changes
   nothing (HTML format; a text output has no markup left to parse).
+
+The formats are html, text and markdown; tests/test_markdown.py checks Markdown's own properties.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
+from markdown_helpers import markdown_text, markdown_words
 
 import domprune
 from domprune import BudgetTooSmallError, PruneSettings, count_tokens
@@ -75,7 +78,7 @@ page_st = st.lists(node_st, min_size=1, max_size=4).map(
 QUESTIONS = ["What is the price?", "weight in lb", "東京 café"]
 question_st = st.one_of(st.none(), st.sampled_from(QUESTIONS))
 budget_st = st.integers(min_value=1, max_value=400)
-fmt_st = st.sampled_from(["html", "text"])
+fmt_st = st.sampled_from(["html", "text", "markdown"])
 
 # derandomize: the same examples every run, so CI is reproducible; run a deeper sweep by hand with
 # settings(max_examples=1500, derandomize=False, database=None) when the core changes.
@@ -114,6 +117,8 @@ def _output_words(output: str, fmt: str) -> list[str]:
     pieces must not count as inventing the glued word)."""
     if fmt == "text":
         return _WORD.findall(output)
+    if fmt == "markdown":
+        return markdown_words(output)
     root = lxml_html.fragment_fromstring(output, create_parent="div")
     values = [v for el in root.iter() if isinstance(el.tag, str) for v in el.attrib.values()]
     return [w for piece in [*root.itertext(), *values] for w in _WORD.findall(piece)]
@@ -187,6 +192,8 @@ CHUNK_SETTINGS = settings(
 def _squash_text(output: str, fmt: str) -> str:
     if fmt == "html":
         output = lxml_html.fragment_fromstring(output, create_parent="div").text_content()
+    if fmt == "markdown":  # the page's text: a chunk's table or Label: value row may be cut
+        output = markdown_text(output).replace(":", "")
     return "".join(output.split())
 
 

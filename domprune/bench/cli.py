@@ -90,6 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="domprune_dense runs on this many drawn pages per corpus, it is slow (default %(default)s; "
         "-1 = all)",
     )
+    parser.add_argument(
+        "--format",
+        choices=["html", "text", "markdown"],
+        default=d["format"].default,
+        help="how domprune's methods write their output (default %(default)s)",
+    )
     parser.add_argument("--synthetic-per-page", type=int, default=d["synthetic_per_page"].default)
     parser.add_argument("--paraphrased-per-page", type=int, default=d["paraphrased_per_page"].default)
     parser.add_argument(
@@ -160,6 +166,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         sample=args.sample or None,
         seed=args.seed,
         methods=args.methods,
+        format=args.format,
         require_methods=args.require_methods,
         htmlrag_sample=None if args.htmlrag_sample < 0 else args.htmlrag_sample,
         dense_sample=None if args.dense_sample < 0 else args.dense_sample,

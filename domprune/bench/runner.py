@@ -319,7 +319,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         f"{len(pages)} pages drawn from {len(loaded.pages)} "
         f"({len(loaded.skipped)} records skipped while loading)"
     )
-    methods, run.missing_methods = build_methods(settings.methods, counter)
+    methods, run.missing_methods = build_methods(settings.methods, counter, settings.format)
     if settings.require_methods and run.missing_methods:
         raise BenchInputError(
             "; ".join(f"method {name} cannot run: {why}" for name, why in run.missing_methods.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -35,6 +36,9 @@ class BenchSettings(BaseModel):
     sample: int | None = Field(12, ge=1, description="Pages drawn per corpus/source (None: all).")
     seed: int = Field(
         0, description="Seed of the page sample and of each page's synthetic and paraphrased questions."
+    )
+    format: Literal["html", "text", "markdown"] = Field(
+        "html", description="How domprune's methods write their output (the baselines keep their own)."
     )
     methods: list[str] = Field(
         default_factory=lambda: list(ALL_METHODS),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..document import BLOCK, Document, holds_block
+from ..document import Document, holds_block
 from ..settings import FilterSettings
+from ..tags import BLOCK
 from .relevance import fold_case
 
 NOISE_TAGS: tuple[str, ...] = tuple(

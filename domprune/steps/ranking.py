@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import accumulate, islice
 
-from ..document import BLOCK, HEADINGS, Document
+from ..document import Document
 from ..settings import BudgetSettings
+from ..tags import BLOCK, HEADINGS
 from .dense import MAX_BLOCK_CHARS, block_similarities, get_embedder
 from .relevance import (
     Query,

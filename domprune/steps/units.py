@@ -12,6 +12,7 @@ import bisect
 from functools import cached_property
 
 from ..document import Document, escape_text, serialize
+from ..markdown import header_cells
 from ..tokenizers import TokenCounter
 from .filtering import informative
 
@@ -118,6 +119,7 @@ class UnitModel:
         self._ucost = [-1] * len(self.units)
         self._tcost = [-1] * len(doc.tags)
         self._counts: dict[str, int] = {}  # tokens of each distinct string counted
+        self._headers: dict[int, list[int]] = {}  # element -> units of its table cell's header cells
 
     def _count(self, s: str) -> int:
         c = self._counts.get(s)
@@ -231,14 +233,37 @@ class UnitModel:
             cum.append(total)
         return taken, cum
 
+    def _with_table_headers(self, taken: list[int]) -> list[int]:
+        """``taken`` and the units of the header cells of the table cells they are in."""
+        doc, units, headers = self.doc, self.units, self._headers
+        extra: list[int] = []
+        seen: set[int] | None = None
+        for u in taken:
+            o = units.owner[u]
+            cells = headers.get(o)
+            if cells is None:
+                cells = headers[o] = [v for c in header_cells(doc, o) for v in range(*units.span(c, doc.end))]
+            if cells:
+                if seen is None:
+                    seen = set(taken)
+                for v in cells:
+                    if v not in seen:
+                        seen.add(v)
+                        extra.append(v)
+        return taken + extra if extra else taken
+
     def render(
         self, taken: list[int], mark_removed: bool, local: bool = False
     ) -> tuple[str, list[bool], list[bool], list[bool]]:
         """Serialize the units ``taken``; ``local`` when they are few and close together (chunks).
 
-        Returns the text and the keep / keep-text / keep-tail flags of every element.
+        Returns the text and the keep / keep-text / keep-tail flags of every element. In Markdown a
+        kept table cell brings its row's first cell and its column's header cell (see
+        :func:`~domprune.markdown.header_cells`), except in chunks, where every text is in one chunk.
         """
         doc, units = self.doc, self.units
+        if self.fmt == "markdown" and not local and taken:
+            taken = self._with_table_headers(taken)
         n = len(doc.tags)
         keep = [False] * n
         keep_text = [False] * n

@@ -19,7 +19,7 @@ Resuming: the folder is a :class:`~domvqa_train.common.jobstore.JobStore`, as fo
 ``progress.jsonl`` records which examples are done; the final files are written in input order
 through temporary files (``os.replace``) only at the end. With ``resume=True`` an example already
 done (in a partial or a finished run) is not computed again; a crash loses at most the example being
-written. Resuming with a different tokenizer, budget or template is refused.
+written. Resuming with a different tokenizer, budget, template or DOM format is refused.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from ..errors import PrepareError
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "prepare-settings.json"
+DomFormat = Literal["html", "text", "markdown"]
 
 
 def default_template() -> PromptTemplate:
@@ -76,6 +77,11 @@ class PrepareSettings(BaseModel):
     dom_source: Literal["dom", "shortened_context"] = Field(
         "dom",
         description="'shortened_context': use the original's LLM-shortened DOM as the page (comparison).",
+    )
+    dom_format: DomFormat = Field(
+        "html",
+        description="How the pruned DOM is written into the prompt: 'html', 'text' or 'markdown' "
+        "(domprune's PruneSettings.format); answer_in_prompt is checked in the same format.",
     )
     workers: int = Field(
         default=1, ge=1, description="Processes (local engine) or Ray actors (ray engine) that fit prompts."
@@ -101,6 +107,7 @@ class PrepareSettings(BaseModel):
                 **({} if template.chat else {"chat": False}),  # older folders lack it
             },
             **({"dom_source": self.dom_source} if self.dom_source != "dom" else {}),
+            **({"dom_format": self.dom_format} if self.dom_format != "html" else {}),  # older folders lack it
         }
 
 
@@ -184,7 +191,11 @@ def find_eval_split(out_dir: str | os.PathLike[str], requested: str | None = Non
     for name in EVAL_SPLITS:
         if (out / f"{name}.jsonl").is_file():
             return name
-    available = sorted(p.name.removesuffix(".jsonl") for p in out.glob("*.jsonl") if p.name not in (REJECTS_FILE, PROGRESS_FILE))
+    available = sorted(
+        p.name.removesuffix(".jsonl")
+        for p in out.glob("*.jsonl")
+        if p.name not in (REJECTS_FILE, PROGRESS_FILE)
+    )
     raise PrepareError(
         f"no evaluation split in {os.fspath(out_dir)!r} (neither eval.jsonl nor test.jsonl; available: "
         f"{', '.join(available) or 'none'}); pass --split NAME or set eval_split, or run `domvqa-train prepare`"
@@ -258,7 +269,7 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
             f"image_tokens={settings.image_tokens} leaves no room in prompt_budget={settings.prompt_budget}",
         )
     try:
-        page = _prepared_page(dom, settings.tokenizer).for_question(example.question)
+        page = _prepared_page(dom, settings.tokenizer, settings.dom_format).for_question(example.question)
         fitted = domprune.fit_prompt(page, question=example.question, budget=budget, template=template)
     except domprune.DomPruneError as exc:
         return _reject(example, type(exc).__name__, str(exc))
@@ -279,15 +290,15 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
         "prompt_tokens": fitted.tokens,
         "dom_tokens_before": fitted.prune.tokens_before,
         "answer_in_dom": any(map(_page_haystack(dom).contains, example.answers)),
-        "answer_in_prompt": answer_in(example.answers, fitted.prune.output),
+        "answer_in_prompt": answer_in(example.answers, fitted.prune.output, settings.dom_format),
     }
 
 
 @lru_cache(maxsize=4)
-def _prepared_page(dom: str, tokenizer: str) -> domprune.PreparedPage:
+def _prepared_page(dom: str, tokenizer: str, fmt: DomFormat = "html") -> domprune.PreparedPage:
     """A raw page parsed, filtered and costed once for all its questions (they usually come in a
     row); each question ranks it anew (:meth:`~domprune.PreparedPage.for_question`)."""
-    return domprune.prepare(dom, tokenizer=tokenizer)
+    return domprune.prepare(dom, tokenizer=tokenizer, settings=domprune.PruneSettings(format=fmt))
 
 
 @lru_cache(maxsize=16)

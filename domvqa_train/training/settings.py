@@ -136,6 +136,11 @@ class TrainSettings(BaseModel):
         description="'shortened_context': prompt with the original's LLM-shortened DOM instead of the page "
         "(for comparison; records without one are rejected)",
     )
+    dom_format: Literal["html", "text", "markdown"] = Field(
+        "html",
+        description="how prepare writes the pruned DOM into the prompt: html, text or markdown "
+        "(domprune's PruneSettings.format)",
+    )
     use_screenshots: bool = Field(False, description="give the page screenshot to a vision-language model")
     image_tokens: int = Field(
         0,
