@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-import pytest
 from lxml import html as lxml_html
 
 _WORD = re.compile(r"\w+")
@@ -17,7 +16,8 @@ _URL_ATTRS = ("href", "src", "alt")
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
-    markdown_it = pytest.importorskip("markdown_it")
+    import markdown_it
+
     return markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
