@@ -11,8 +11,10 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate, islice
+from typing import Any, TypeVar
 
 from ..document import BLOCK, HEADINGS, Document
 from ..settings import BudgetSettings
@@ -31,6 +33,8 @@ from .relevance import (
     words,
 )
 from .units import UnitModel
+
+T = TypeVar("T")
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
 _BOILERPLATE_ROLES = frozenset(
@@ -134,6 +138,57 @@ def heading_elements(doc: Document) -> list[int]:
 def rank_units(model: UnitModel, query: Query | None, settings: BudgetSettings) -> Ranking:
     """Rank ``model``'s units for ``query`` (``None``: no question)."""
     return _Ranker(model, settings).rank(query)
+
+
+_DIGITS = str.maketrans("123456789", "000000000")
+_MIXED = re.compile(r"\d[^\W\d]|[^\W\d]\d")  # a word of both digits and other word characters
+_MEMO_SIZE = 65536
+
+
+class _Memo:
+    """Values of a function of a text that depends on its digits only through which words are all
+    digits: texts that differ only in such digits ("Item 12 name", "Item 47 name") share one entry.
+
+    Exact for any function that treats a word of digits the same whatever its digits and length
+    above one (as :func:`_named_words` and :func:`_leading_words` do); texts with a word mixing
+    digits and letters are computed alone. Holds at most ``_MEMO_SIZE`` entries.
+    """
+
+    def __init__(self) -> None:
+        self.known: dict[str, Any] = {}
+
+    def get(self, text: str, fn: Callable[[str], T]) -> T:
+        if _MIXED.search(text) is not None:
+            return fn(text)
+        key = text.translate(_DIGITS)
+        hit = self.known.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = fn(text)
+            if len(self.known) < _MEMO_SIZE:
+                self.known[key] = hit
+        return hit  # type: ignore[no-any-return]
+
+
+_MISSING = object()
+
+
+def _named_words(text: str, term_keys: Iterable[str] | Any) -> tuple[int, int]:
+    """Words of ``text`` longer than one character, and how many of them are a query term or a number.
+
+    >>> _named_words("Brand A-Z 12", {"brand"})
+    (2, 2)
+    """
+    ws = [w for w in words(text) if len(w) > 1]
+    return len(ws), sum(1 for w in ws if w in term_keys or w.isdigit())
+
+
+def _leading_words(low: str) -> tuple[str, ...]:
+    """The stems of the first three words of a lower-cased text, numbers left out.
+
+    >>> _leading_words("item 12 names and more")
+    ('item', 'name')
+    """
+    return tuple(w for w in (stem(m.group()) for m in islice(_WORD.finditer(low), 3)) if not w.isdigit())
 
 
 def _mark_within(
@@ -289,14 +344,23 @@ class _Ranker:
         for m in pattern.finditer(text):
             u = bisect.bisect_right(starts, m.start()) - 1
             matched.setdefault(u, []).append(stem(m.group().lower()))
-        block_tf: dict[int, Counter[str]] = {}
+        # each block's matched words, in order; blocks that matched the same words share one Counter
+        # (a list of 200,000 "Item N" links has one, not 200,000)
+        block_words: dict[int, list[str]] = {}
         for u, ms in matched.items():
-            tf = block_tf.get(ub[u])
+            got = block_words.get(ub[u])
+            block_words[ub[u]] = ms if got is None else got + ms
+        counters: dict[tuple[str, ...], Counter[str]] = {}
+        block_tf: dict[int, Counter[str]] = {}
+        for b, ms in block_words.items():
+            key = tuple(ms)
+            tf = counters.get(key)
             if tf is None:
-                tf = block_tf[ub[u]] = Counter()
-            tf.update(ms)
-        terms = match_terms([list(tf) for tf in block_tf.values()], query.terms)
-        seen = set().union(*block_tf.values()) if block_tf else set()
+                tf = counters[key] = Counter(ms)
+            block_tf[b] = tf
+        del block_words
+        terms = match_terms([list(tf) for tf in counters.values()], query.terms)
+        seen = set().union(*counters.values()) if counters else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
@@ -340,6 +404,7 @@ class _Ranker:
         cand |= kind_hit
         rel = [0.0] * n
         in_link = self._in_link() if cand else []
+        link_words = _Memo()
         kinds = bool(broad or short)
         for u in sorted(cand):
             o = owner[u]
@@ -363,9 +428,9 @@ class _Ranker:
             if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
                 # a link or a filter that only names a field ("Brand", "Sort by release date") must
                 # not outrank the field's value; other navigation counts a little less
-                ws = [w for w in words(texts[u]) if len(w) > 1]  # "Brand A-Z": the letters say nothing
-                named = sum(1 for w in ws if w in term_keys or w.isdigit())
-                r *= 0.3 if len(ws) <= 6 and 2 * named >= len(ws) else 0.8
+                # "Brand A-Z": the letters say nothing
+                n_ws, named = link_words.get(texts[u], lambda t: _named_words(t, term_keys))
+                r *= 0.3 if n_ws <= 6 and 2 * named >= n_ws else 0.8
             rel[u] = r
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
@@ -373,13 +438,19 @@ class _Ranker:
         block_terms: dict[int, frozenset[str]] = {}
         shape_of: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
         scored = [u for u in sorted(cand) if rel[u] > 0]
+        tf_terms: dict[int, frozenset[str]] = {}  # by Counter: blocks share them
+        leads = _Memo()
+        no_tf: Counter[str] = Counter()
         for u in scored:
-            first = [stem(m.group()) for m in islice(_WORD.finditer(texts[u][:200].lower()), 3)]
             b = ub[u]
             hit = block_terms.get(b)
             if hit is None:  # the query words of the unit's block (a label's count for its value)
-                hit = block_terms[b] = frozenset(term_keys & block_tf.get(b, {}).keys())
-            shape = (hit, tuple(w for w in first if not w.isdigit()))
+                tf = block_tf.get(b, no_tf)
+                hit = tf_terms.get(id(tf))
+                if hit is None:
+                    hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
+                block_terms[b] = hit
+            shape = (hit, leads.get(texts[u][:200].lower(), _leading_words))
             shape_of[u] = shape
             shapes[shape] = shapes.get(shape, 0) + 1
         for u in scored:
