@@ -53,6 +53,7 @@ class _Table:
 
     def __init__(self, drop_tags: tuple[str, ...], json_ld_chars: int) -> None:
         self.tags: list[str] = []
+        self.n = 0  # elements so far
         self.attrs: list[list[tuple[str, str]]] = []
         self.text: list[str] = []
         self.tail: list[str] = []
@@ -107,10 +108,12 @@ class _Table:
         stack = self.stack
         if len(stack) >= MAX_DEPTH:
             raise TreeNeeded("nesting deeper than the table reads: the tree's parser sets the limit")
-        i = len(self.tags)
+        i = self.n  # (the int object that the ends before it hold: one per element, not two)
+        self.n = i + 1
         self.tags.append(self.names.setdefault(tag, tag))
         if attrib:
-            items = list(attrib.items())
+            name = self.names.setdefault
+            items = [(name(k, k), v) for k, v in attrib.items()]  # one string per attribute name
             self.attrs.append(items)
             if "" in attrib.values() and any(not v and k in BOOLEAN_ATTRS for k, v in items):
                 self.valueless.append(i)
@@ -134,7 +137,7 @@ class _Table:
         if not self.stack:
             raise TreeNeeded("an end without a start")
         i = self.stack.pop()
-        self.ends[i] = len(self.tags)
+        self.ends[i] = self.n
         self.last = i
         if not self.stack:  # the root: the tree's root is the first top-level element, the rest is dropped
             self.done = True
@@ -147,6 +150,7 @@ class _Table:
         if self.text[i] in _EMPTY_JSON and self.stack:  # {} says nothing: drop it, keep its tail
             for column in (self.tags, self.attrs, self.text, self.tail, self.parent, self.ends):
                 column.pop()
+            self.n = i
             self.dropped += 1
             self.last = self.ld_last
 
@@ -158,7 +162,7 @@ class _Table:
         if self.buf:
             self._flush()
         while self.stack:
-            self.ends[self.stack.pop()] = len(self.tags)
+            self.ends[self.stack.pop()] = self.n
         return self
 
 

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
+from itertools import accumulate, compress, islice
 from typing import Any, TypeVar
 
 from ..document import BLOCK, HEADINGS, Document
@@ -339,14 +339,24 @@ class _Ranker:
         # regex over all texts joined by a character no pattern matches; only they are stemmed
         joined = "\x00".join(texts)
         starts = list(accumulate([len(t) + 1 for t in texts], initial=0))
-        matched: dict[int, list[str]] = {}
+        # each unit's matched words (one tuple for each distinct sequence: units share them)
+        matched: dict[int, tuple[str, ...]] = {}
+        same: dict[tuple[str, ...], tuple[str, ...]] = {}
         pattern, text = candidate_pattern(query.terms).on(joined, fold_case(joined))
-        for m in pattern.finditer(text):
+        run_u, run = -1, []
+        for m in pattern.finditer(text):  # in text order: a unit's matches come together
             u = bisect.bisect_right(starts, m.start()) - 1
-            matched.setdefault(u, []).append(stem(m.group().lower()))
+            if u != run_u:
+                if run:
+                    matched[run_u] = same.setdefault(tuple(run), tuple(run))
+                run_u, run = u, []
+            run.append(stem(m.group().lower()))
+        if run:
+            matched[run_u] = same.setdefault(tuple(run), tuple(run))
+        del joined, text, starts, same
         # each block's matched words, in order; blocks that matched the same words share one Counter
         # (a list of 200,000 "Item N" links has one, not 200,000)
-        block_words: dict[int, list[str]] = {}
+        block_words: dict[int, tuple[str, ...]] = {}
         for u, ms in matched.items():
             got = block_words.get(ub[u])
             block_words[ub[u]] = ms if got is None else got + ms
@@ -363,9 +373,9 @@ class _Ranker:
         seen = set().union(*counters.values()) if counters else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
+        del block_len
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
         term_keys = terms.keys()
-        block_hit = {b for b, sc in scores.items() if sc > 0}
         tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
         # a unit scores only with a signal: its block matched, its hint words (own, else its parent's)
         # name a query term, it is a date by markup, or it holds a value of a kind asked for
@@ -381,18 +391,18 @@ class _Ranker:
             h = distinct[k]
             hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
         hinted = {h for h, w in hint_hit.items() if w}
-        cand = {u for u, b in enumerate(ub) if b in scores}
+        cand = bytearray(b in scores for b in ub)  # the units that may score (flags: a page may have 10^5)
         if hinted:
-            cand.update(
-                u
-                for u, o in enumerate(owner)
-                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted
-            )
+            for u, o in enumerate(owner):
+                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted:
+                    cand[u] = 1
         dates = "date" in query.answer_kinds
         if dates:
             timed = {i for i, t in enumerate(tags) if t == "time"}
             timed.update(i for i, a in enumerate(kept_attrs) if a and any(k == "datetime" for k, _ in a))
-            cand.update(u for u, o in enumerate(owner) if o in timed)
+            for u, o in enumerate(owner):
+                if o in timed:
+                    cand[u] = 1
         # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
         broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
         short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
@@ -401,12 +411,15 @@ class _Ranker:
             kind_hit |= texts_matching(
                 short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
             )
-        cand |= kind_hit
+        for u in kind_hit:
+            cand[u] = 1
+        candidates = list(compress(range(n), cand))
+        del cand
         rel = [0.0] * n
-        in_link = self._in_link() if cand else []
+        in_link = self._in_link() if candidates else []
         link_words = _Memo()
         kinds = bool(broad or short)
-        for u in sorted(cand):
+        for u in candidates:
             o = owner[u]
             b = ub[u]
             r = scores.get(b, 0.0)
@@ -422,7 +435,7 @@ class _Ranker:
                 if u in kind_hit:
                     # a value of the kind asked for, the more so next to a label that matched (a long
                     # text that mentions a year is not a value: citations, paragraphs)
-                    r += 1.2 if b in block_hit else 0.8
+                    r += 1.2 if scores.get(b, 0.0) > 0 else 0.8
                 else:
                     r *= 0.6  # the question's words but no value of the kind it asks for
             if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
@@ -435,27 +448,27 @@ class _Ranker:
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
         shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
-        block_terms: dict[int, frozenset[str]] = {}
-        shape_of: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
-        scored = [u for u in sorted(cand) if rel[u] > 0]
+        scored = [u for u in candidates if rel[u] > 0]
+        del candidates
+        shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = []  # of each scored unit
+        canonical: dict[tuple[frozenset[str], tuple[str, ...]], tuple[frozenset[str], tuple[str, ...]]] = {}
         tf_terms: dict[int, frozenset[str]] = {}  # by Counter: blocks share them
         leads = _Memo()
         no_tf: Counter[str] = Counter()
         for u in scored:
-            b = ub[u]
-            hit = block_terms.get(b)
-            if hit is None:  # the query words of the unit's block (a label's count for its value)
-                tf = block_tf.get(b, no_tf)
-                hit = tf_terms.get(id(tf))
-                if hit is None:
-                    hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
-                block_terms[b] = hit
+            # the query words of the unit's block (a label's count for its value)
+            tf = block_tf.get(ub[u], no_tf)
+            hit = tf_terms.get(id(tf))
+            if hit is None:
+                hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
             shape = (hit, leads.get(texts[u][:200].lower(), _leading_words))
-            shape_of[u] = shape
+            shape = canonical.setdefault(shape, shape)  # one tuple for each distinct shape
             shapes[shape] = shapes.get(shape, 0) + 1
-        for u in scored:
-            if shapes[shape_of[u]] > 2:
-                rel[u] /= shapes[shape_of[u]] ** 0.5
+            shape_of.append(shape)
+        for u, shape in zip(scored, shape_of):
+            if shapes[shape] > 2:
+                rel[u] /= shapes[shape] ** 0.5
+        del shape_of
         if self.settings.dense and self.settings.dense_weight > 0 and query.text:
             scored = self._add_dense(query.text, rel, texts, ub, scored)
         top = max(rel, default=0.0)
