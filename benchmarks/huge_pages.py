@@ -10,7 +10,8 @@ question in a fresh child process, as :mod:`domprune.bench.memory` does: the pea
 (``VmHWM``, reset just before the call) over the resident set before it, which includes lxml's C
 tree that tracemalloc cannot see. Reported per call:
 
-- ``page_mb`` and ``extra_mb``, the peak growth, also as a multiple of the page's size (``x_page``);
+- ``page_mb`` (10^6 bytes) and ``extra_mb`` (MiB, as the bench's memory table), the peak growth,
+  also as a multiple of the page's size (``x_page``: MiB over the page's MiB);
 - ``passes``: the call's time over one ``count`` of the whole raw page in the same process, the
   bench's "x tokenizer pass";
 - ``counted``: tokens the tokenizer produced during the call over the tokens of the raw page (a
@@ -70,10 +71,10 @@ VARIANTS = {"flat": flat_page, "nested": nested_page}
 
 
 def page_of(variant: str, mb: float) -> str:
-    """A ``variant`` page of about ``mb`` MiB."""
+    """A ``variant`` page of about ``mb`` MB (10^6 bytes; 11 MB: 208,000 flat items)."""
     make = VARIANTS[variant]
-    per_item = len(make(1000).encode()) / 1000
-    return make(max(1, round(mb * 2**20 / per_item)))
+    per_item = len(make(100_000).encode()) / 100_000  # item numbers of five and six digits
+    return make(max(1, round(mb * 1e6 / per_item)))
 
 
 class CountingTokenizer:
@@ -169,7 +170,7 @@ def main() -> None:
         print(json.dumps(_child(path, int(budget), question or None, traced == "1")))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mb", default="11,32", help="page sizes in MiB, comma-separated")
+    ap.add_argument("--mb", default="11,32", help="page sizes in MB, comma-separated")
     ap.add_argument("--budgets", default="4000,16000")
     ap.add_argument("--variants", default="flat,nested")
     ap.add_argument("--no-question", action="store_true", help="only calls without a question")
@@ -195,14 +196,14 @@ def main() -> None:
                 html = page_of(variant, mb)
                 path = Path(tmp) / f"{variant}-{mb:g}.html"
                 path.write_text(html, encoding="utf-8")
-                page_mb = len(html.encode()) / 2**20
+                page_mb = len(html.encode()) / 1e6
                 del html
                 for budget in (int(b) for b in args.budgets.split(",")):
                     for q in questions:
                         r = measure(path, budget, q, args.traced, args.timeout)
                         row = {"variant": variant, "page_mb": page_mb, "budget": budget, "question": q, **r}
                         if "error" not in r:
-                            row["x_page"] = r["extra_mb"] / page_mb
+                            row["x_page"] = r["extra_mb"] / (page_mb * 1e6 / 2**20)
                             print(
                                 f"{variant:8s} {page_mb:8.1f} {budget:6d} {'yes' if q else 'no':>8s} "
                                 f"{r['extra_mb']:9.0f} {row['x_page']:7.1f} {r['passes']:7.2f} "

@@ -18,6 +18,7 @@ from lxml import etree
 from .document import Document
 from .errors import InputError, InputTooLargeError
 from .settings import ParseSettings
+from .table import MIN_CHARS as TABLE_MIN_CHARS
 from .table import TableOptions, TreeNeeded, parse_to_document
 
 Page = Any  # str | bytes | os.PathLike | lxml element or tree
@@ -172,9 +173,10 @@ def parse_page(
 ) -> ParsedPage:
     """Parse ``page`` into an lxml tree. Raises :class:`InputError` with what to do on bad input.
 
-    With ``table``, a page given as text (str, bytes or a path) is parsed straight into its flat
-    table (``ParsedPage.document``; see :mod:`domprune.table`), which equals the tree's walked with
-    the same options and needs no tree in memory.
+    With ``table``, a page given as text (str, bytes or a path) of at least
+    :data:`domprune.table.MIN_CHARS` characters is parsed straight into its flat table
+    (``ParsedPage.document``; see :mod:`domprune.table`), which equals the tree's walked with the
+    same options and needs no tree in memory.
     """
     settings = settings or ParseSettings()
     if isinstance(page, etree._ElementTree):
@@ -190,7 +192,7 @@ def parse_page(
     if text.lstrip()[:5] == "<?xml":  # lxml refuses str input that declares an encoding
         text = _XML_DECL.sub("", text, count=1)
     dialect = detect_dialect(text) if settings.dialect == "auto" else settings.dialect
-    if table is not None:
+    if table is not None and len(text) >= TABLE_MIN_CHARS:
         try:
             doc, dropped, log = parse_to_document(text, _PARSER_OPTIONS, table, dialect=dialect)
         except TreeNeeded:

@@ -450,8 +450,8 @@ def prepare(
     settings = settings or PruneSettings()
     counter = get_tokenizer(tokenizer)
     t0 = time.perf_counter()
-    # a text page goes straight into the flat table (no lxml tree: a tenth of the memory on
-    # element-dense pages); its walk is part of the parse time
+    # a large text page goes straight into the flat table (no lxml tree: a tenth of the memory on
+    # element-dense pages); its walk is then part of the parse time
     parsed = parse_page(page, settings.parse, table=table_options(settings))
     parse_s = time.perf_counter() - t0
     prepared = PreparedPage(parsed, question, counter, settings)

@@ -16,6 +16,7 @@ _ARIA_REFS = frozenset(
 _URL_ATTRS = frozenset({"href", "src"})
 _META_NAMES = frozenset({"name", "property", "itemprop", "content"})
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+_NOT_PLAIN_PATH = re.compile(r"[?#:\s]")  # what shorten_url may cut or change in a path
 # a long value without a space that holds key=value pairs or %-escapes is data for machines
 _MACHINE_VALUE = re.compile(r"(?=\S*(?:=\S*&|%[0-9A-Fa-f]{2}))\S{40,}$")
 _TEXT_ATTRS = frozenset({"title", "alt", "aria-label", "label"})
@@ -124,7 +125,9 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
                 same = False
                 continue
             if n in _URL_ATTRS and shorten:
-                short = shorten_url(v, max_url)
+                # a short path with no query, fragment, scheme or host is its own shortest form
+                plain = len(v) <= max_url and v[:1] == "/" and v[1:2] != "/" and v[-1] != "/"
+                short = v if plain and _NOT_PLAIN_PATH.search(v) is None else shorten_url(v, max_url)
                 if short is None:
                     dropped += 1
                     same = False

@@ -158,13 +158,13 @@ class _Memo:
         self.known: dict[str, Any] = {}
 
     def get(self, text: str, fn: Callable[[str], T]) -> T:
-        if _MIXED.search(text) is not None:
-            return fn(text)
         key = text.translate(_DIGITS)
-        hit = self.known.get(key, _MISSING)
+        hit = self.known.get(key, _MISSING)  # (a key is stored only when it mixes no digits and letters)
         if hit is _MISSING:
             hit = fn(text)
-            if len(self.known) < _MEMO_SIZE:
+            # the key mixes digits and letters exactly where the text does (\d matches the digits
+            # it does not translate too)
+            if len(self.known) < _MEMO_SIZE and _MIXED.search(key) is None:
                 self.known[key] = hit
         return hit  # type: ignore[no-any-return]
 
