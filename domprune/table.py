@@ -27,11 +27,7 @@ MAX_DEPTH = 1024
 BOOLEAN_ATTRS = frozenset(
     "checked compact declare defer disabled ismap multiple nohref noresize noshade nowrap readonly selected".split()
 )
-_BOOLEAN = (
-    "checked|compact|declare|defer|disabled|ismap|multiple|nohref|noresize|noshade|nowrap|readonly|selected"
-)
-_EXPLICIT_EMPTY = re.compile(rf"""(?i)\b(?:{_BOOLEAN})\s*=\s*(?:""|''|(?=[\s>]))""")
-_BARE = re.compile(rf"(?i)<[a-z][^<>]*?\s(?:{_BOOLEAN})(?![^\s/>])(?!\s*=)")
+_IN_TAG_LOOKBACK = 4096  # characters searched back for the "<" of the tag an attribute is in
 
 
 @dataclass(frozen=True)
@@ -44,10 +40,11 @@ class TableOptions:
     json_ld_chars: int = 0
 
 
-MIN_CHARS = 1_000_000
+MIN_CHARS = 4_000_000
 """Pages of at least this many characters are parsed straight into the table. Smaller ones go
-through the tree, which is 10-20% faster to parse and walk than the parser's events are to record
-(each is a Python call); their tree costs tens of megabytes at most."""
+through the tree, which is faster to parse and walk than the parser's events are to record (each
+is a Python call: 10-20% on corpus pages, up to 3 times on pages of 1-3 MB with many elements and
+boolean attributes); their tree costs 150 MB at most."""
 
 
 class TreeNeeded(Exception):
@@ -188,8 +185,7 @@ def parse_to_document(
     """
     table = _Table(options.drop_tags, options.json_ld_chars)
     parser = etree.HTMLParser(target=table, **parser_options)
-    parser.feed(text)
-    parser.close()
+    etree.fromstring(text, parser)  # (one read of the whole text: libxml2's push parser is slower)
     if table.valueless:
         _boolean_values(table, text)
     n = len(table.tags)
@@ -224,9 +220,45 @@ def _boolean_values(table: _Table, text: str) -> None:
     The parser's events say "empty" for ``disabled`` and ``disabled=""`` alike; when the page has
     only one of the two forms, that form is the answer, else the tree must be read.
     """
-    if _EXPLICIT_EMPTY.search(text) is None:
-        attrs = table.attrs
+    attrs = table.attrs
+    names = {k for i in table.valueless for k, v in attrs[i] if not v and k in BOOLEAN_ATTRS}
+    bare, empty = _boolean_forms(text.lower(), names)
+    if bare and empty:
+        raise TreeNeeded("boolean attributes both with and without an empty value")
+    if not empty:
         for i in table.valueless:
             attrs[i] = [(k, k if not v and k in BOOLEAN_ATTRS else v) for k, v in attrs[i]]
-    elif _BARE.search(text) is not None:
-        raise TreeNeeded("boolean attributes both with and without an empty value")
+
+
+def _boolean_forms(low: str, names: set[str]) -> tuple[bool, bool]:
+    """Whether the lower-cased page writes any of the attributes ``names`` bare, and with an empty
+    value. A word that may or may not sit in a tag counts as both forms (the tree then decides).
+
+    >>> _boolean_forms('<input disabled><p>it is disabled.</p>', {"disabled"})
+    (True, False)
+    >>> _boolean_forms("<input disabled = ''>", {"disabled"})
+    (False, True)
+    """
+    if not names:
+        return False, False
+    pattern = re.compile(
+        r"(?:" + "|".join(sorted(names)) + r"""(?![\w:.-]))(\s*=\s*(?:""|''|(?=[\s>])|$))?"""
+    )
+    bare = empty = False
+    for m in pattern.finditer(low):
+        at = m.start()
+        if at == 0 or not low[at - 1].isspace():
+            continue  # an attribute follows white space (names first: the regex skips ahead fast)
+        lo = max(0, at - _IN_TAG_LOOKBACK)
+        lt, gt = low.rfind("<", lo, at), low.rfind(">", lo, at)
+        if gt > lt:
+            continue  # in text, not in a tag
+        if lt < 0:  # too far from any tag mark to tell
+            bare = empty = True
+        elif m.group(1) is not None:
+            empty = True
+        elif not low[m.end() : m.end() + 64].lstrip().startswith("="):  # (="value" is neither)
+            bare = True
+        if bare and empty:
+            break
+    return bare, empty

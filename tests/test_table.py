@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import domprune
+import domprune.parse
 from domprune.document import flatten
 from domprune.parse import _PARSER_OPTIONS, parse_page
 from domprune.steps.filtering import NOISE_TAGS
@@ -91,13 +92,17 @@ def test_bare_and_empty_boolean_attributes_read_as_the_tree_has_them() -> None:
     )
 
 
-def test_large_pages_are_read_into_the_table_and_ambiguous_ones_through_the_tree() -> None:
-    pad = "<p>pad</p>" * (MIN_CHARS // 10)
+def test_large_pages_are_read_into_the_table_and_ambiguous_ones_through_the_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert domprune.parse.TABLE_MIN_CHARS == MIN_CHARS
+    monkeypatch.setattr(domprune.parse, "TABLE_MIN_CHARS", 1000)
+    pad = "<p>pad</p>" * 100
     options = TableOptions(drop_tags=NOISE_TAGS)
     small = parse_page("<p>x</p>", table=options)
     assert small.root is not None and small.document is None
     large = parse_page(pad, table=options)
-    assert large.root is None and large.document is not None and len(large.document) == MIN_CHARS // 10 + 2
+    assert large.root is None and large.document is not None and len(large.document) == 102
     both = parse_page('<input disabled><input checked="">' + pad, table=options)
     assert both.root is not None and both.document is None  # the tree tells the two forms apart
 
@@ -132,13 +137,14 @@ class CountingTokenizer:
 
 @pytest.mark.slow
 def test_huge_element_dense_page_within_two_tokenizer_passes() -> None:
-    """A 2.5 MB page of 50,000 links: the tokenizer counts at most twice the page's tokens a call
-    (benchmarks/huge_pages.py measures memory and time on such pages)."""
+    """A 4.5 MB page of 85,000 links (read into the table, no tree): the tokenizer counts at most
+    twice the page's tokens a call (benchmarks/huge_pages.py measures memory and time)."""
     page = (
         "<html><body><h1>Items</h1>"
-        + "".join(f'<div><a href="/item/{i}">Item {i} name</a></div>' for i in range(50_000))
+        + "".join(f'<div><a href="/item/{i}">Item {i} name</a></div>' for i in range(85_000))
         + "</body></html>"
     )
+    assert len(page) >= MIN_CHARS
     counter = CountingTokenizer()
     page_tokens = counter.inner.count(page)
     for budget, question in ((4000, None), (16000, "What is the price of item 777?")):

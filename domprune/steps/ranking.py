@@ -143,6 +143,7 @@ def rank_units(model: UnitModel, query: Query | None, settings: BudgetSettings) 
 _DIGITS = str.maketrans("123456789", "000000000")
 _MIXED = re.compile(r"\d[^\W\d]|[^\W\d]\d")  # a word of both digits and other word characters
 _MEMO_SIZE = 65536
+_MEMO_AFTER = 2000
 
 
 class _Memo:
@@ -151,13 +152,18 @@ class _Memo:
 
     Exact for any function that treats a word of digits the same whatever its digits and length
     above one (as :func:`_named_words` and :func:`_leading_words` do); texts with a word mixing
-    digits and letters are computed alone. Holds at most ``_MEMO_SIZE`` entries.
+    digits and letters are computed alone. Holds at most ``_MEMO_SIZE`` entries, and starts after
+    ``_MEMO_AFTER`` calls (a page of a few hundred units gains nothing from it).
     """
 
     def __init__(self) -> None:
         self.known: dict[str, Any] = {}
+        self.direct = _MEMO_AFTER  # calls computed directly first: a normal page never pays for keys
 
     def get(self, text: str, fn: Callable[[str], T]) -> T:
+        if self.direct:
+            self.direct -= 1
+            return fn(text)
         key = text.translate(_DIGITS)
         hit = self.known.get(key, _MISSING)  # (a key is stored only when it mixes no digits and letters)
         if hit is _MISSING:
