@@ -48,7 +48,8 @@ boolean attributes); their tree costs 150 MB at most."""
 
 
 class TreeNeeded(Exception):
-    """The page's events do not make a single tree of elements: read it through the lxml tree."""
+    """The events alone cannot make the table the tree would (an ambiguous attribute, nesting past
+    :data:`MAX_DEPTH`, an end without a start): read the page through the lxml tree."""
 
 
 class _Table:
