@@ -15,8 +15,11 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from .document import Document
 from .errors import InputError, InputTooLargeError
 from .settings import ParseSettings
+from .table import MIN_CHARS as TABLE_MIN_CHARS
+from .table import TableOptions, TreeNeeded, parse_to_document
 
 Page = Any  # str | bytes | os.PathLike | lxml element or tree
 Dialect = Literal["html", "mind2web"]
@@ -27,22 +30,41 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 @dataclass
 class ParsedPage:
-    """A parsed page: the lxml root, the dialect, and the text it came from (``None`` for trees)."""
+    """A parsed page: the lxml root, the dialect, and the text it came from (``None`` for trees).
+
+    Parsed with ``table=`` options, a text page is read straight into its flat table instead:
+    ``document`` (and ``dropped``, the elements its options dropped) with no lxml tree, ``root``
+    ``None``.
+    """
 
     root: Any
     dialect: Dialect
     source: str | None
+    document: Document | None = None
+    dropped: int = 0
+
+
+_PARSER_OPTIONS: dict[str, Any] = {
+    "remove_comments": True,
+    "remove_pis": True,
+    "no_network": True,
+    "huge_tree": True,
+    "default_doctype": False,
+    "collect_ids": False,
+}
 
 
 def _parser() -> etree.HTMLParser:
-    return etree.HTMLParser(
-        remove_comments=True,
-        remove_pis=True,
-        no_network=True,
-        huge_tree=True,
-        default_doctype=False,
-        collect_ids=False,
-    )
+    return etree.HTMLParser(**_PARSER_OPTIONS)
+
+
+def _check_log(log: Any) -> None:
+    for err in log:
+        if err.type_name == "ERR_RESOURCE_LIMIT":
+            raise InputError(
+                f"the page is nested too deeply to parse ({err.message.split(',')[0]}); "
+                "flatten it or remove the runaway nesting first"
+            )
 
 
 def decode_bytes(data: bytes) -> str:
@@ -146,8 +168,16 @@ def detect_dialect(text: str) -> Dialect:
     return "html"
 
 
-def parse_page(page: Page, settings: ParseSettings | None = None) -> ParsedPage:
-    """Parse ``page`` into an lxml tree. Raises :class:`InputError` with what to do on bad input."""
+def parse_page(
+    page: Page, settings: ParseSettings | None = None, *, table: TableOptions | None = None
+) -> ParsedPage:
+    """Parse ``page`` into an lxml tree. Raises :class:`InputError` with what to do on bad input.
+
+    With ``table``, a page given as text (str, bytes or a path) of at least
+    :data:`domprune.table.MIN_CHARS` characters is parsed straight into its flat table
+    (``ParsedPage.document``; see :mod:`domprune.table`), which equals the tree's walked with the
+    same options and needs no tree in memory.
+    """
     settings = settings or ParseSettings()
     if isinstance(page, etree._ElementTree):
         page = page.getroot()
@@ -159,20 +189,27 @@ def parse_page(page: Page, settings: ParseSettings | None = None) -> ParsedPage:
             dialect = "mind2web"
         return ParsedPage(root=copy.deepcopy(page), dialect=dialect, source=None)
     text = _check_markup(_read_text(page, settings.max_input_bytes))
-    parser = _parser()
     if text.lstrip()[:5] == "<?xml":  # lxml refuses str input that declares an encoding
         text = _XML_DECL.sub("", text, count=1)
+    dialect = detect_dialect(text) if settings.dialect == "auto" else settings.dialect
+    if table is not None and len(text) >= TABLE_MIN_CHARS:
+        try:
+            doc, dropped, log = parse_to_document(text, _PARSER_OPTIONS, table, dialect=dialect)
+        except TreeNeeded:
+            pass  # the tree is read below
+        except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
+            raise InputError(f"the page could not be parsed as HTML ({exc}); check that it is HTML") from exc
+        else:
+            if not len(doc):
+                raise InputError("the page has no elements; pass the HTML of a page")
+            _check_log(log)
+            return ParsedPage(root=None, dialect=dialect, source=text, document=doc, dropped=dropped)
+    parser = _parser()
     try:
         root = etree.fromstring(text, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         raise InputError(f"the page could not be parsed as HTML ({exc}); check that it is HTML") from exc
     if root is None:
         raise InputError("the page has no elements; pass the HTML of a page")
-    for err in parser.error_log:
-        if err.type_name == "ERR_RESOURCE_LIMIT":
-            raise InputError(
-                f"the page is nested too deeply to parse ({err.message.split(',')[0]}); "
-                "flatten it or remove the runaway nesting first"
-            )
-    dialect = detect_dialect(text) if settings.dialect == "auto" else settings.dialect
+    _check_log(parser.error_log)
     return ParsedPage(root=root, dialect=dialect, source=text)

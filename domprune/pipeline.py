@@ -30,6 +30,7 @@ from .steps.dense import model_folder
 from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
 from .steps.units import UnitModel
+from .table import TableOptions
 from .tokenizers import TokenCounter, get_tokenizer
 
 DEFAULT_BUDGET = 16384
@@ -126,19 +127,33 @@ def check_budget(budget: int) -> int:
     return budget
 
 
+def table_options(settings: PruneSettings) -> TableOptions:
+    """What the walk into the flat table drops and collapses, by ``settings.filtering``."""
+    f = settings.filtering
+    return TableOptions(
+        collapse_whitespace=f.whitespace,
+        drop_tags=filtering.NOISE_TAGS if f.noise_tags else (),
+        json_ld_chars=f.json_ld,
+    )
+
+
 def prepare_document(
     parsed: ParsedPage, settings: PruneSettings, query: Query | None
 ) -> tuple[Document, list[bool], list[StepReport]]:
     """Filtering and attribute stripping: the budget-independent steps."""
     f = settings.filtering
     t0 = time.perf_counter()
-    doc, dropped = flatten(
-        parsed.root,
-        collapse_whitespace=f.whitespace,
-        dialect=parsed.dialect,
-        drop_tags=filtering.NOISE_TAGS if f.noise_tags else (),
-        json_ld_chars=f.json_ld,
-    )
+    if parsed.document is not None:  # parsed straight into the table (see table_options)
+        doc, dropped = parsed.document, parsed.dropped
+    else:
+        opts = table_options(settings)
+        doc, dropped = flatten(
+            parsed.root,
+            collapse_whitespace=opts.collapse_whitespace,
+            dialect=parsed.dialect,
+            drop_tags=opts.drop_tags,
+            json_ld_chars=opts.json_ld_chars,
+        )
     removed: dict[str, int] = {}
     removed.update(filtering.remove_noise(doc, f))
     removed["noise_elements"] += dropped
@@ -437,7 +452,9 @@ def prepare(
     settings = settings or PruneSettings()
     counter = get_tokenizer(tokenizer)
     t0 = time.perf_counter()
-    parsed = parse_page(page, settings.parse)
+    # a large text page goes straight into the flat table (no lxml tree: a tenth of the memory on
+    # element-dense pages); its walk is then part of the parse time
+    parsed = parse_page(page, settings.parse, table=table_options(settings))
     parse_s = time.perf_counter() - t0
     prepared = PreparedPage(parsed, question, counter, settings)
     prepared.timings = {"parse": parse_s, **prepared.timings}

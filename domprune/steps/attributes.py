@@ -16,6 +16,7 @@ _ARIA_REFS = frozenset(
 _URL_ATTRS = frozenset({"href", "src"})
 _META_NAMES = frozenset({"name", "property", "itemprop", "content"})
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+_NOT_PLAIN_PATH = re.compile(r"[?#:\s]")  # what shorten_url may cut or change in a path
 # a long value without a space that holds key=value pairs or %-escapes is data for machines
 _MACHINE_VALUE = re.compile(r"(?=\S*(?:=\S*&|%[0-9A-Fa-f]{2}))\S{40,}$")
 _TEXT_ATTRS = frozenset({"title", "alt", "aria-label", "label"})
@@ -103,11 +104,14 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
             continue
         kept: list[tuple[str, str]] = []
         meta = tags[i] == "meta"
-        for k, v in attrs:
+        same = True  # every attribute kept as it was: keep the element's own list (no copy)
+        for kv in attrs:
+            k, v = kv
             if meta and k in _META_NAMES:  # a meta's content means nothing without its name
                 if needs_collapse(v):
                     v = " ".join(v.split())
                 kept.append((k, v if len(v) <= max_meta else v[:max_meta].rstrip() + "…"))
+                same = False
                 continue
             if k in names:
                 n = names[k]
@@ -118,11 +122,15 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
                 names[k] = n
             if n is None:
                 dropped += 1
+                same = False
                 continue
             if n in _URL_ATTRS and shorten:
-                short = shorten_url(v, max_url)
+                # a short path with no query, fragment, scheme or host is its own shortest form
+                plain = len(v) <= max_url and v[:1] == "/" and v[1:2] != "/" and v[-1] != "/"
+                short = v if plain and _NOT_PLAIN_PATH.search(v) is None else shorten_url(v, max_url)
                 if short is None:
                     dropped += 1
+                    same = False
                     continue
                 if short != v:
                     shortened += 1
@@ -130,13 +138,18 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
             else:
                 if n in _TEXT_ATTRS and _MACHINE_VALUE.match(v):  # COinS titles, encoded tracking data
                     dropped += 1
+                    same = False
                     continue
                 if needs_collapse(v):  # alt texts with line breaks and indentation
                     v = " ".join(v.split())
                 if len(v) > max_val:
                     v = v[:max_val].rstrip() + "…"
                     truncated += 1
-            kept.append((k, v))
-        kept_all.append(kept)
+            if v == kv[1]:
+                kept.append(kv)
+            else:
+                kept.append((k, v))
+                same = False
+        kept_all.append(attrs if same else kept)
     doc.kept_attrs = kept_all
     return {"attributes_dropped": dropped, "urls_shortened": shortened, "values_truncated": truncated}

@@ -11,8 +11,10 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
+from itertools import accumulate, compress, islice
+from typing import Any, TypeVar
 
 from ..document import Document
 from ..settings import BudgetSettings
@@ -32,6 +34,8 @@ from .relevance import (
     words,
 )
 from .units import UnitModel
+
+T = TypeVar("T")
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
 _BOILERPLATE_ROLES = frozenset(
@@ -135,6 +139,63 @@ def heading_elements(doc: Document) -> list[int]:
 def rank_units(model: UnitModel, query: Query | None, settings: BudgetSettings) -> Ranking:
     """Rank ``model``'s units for ``query`` (``None``: no question)."""
     return _Ranker(model, settings).rank(query)
+
+
+_DIGITS = str.maketrans("123456789", "000000000")
+_MIXED = re.compile(r"\d[^\W\d]|[^\W\d]\d")  # a word of both digits and other word characters
+_MEMO_SIZE = 65536
+_MEMO_AFTER = 2000
+
+
+class _Memo:
+    """Values of a function of a text that depends on its digits only through which words are all
+    digits: texts that differ only in such digits ("Item 12 name", "Item 47 name") share one entry.
+
+    Exact for any function that treats a word of digits the same whatever its digits and length
+    above one (as :func:`_named_words` and :func:`_leading_words` do); texts with a word mixing
+    digits and letters are computed alone. Holds at most ``_MEMO_SIZE`` entries, and starts after
+    ``_MEMO_AFTER`` calls (a page of a few hundred units gains nothing from it).
+    """
+
+    def __init__(self) -> None:
+        self.known: dict[str, Any] = {}
+        self.direct = _MEMO_AFTER  # calls computed directly first: a normal page never pays for keys
+
+    def get(self, text: str, fn: Callable[[str], T]) -> T:
+        if self.direct:
+            self.direct -= 1
+            return fn(text)
+        key = text.translate(_DIGITS)
+        hit = self.known.get(key, _MISSING)  # (a key is stored only when it mixes no digits and letters)
+        if hit is _MISSING:
+            hit = fn(text)
+            # the key mixes digits and letters exactly where the text does (\d matches the digits
+            # it does not translate too)
+            if len(self.known) < _MEMO_SIZE and _MIXED.search(key) is None:
+                self.known[key] = hit
+        return hit  # type: ignore[no-any-return]
+
+
+_MISSING = object()
+
+
+def _named_words(text: str, term_keys: Iterable[str] | Any) -> tuple[int, int]:
+    """Words of ``text`` longer than one character, and how many of them are a query term or a number.
+
+    >>> _named_words("Brand A-Z 12", {"brand"})
+    (2, 2)
+    """
+    ws = [w for w in words(text) if len(w) > 1]
+    return len(ws), sum(1 for w in ws if w in term_keys or w.isdigit())
+
+
+def _leading_words(low: str) -> tuple[str, ...]:
+    """The stems of the first three words of a lower-cased text, numbers left out.
+
+    >>> _leading_words("item 12 names and more")
+    ('item', 'name')
+    """
+    return tuple(w for w in (stem(m.group()) for m in islice(_WORD.finditer(low), 3)) if not w.isdigit())
 
 
 def _mark_within(
@@ -285,24 +346,43 @@ class _Ranker:
         # regex over all texts joined by a character no pattern matches; only they are stemmed
         joined = "\x00".join(texts)
         starts = list(accumulate([len(t) + 1 for t in texts], initial=0))
-        matched: dict[int, list[str]] = {}
+        # each unit's matched words (one tuple for each distinct sequence: units share them)
+        matched: dict[int, tuple[str, ...]] = {}
+        same: dict[tuple[str, ...], tuple[str, ...]] = {}
         pattern, text = candidate_pattern(query.terms).on(joined, fold_case(joined))
-        for m in pattern.finditer(text):
+        run_u, run = -1, []
+        for m in pattern.finditer(text):  # in text order: a unit's matches come together
             u = bisect.bisect_right(starts, m.start()) - 1
-            matched.setdefault(u, []).append(stem(m.group().lower()))
-        block_tf: dict[int, Counter[str]] = {}
+            if u != run_u:
+                if run:
+                    matched[run_u] = same.setdefault(tuple(run), tuple(run))
+                run_u, run = u, []
+            run.append(stem(m.group().lower()))
+        if run:
+            matched[run_u] = same.setdefault(tuple(run), tuple(run))
+        del joined, text, starts, same
+        # each block's matched words, in order; blocks that matched the same words share one Counter
+        # (a list of 200,000 "Item N" links has one, not 200,000)
+        block_words: dict[int, tuple[str, ...]] = {}
         for u, ms in matched.items():
-            tf = block_tf.get(ub[u])
+            got = block_words.get(ub[u])
+            block_words[ub[u]] = ms if got is None else got + ms
+        counters: dict[tuple[str, ...], Counter[str]] = {}
+        block_tf: dict[int, Counter[str]] = {}
+        for b, ms in block_words.items():
+            key = tuple(ms)
+            tf = counters.get(key)
             if tf is None:
-                tf = block_tf[ub[u]] = Counter()
-            tf.update(ms)
-        terms = match_terms([list(tf) for tf in block_tf.values()], query.terms)
-        seen = set().union(*block_tf.values()) if block_tf else set()
+                tf = counters[key] = Counter(ms)
+            block_tf[b] = tf
+        del block_words
+        terms = match_terms([list(tf) for tf in counters.values()], query.terms)
+        seen = set().union(*counters.values()) if counters else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
+        del block_len
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
         term_keys = terms.keys()
-        block_hit = {b for b, sc in scores.items() if sc > 0}
         tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
         # a unit scores only with a signal: its block matched, its hint words (own, else its parent's)
         # name a query term, it is a date by markup, or it holds a value of a kind asked for
@@ -318,18 +398,18 @@ class _Ranker:
             h = distinct[k]
             hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
         hinted = {h for h, w in hint_hit.items() if w}
-        cand = {u for u, b in enumerate(ub) if b in scores}
+        cand = bytearray(b in scores for b in ub)  # the units that may score (flags: a page may have 10^5)
         if hinted:
-            cand.update(
-                u
-                for u, o in enumerate(owner)
-                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted
-            )
+            for u, o in enumerate(owner):
+                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted:
+                    cand[u] = 1
         dates = "date" in query.answer_kinds
         if dates:
             timed = {i for i, t in enumerate(tags) if t == "time"}
             timed.update(i for i, a in enumerate(kept_attrs) if a and any(k == "datetime" for k, _ in a))
-            cand.update(u for u, o in enumerate(owner) if o in timed)
+            for u, o in enumerate(owner):
+                if o in timed:
+                    cand[u] = 1
         # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
         broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
         short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
@@ -338,11 +418,15 @@ class _Ranker:
             kind_hit |= texts_matching(
                 short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
             )
-        cand |= kind_hit
+        for u in kind_hit:
+            cand[u] = 1
+        candidates = list(compress(range(n), cand))
+        del cand
         rel = [0.0] * n
-        in_link = self._in_link() if cand else []
+        in_link = self._in_link() if candidates else []
+        link_words = _Memo()
         kinds = bool(broad or short)
-        for u in sorted(cand):
+        for u in candidates:
             o = owner[u]
             b = ub[u]
             r = scores.get(b, 0.0)
@@ -358,34 +442,40 @@ class _Ranker:
                 if u in kind_hit:
                     # a value of the kind asked for, the more so next to a label that matched (a long
                     # text that mentions a year is not a value: citations, paragraphs)
-                    r += 1.2 if b in block_hit else 0.8
+                    r += 1.2 if scores.get(b, 0.0) > 0 else 0.8
                 else:
                     r *= 0.6  # the question's words but no value of the kind it asks for
             if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
                 # a link or a filter that only names a field ("Brand", "Sort by release date") must
                 # not outrank the field's value; other navigation counts a little less
-                ws = [w for w in words(texts[u]) if len(w) > 1]  # "Brand A-Z": the letters say nothing
-                named = sum(1 for w in ws if w in term_keys or w.isdigit())
-                r *= 0.3 if len(ws) <= 6 and 2 * named >= len(ws) else 0.8
+                # "Brand A-Z": the letters say nothing
+                n_ws, named = link_words.get(texts[u], lambda t: _named_words(t, term_keys))
+                r *= 0.3 if n_ws <= 6 and 2 * named >= n_ws else 0.8
             rel[u] = r
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
         shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
-        block_terms: dict[int, frozenset[str]] = {}
-        shape_of: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
-        scored = [u for u in sorted(cand) if rel[u] > 0]
+        scored = [u for u in candidates if rel[u] > 0]
+        del candidates
+        shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = []  # of each scored unit
+        canonical: dict[tuple[frozenset[str], tuple[str, ...]], tuple[frozenset[str], tuple[str, ...]]] = {}
+        tf_terms: dict[int, frozenset[str]] = {}  # by Counter: blocks share them
+        leads = _Memo()
+        no_tf: Counter[str] = Counter()
         for u in scored:
-            first = [stem(m.group()) for m in islice(_WORD.finditer(texts[u][:200].lower()), 3)]
-            b = ub[u]
-            hit = block_terms.get(b)
-            if hit is None:  # the query words of the unit's block (a label's count for its value)
-                hit = block_terms[b] = frozenset(term_keys & block_tf.get(b, {}).keys())
-            shape = (hit, tuple(w for w in first if not w.isdigit()))
-            shape_of[u] = shape
+            # the query words of the unit's block (a label's count for its value)
+            tf = block_tf.get(ub[u], no_tf)
+            hit = tf_terms.get(id(tf))
+            if hit is None:
+                hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
+            shape = (hit, leads.get(texts[u][:200].lower(), _leading_words))
+            shape = canonical.setdefault(shape, shape)  # one tuple for each distinct shape
             shapes[shape] = shapes.get(shape, 0) + 1
-        for u in scored:
-            if shapes[shape_of[u]] > 2:
-                rel[u] /= shapes[shape_of[u]] ** 0.5
+            shape_of.append(shape)
+        for u, shape in zip(scored, shape_of):
+            if shapes[shape] > 2:
+                rel[u] /= shapes[shape] ** 0.5
+        del shape_of
         if self.settings.dense and self.settings.dense_weight > 0 and query.text:
             scored = self._add_dense(query.text, rel, texts, ub, scored)
         top = max(rel, default=0.0)

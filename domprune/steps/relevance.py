@@ -253,24 +253,42 @@ def bm25_blocks(
     k1: float = 1.2,
     b: float = 0.75,
 ) -> dict[int, float]:
-    """BM25 of blocks given each block's length in words and the counts of its matched words."""
+    """BM25 of blocks given each block's length in words and the counts of its matched words.
+
+    Blocks may share one ``Counter`` (the same words matched): each distinct one is read once, and
+    each (counts, length) pair scored once.
+
+    >>> tf = Counter({"price": 1})
+    >>> s = bm25_blocks({0: 3, 1: 3, 2: 9}, {0: tf, 1: tf}, {"price": 1.0})
+    >>> s[0] == s[1] and 2 not in s
+    True
+    """
     n = len(lengths)
     if not n or not query:
         return {}
+    shared = Counter(map(id, tfs.values()))  # how many blocks hold each distinct Counter
+    distinct = {id(tf): tf for tf in tfs.values()}
     df: Counter[str] = Counter()
-    for tf in tfs.values():
-        df.update(t for t in tf if t in query)
+    for key, tf in distinct.items():
+        for t in tf:
+            if t in query:
+                df[t] += shared[key]
     if not df:
         return {}
     avgdl = (sum(lengths.values()) / n) or 1.0
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
     scores: dict[int, float] = {}
+    known: dict[tuple[int, int], float] = {}
     for block, tf in tfs.items():
-        norm = k1 * (1 - b + b * lengths[block] / avgdl)
-        s = 0.0
-        for t, f in tf.items():
-            if t in idf:
-                s += query[t] * idf[t] * f * (k1 + 1) / (f + norm)
+        length = lengths[block]
+        s = known.get((id(tf), length))
+        if s is None:
+            norm = k1 * (1 - b + b * length / avgdl)
+            s = 0.0
+            for t, f in tf.items():
+                if t in idf:
+                    s += query[t] * idf[t] * f * (k1 + 1) / (f + norm)
+            known[(id(tf), length)] = s
         if s:
             scores[block] = s
     return scores

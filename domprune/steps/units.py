@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from functools import cached_property
+from itertools import islice
 
 from ..document import Document, escape_text, serialize
 from ..markdown import header_cells
@@ -47,35 +48,48 @@ class Units:
         kind: list[int] = []
         elem: list[int] = []
         # document-order keys: an element's text at (i, 0, 0); a tail after its element's subtree,
-        # before the next element, deeper tails first
-        keys: list[tuple[int, int, int]] = []
-
-        def add(k: int, i: int, key: tuple[int, int, int]) -> None:
-            kind.append(k)
-            elem.append(i)
-            keys.append(key)
-
+        # before the next element, deeper tails first; each written as one int (see :meth:`key`)
+        keys: list[int] = []
         text, tail, parent, end = doc.text, doc.tail, doc.parent, doc.end
-        depth = [0] * len(doc.tags)
-        for i in range(1, len(doc.tags)):
+        n = len(doc.tags)
+        depth = [0] * n
+        for i in range(1, n):
             depth[i] = depth[parent[i]] + 1
-        for i in range(len(doc.tags)):
+        self.stride = stride = n + 2  # more than any depth (+1)
+        for i in range(n):
             if not alive[i]:
                 if i and alive[parent[i]] and tail[i] and not tail[i].isspace():
-                    add(TAIL, i, (end[i], -1, -depth[i]))
+                    kind.append(TAIL)
+                    elem.append(i)
+                    keys.append(end[i] * stride + n - depth[i])
                 continue
             if text[i] and not text[i].isspace():
-                add(TEXT, i, (i, 0, 0))
+                kind.append(TEXT)
+                elem.append(i)
+                keys.append(i * stride + n + 1)
             elif informative(doc, i):
-                add(ATTR, i, (i, 0, 0))
+                kind.append(ATTR)
+                elem.append(i)
+                keys.append(i * stride + n + 1)
             if i and tail[i] and not tail[i].isspace():
-                add(TAIL, i, (end[i], -1, -depth[i]))
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        self.kind = [kind[k] for k in order]
-        self.elem = [elem[k] for k in order]
-        self.keys = [keys[k] for k in order]
+                kind.append(TAIL)
+                elem.append(i)
+                keys.append(end[i] * stride + n - depth[i])
+        if any(a > b for a, b in zip(keys, islice(keys, 1, None))):  # (in order already on most pages)
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            kind = [kind[k] for k in order]
+            elem = [elem[k] for k in order]
+            keys = [keys[k] for k in order]
+        self.kind, self.elem, self.keys = kind, elem, keys
         self.depth = depth
         self.owner = [e if k != TAIL else parent[e] for k, e in zip(self.kind, self.elem)]
+
+    def key(self, at: int, tail_depth: int | None = None) -> int:
+        """The sort key of a text at element ``at`` (``(at, 0, 0)``), or of a tail at position
+        ``at`` of an element at ``tail_depth`` (``(at, -1, -depth)``: before the text there, deeper
+        tails first), as one int."""
+        n = self.stride - 2
+        return at * self.stride + (n + 1 if tail_depth is None else n - tail_depth)
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -83,7 +97,9 @@ class Units:
     def span(self, i: int, end: list[int]) -> tuple[int, int]:
         """The units of element ``i``'s subtree, tails of its descendants included: ``range(*span)``."""
         keys = self.keys
-        return bisect.bisect_left(keys, (i, 0, 0)), bisect.bisect_left(keys, (end[i], -1, -self.depth[i]))
+        return bisect.bisect_left(keys, self.key(i)), bisect.bisect_left(
+            keys, self.key(end[i], self.depth[i])
+        )
 
     def texts(self, doc: Document) -> list[str]:
         """The words of every unit (as :meth:`text_of`)."""
