@@ -196,7 +196,7 @@ def test_settings_reject_unknown_fields_and_bad_values() -> None:
     with pytest.raises(ValidationError):
         PruneSettings(formatt="html")  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
-        PruneSettings(format="markdown")  # type: ignore[arg-type]
+        PruneSettings(format="pdf")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         BudgetSettings(header_share=2.0)
 
