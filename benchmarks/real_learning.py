@@ -326,23 +326,9 @@ def label_and_filter(args: argparse.Namespace, out: Path, sft_adapter: str) -> d
     }
 
 
-class ShuffledReward:
-    """Exact match with the values shuffled across the call's completions: same mean, no information."""
-
-    __name__ = "shuffled_exact_match_reward"
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-
-    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:
-        from domvqa_train.rewards import exact_match_reward
-
-        values = exact_match_reward(completions, **kwargs)
-        self.rng.shuffle(values)
-        return values
-
-
 def run_grpo(args: argparse.Namespace, out: Path, name: str, split: str, sft_adapter: str) -> dict:
+    from grpo_learning import ShuffledReward  # the tiny-model benchmark's control, beside this script
+
     from domvqa_train.training.train import TrlGrpoBackend
 
     settings = train_settings(
@@ -376,13 +362,16 @@ def run_grpo(args: argparse.Namespace, out: Path, name: str, split: str, sft_ada
     }
 
 
-def evaluate(args: argparse.Namespace, out: Path, name: str, model: str) -> dict:
-    """Greedy answers of ``model`` on the test split; the per-question scores are kept for the intervals."""
+def evaluate(args: argparse.Namespace, out: Path, name: str, model: str, sample: int | None = None) -> dict:
+    """Greedy answers of ``model`` on the test split (``sample``: that many of its questions, drawn with
+    the seed, the same ones for every model); the per-question scores are kept for the intervals."""
     from domprune.bench.metrics import contains_answer
     from domvqa_train.evaluation.eval import EvalSettings, evaluate_models
     from domvqa_train.prompts.prepare import load_prepared
 
     test = load_prepared(out / "prepared", "test")
+    if sample is not None and sample < len(test):
+        test = test.select(sorted(random.Random(args.seed + 11).sample(range(len(test)), sample)))
     settings = EvalSettings(
         max_new_tokens=args.eval_max_new_tokens, batch_size=args.eval_batch, rewards={"exact_match": 1.0}
     )
@@ -429,11 +418,16 @@ def summarise(evals: dict[str, dict], reps: int, seed: int) -> dict:
     for corpus in sorted({r["corpus"] for r in next(iter(evals.values()))["rows"]}):
         subsets[corpus] = lambda r, c=corpus: r["corpus"] == c
     subsets["answer_in_prompt"] = lambda r: bool(r["answer_in_prompt"])
+    common = set.intersection(*({r["id"] for r in ev["rows"]} for ev in evals.values()))
+    if any(len(ev["rows"]) > len(common) for ev in evals.values()):
+        subsets["questions_every_model_answered"] = lambda r: r["id"] in common
     table: dict[str, dict] = {}
     for name, ev in evals.items():
         table[name] = {}
         for subset, keep in subsets.items():
             rows = [r for r in ev["rows"] if keep(r)]
+            if not rows:
+                continue
             table[name][subset] = {"n": len(rows)}
             for m in metrics:
                 vals = [float(r[m] or 0.0) for r in rows]
@@ -453,9 +447,13 @@ def summarise(evals: dict[str, dict], reps: int, seed: int) -> dict:
         by_id = {r["id"]: r for r in evals[b]["rows"]}
         diffs[f"{a} - {b}"] = {}
         for m in metrics:
-            vals = [float(r[m] or 0.0) - float(by_id[r["id"]][m] or 0.0) for r in evals[a]["rows"]]
+            vals = [
+                float(r[m] or 0.0) - float(by_id[r["id"]][m] or 0.0)
+                for r in evals[a]["rows"]
+                if r["id"] in by_id
+            ]
             low, high = bootstrap(vals, reps, seed)
-            diffs[f"{a} - {b}"][m] = {"mean": sum(vals) / len(vals), "ci95": [low, high]}
+            diffs[f"{a} - {b}"][m] = {"n": len(vals), "mean": sum(vals) / len(vals), "ci95": [low, high]}
     return {"scores": table, "paired_differences": diffs}
 
 
@@ -484,16 +482,18 @@ def plot(result: dict, path: Path) -> None:
     axes[1].legend(fontsize=8)
     scores = result["summary"]["scores"]
     names = [n for n in MODELS if n in scores]
+    subset = "questions_every_model_answered" if "questions_every_model_answered" in scores["base"] else "all"
     for k, metric in enumerate(("exact_match", "f1", "format")):
-        means = [scores[n]["all"][metric]["mean"] for n in names]
+        means = [scores[n][subset][metric]["mean"] for n in names]
         errs = [
-            [m - scores[n]["all"][metric]["ci95"][0] for n, m in zip(names, means, strict=True)],
-            [scores[n]["all"][metric]["ci95"][1] - m for n, m in zip(names, means, strict=True)],
+            [m - scores[n][subset][metric]["ci95"][0] for n, m in zip(names, means, strict=True)],
+            [scores[n][subset][metric]["ci95"][1] - m for n, m in zip(names, means, strict=True)],
         ]
         xs = [i + (k - 1) * 0.27 for i in range(len(names))]
         axes[2].bar(xs, means, width=0.27, yerr=errs, capsize=3, label=metric)
     axes[2].set_xticks(range(len(names)), names, rotation=15)
-    axes[2].set(title="unseen sites (test): mean with 95% bootstrap CI", ylim=(0, 1.05))
+    n = scores["base"][subset]["n"]
+    axes[2].set(title=f"unseen sites ({n} test questions): mean, 95% bootstrap CI", ylim=(0, 1.05))
     axes[2].legend(fontsize=8)
     fig.suptitle("Gemma 3 270M on real pages (CPU)")
     fig.tight_layout()
@@ -530,11 +530,18 @@ def main() -> int:
         "--pool", type=int, default=96, help="train records labelled by the sft policy (GRPO's pool)"
     )
     parser.add_argument("--label-attempts", type=int, default=4)
-    parser.add_argument("--grpo-steps", type=int, default=30)
+    parser.add_argument("--grpo-steps", type=int, default=20)
     parser.add_argument("--prompts", type=int, default=2, help="prompts per GRPO step")
     parser.add_argument("--generations", type=int, default=4, help="completions per prompt")
-    parser.add_argument("--max-completion-length", type=int, default=32)
+    parser.add_argument("--max-completion-length", type=int, default=40)
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--grpo-eval-questions",
+        type=int,
+        default=None,
+        help="evaluate the GRPO runs on this many of the test questions (drawn with the seed; the differences "
+        "to sft are paired on them); default: all",
+    )
     parser.add_argument("--eval-max-new-tokens", type=int, default=40)
     parser.add_argument("--eval-batch", type=int, default=8)
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
@@ -567,7 +574,11 @@ def main() -> int:
             log(f"{name}: skipped, {stages[name]['skipped']}")
             continue
         stages[name] = stage(out, name, lambda n=name, s=split: run_grpo(args, out, n, s, sft_adapter))
-        evals[name] = stage(out, f"eval_{name}", lambda n=name: evaluate(args, out, n, stages[n]["adapter"]))
+        evals[name] = stage(
+            out,
+            f"eval_{name}",
+            lambda n=name: evaluate(args, out, n, stages[n]["adapter"], args.grpo_eval_questions),
+        )
     result = {
         "command": "python " + shlex.join(sys.argv),
         "args": vars(args),
@@ -580,12 +591,15 @@ def main() -> int:
     (out / "real_learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot(result, out / "real_learning.png")
     print("\nunseen sites (test), mean [95% bootstrap CI]")
-    for name, per in result["summary"]["scores"].items():
-        cells = "  ".join(
-            f"{m} {per['all'][m]['mean']:.3f} [{per['all'][m]['ci95'][0]:.3f}, {per['all'][m]['ci95'][1]:.3f}]"
-            for m in ("exact_match", "f1", "format", "contains")
-        )
-        print(f"  {name:<14} n={per['all']['n']}  {cells}")
+    for subset in ("all", "questions_every_model_answered"):
+        for name, per in result["summary"]["scores"].items():
+            if subset not in per:
+                continue
+            cells = "  ".join(
+                f"{m} {per[subset][m]['mean']:.3f} [{per[subset][m]['ci95'][0]:.3f}, {per[subset][m]['ci95'][1]:.3f}]"
+                for m in ("exact_match", "f1", "format", "contains")
+            )
+            print(f"  {subset[:8]} {name:<14} n={per[subset]['n']}  {cells}")
     for pair, d in result["summary"]["paired_differences"].items():
         em = d["exact_match"]
         print(f"  {pair:<22} exact match {em['mean']:+.3f} [{em['ci95'][0]:+.3f}, {em['ci95'][1]:+.3f}]")

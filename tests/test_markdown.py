@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
 from markdown_helpers import markdown_text, markdown_words, markup_tags, render
+from test_properties import _made_of_source_pieces
 
 import domprune
 from domprune import AttributeSettings, BudgetTooSmallError, PruneSettings, count_tokens
@@ -268,16 +269,6 @@ def _source(page: str) -> str:
     return root.text_content() + " " + " ".join(values)
 
 
-def _made_of(word: str, source: str) -> bool:
-    reachable = [True] + [False] * len(word)
-    for i in range(len(word)):
-        if reachable[i]:
-            for j in range(len(word), i, -1):
-                if not reachable[j] and word[i:j] in source:
-                    reachable[j] = True
-    return reachable[-1]
-
-
 @PROPERTY_SETTINGS
 @given(page=page_st, budget=st.integers(min_value=1, max_value=300), question=question_st)
 def test_markdown_within_budget_from_the_page_and_deterministic(
@@ -289,7 +280,7 @@ def test_markdown_within_budget_from_the_page_and_deterministic(
     assert r.tokens_after == count_tokens(r.output) <= budget
     source = _source(page)
     for word in markdown_words(r.output):
-        assert _made_of(word, source), (word, r.output)
+        assert _made_of_source_pieces(word, source), (word, r.output)
     again = _prune(page, budget, question)
     assert again is not None and again.output == r.output
 
