@@ -349,7 +349,12 @@ def run_grpo(args: argparse.Namespace, out: Path, name: str, split: str, sft_ada
     funcs = [ShuffledReward(args.seed)] if name == "control" else None
     report = TrlGrpoBackend(settings, reward_funcs=funcs, reward_weights=None).train()
     curve = [
-        {"step": r["step"], "reward": r["reward"], "reward_std": r.get("reward_std")}
+        {
+            "step": r["step"],
+            "reward": r["reward"],
+            "reward_std": r.get("reward_std"),
+            "frac_reward_zero_std": r.get("frac_reward_zero_std"),  # groups that teach nothing
+        }
         for r in report.log_history
         if "reward" in r
     ]
