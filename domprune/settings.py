@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+OutputFormat = Literal["html", "text", "markdown"]
+"""How a pruned page is written: well-formed HTML, text (one block a line) or GitHub-flavoured Markdown."""
+
 
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -155,7 +158,7 @@ class BudgetSettings(_Settings):
 class PruneSettings(_Settings):
     """All of :func:`domprune.prune`'s switches. Every field has a documented default."""
 
-    format: Literal["html", "text", "markdown"] = Field(
+    format: OutputFormat = Field(
         "html",
         description="'html': well-formed HTML; 'text': the page's text, one block a line; 'markdown': "
         "GitHub-flavoured Markdown (headings, lists, tables, links, image alt texts, Label: value lines).",

@@ -53,9 +53,6 @@ def is_html_file(path: Path) -> bool:
     return path.suffix.lower() in HTML_SUFFIXES
 
 
-__all__ = ["HF_PREFIX", "HTML_SUFFIXES", "SourceError", "SourceKind", "is_html_file", "source_kind"]
-
-
 def json_lines(content: str) -> list[str]:
     r"""The lines of a JSON Lines text: split at ``\n`` only (``\r\n`` too), as JSON Lines defines them.
 
@@ -69,3 +66,7 @@ def json_lines(content: str) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [line.removesuffix("\r") for line in lines]
+
+
+__all__ = ["HF_PREFIX", "HTML_SUFFIXES", "SourceError", "SourceKind", "is_html_file", "json_lines", "source_kind"]
+

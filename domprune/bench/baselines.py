@@ -24,16 +24,16 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import lxml.etree
 import lxml.html
 
 import domprune
-from domprune.settings import BudgetSettings, PruneSettings
+from domprune.settings import BudgetSettings, OutputFormat, PruneSettings
 from domprune.tokenizers import TokenCounter
 
-Format = Literal["html", "text", "markdown"]
+Format = OutputFormat
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .baselines import ALL_METHODS
+from .baselines import ALL_METHODS, Format
 
 DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000, 500)
 
@@ -37,7 +36,7 @@ class BenchSettings(BaseModel):
     seed: int = Field(
         0, description="Seed of the page sample and of each page's synthetic and paraphrased questions."
     )
-    format: Literal["html", "text", "markdown"] = Field(
+    format: Format = Field(
         "html", description="How domprune's methods write their output (the baselines keep their own)."
     )
     methods: list[str] = Field(

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 import domprune
 from domprune import PromptTemplate
 from domprune.answers import Haystack, answer_in, haystack
+from domprune.settings import OutputFormat
 from domprune.sources import json_lines
 
 from ..common.jobstore import PARTIAL_SUFFIX, PROGRESS_FILE, JobStore, JobStoreError, atomic_write
@@ -53,7 +54,7 @@ from ..errors import PrepareError
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "prepare-settings.json"
-DomFormat = Literal["html", "text", "markdown"]
+DomFormat = OutputFormat
 
 
 def default_template() -> PromptTemplate:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domprune import PromptTemplate
+from domprune.settings import OutputFormat
 
 from ..errors import SettingsError
 from ..prompts.presets import PRESETS, template_by_name
@@ -136,7 +137,7 @@ class TrainSettings(BaseModel):
         description="'shortened_context': prompt with the original's LLM-shortened DOM instead of the page "
         "(for comparison; records without one are rejected)",
     )
-    dom_format: Literal["html", "text", "markdown"] = Field(
+    dom_format: OutputFormat = Field(
         "html",
         description="how prepare writes the pruned DOM into the prompt: html, text or markdown "
         "(domprune's PruneSettings.format)",
