@@ -137,6 +137,7 @@ def natural_records(pages: list[Any], split: str) -> tuple[list[dict], dict[str,
 def rules_records(pages: list[Any], out: Path, per_page: int, seed: int) -> tuple[list[dict], dict]:
     """``generate --generator rules`` on the train pages (the package's own stage); its grounded questions."""
     from domvqa_train.data.generate import QA_FILE, GenerateSettings, RulesGenerator, generate_dataset
+    from domvqa_train.rewards import FORMAT_MAX_WORDS
 
     source = out / "data" / "train_pages.jsonl"
     source.write_text(
@@ -152,7 +153,7 @@ def rules_records(pages: list[Any], out: Path, per_page: int, seed: int) -> tupl
     path_of = {f"{p.corpus}:{p.id}": str(Path(p.path).resolve()) for p in pages}
     records = []
     for row in read_jsonl(out / "data" / "rules" / QA_FILE):
-        answers = [a for a in row["answers"] if len(a.split()) <= 10]
+        answers = [a for a in row["answers"] if len(a.split()) <= FORMAT_MAX_WORDS]
         if not answers:
             continue
         records.append(
@@ -206,17 +207,26 @@ def make_data(args: argparse.Namespace, out: Path) -> dict:
     }
 
 
-def prepare(args: argparse.Namespace, out: Path) -> dict:
+def template() -> Any:
+    """The plain-string prompt template of every stage (no chat template, no system text)."""
     from domprune import PromptTemplate
-    from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
 
-    settings = PrepareSettings(
-        tokenizer=f"hf:{args.model}",
-        prompt_budget=args.budget,
-        template=PromptTemplate(system=None, user=USER_TEMPLATE, chat=False),
-        progress=False,
+    return PromptTemplate(system=None, user=USER_TEMPLATE, chat=False)
+
+
+def prepare_settings(args: argparse.Namespace) -> Any:
+    """How prompts are made, for ``prepare`` and for ``label`` alike: the model's tokenizer, ``--budget``."""
+    from domvqa_train.prompts.prepare import PrepareSettings
+
+    return PrepareSettings(
+        tokenizer=f"hf:{args.model}", prompt_budget=args.budget, template=template(), progress=False
     )
-    report = prepare_dataset(out / "data" / "records.jsonl", out / "prepared", settings)
+
+
+def prepare(args: argparse.Namespace, out: Path) -> dict:
+    from domvqa_train.prompts.prepare import prepare_dataset
+
+    report = prepare_dataset(out / "data" / "records.jsonl", out / "prepared", prepare_settings(args))
     return report.model_dump(
         include={
             "written",
@@ -233,13 +243,12 @@ def prepare(args: argparse.Namespace, out: Path) -> dict:
 
 
 def train_settings(args: argparse.Namespace, out: Path, **update: Any) -> Any:
-    from domprune import PromptTemplate
     from domvqa_train.training.settings import TrainSettings
 
     base = dict(
         model=str(Path(args.model).resolve()),
         tokenizer=f"hf:{args.model}",
-        template=PromptTemplate(system=None, user=USER_TEMPLATE, chat=False),
+        template=template(),
         prepared_dir=str(out / "prepared"),
         prompt_budget=args.budget,
         lora={"rank": args.lora_rank, "alpha": 2 * args.lora_rank, "dropout": 0.0},
@@ -278,25 +287,18 @@ def run_sft(args: argparse.Namespace, out: Path) -> dict:
 
 def label_and_filter(args: argparse.Namespace, out: Path, sft_adapter: str) -> dict:
     """The seed's idea: pass rates of the warmed-up policy on a pool of train records, kept where 0 < d < 1."""
-    from domprune import PromptTemplate
     from domvqa_train.data.filter import DATA_FILE, FilterDataSettings, filter_data
     from domvqa_train.data.label import LABELS_FILE, LabelSettings, LocalPolicy, PolicyModel, label_dataset
-    from domvqa_train.prompts.prepare import PrepareSettings
 
     records = read_jsonl(out / "data" / "records.jsonl")
-    prepared_ids = {x["id"] for x in read_jsonl(out / "prepared" / "train.jsonl")}
+    rows = read_jsonl(out / "prepared" / "train.jsonl")  # the prepared training rows
+    prepared_ids = {x["id"] for x in rows}
     train = [r for r in records if r["split"] == "train" and r["id"] in prepared_ids]
     random.Random(args.seed + 7).shuffle(train)
     pool = sorted(train[: args.pool], key=lambda r: r["id"])
     pool_file = out / "label" / "pool.jsonl"
     pool_file.parent.mkdir(parents=True, exist_ok=True)
     pool_file.write_text("".join(json.dumps(r) + "\n" for r in pool), encoding="utf-8")
-    prepare = PrepareSettings(
-        tokenizer=f"hf:{args.model}",
-        prompt_budget=args.budget,
-        template=PromptTemplate(system=None, user=USER_TEMPLATE, chat=False),
-        progress=False,
-    )
     settings = LabelSettings(
         attempts=args.label_attempts,
         max_new_tokens=args.max_completion_length,
@@ -305,14 +307,15 @@ def label_and_filter(args: argparse.Namespace, out: Path, sft_adapter: str) -> d
         seed=args.seed,
         progress=False,
     )
-    report = label_dataset(pool_file, out / "label", LocalPolicy(PolicyModel(sft_adapter)), settings, prepare)
+    report = label_dataset(
+        pool_file, out / "label", LocalPolicy(PolicyModel(sft_adapter)), settings, prepare_settings(args)
+    )
     labels = out / "label" / LABELS_FILE
     filtered = filter_data(
         [labels], out / "filtered", FilterDataSettings(keep_range="0<d<1", eval_fraction=0.0)
     )
     kept = {x["id"] for x in read_jsonl(out / "filtered" / DATA_FILE)}
     # the two GRPO training sets as prepared splits: the pool, and its records with 0 < d < 1
-    rows = read_jsonl(out / "prepared" / "train.jsonl")
     pool_ids = {r["id"] for r in pool}
     for split, ids in (("pool", pool_ids), ("filtered", kept)):
         (out / "prepared" / f"{split}.jsonl").write_text(
