@@ -258,6 +258,34 @@ def book_shop() -> str:
 </div></body></html>"""
 
 
+def book_shop_bold_labels() -> str:
+    """A shop that names navigation in its <body> class, lays out a browse menu of facets beside the
+    product in a table, states the facts as bold labels and values separated by <br> in one cell
+    (the publisher under "Vendor"), marks the publisher line with a class only, and heads the blurb
+    with "Publisher's Description"."""
+    facets = "".join(
+        f'<li class="filter closed"><a href="/browse?dim={k}">{f}</a></li>'
+        for k, f in enumerate(["Ages", "Binding", "Format", "Series", "Author / Artist", "Publisher",
+                               "Publication Date", "Top Rated", "Price"])
+    )  # fmt: skip
+    facts = "".join(
+        f"<b>{label}:</b> {value}<br>"
+        for label, value in [("Format", "Paperback"), ("Number of Pages", "304"), ("Vendor", "Larchmont Press"),
+                             ("Publication Date", "2007"), ("Dimensions", "8.38 X 5.50 (inches)"),
+                             ("ISBN-13", "9780764201950")]
+    )  # fmt: skip
+    return f"""<html><head><title>Tender Fields: Ada Lind: Bookstore</title></head><body class="has_nav">
+{_nav(40)}
+<div class="page-body"><table><tr><td><ul class="browse"><li>Browse<ul>{facets}</ul></li></ul>
+<ul>{"".join(f'<li><a href="/c/{i}">Shelf {i}</a></li>' for i in range(40))}</ul></td>
+<td><div class="product-details"><h1>Tender Fields</h1><div class="product-author">By: <a href="/a">Ada Lind</a></div>
+<div class="product-publisher">Larchmont Press / 2007 / Paperback</div></div>
+<h2>Publisher's Description</h2><div>{_LOREM * 16}</div>
+<h2>Product Information</h2><table><tr><td>{facts}</td></tr></table>
+<h2>Product Reviews</h2>{_reviews(6, "novel")}
+</td></tr></table></div></body></html>"""
+
+
 def event_page() -> str:
     """A concert page: venue, start time and ticket price in a definition list after long text."""
     return f"""<html><head><title>Harbour Lights Orchestra - Summer Concert</title></head><body>
@@ -290,6 +318,7 @@ PAGES = {
     "headphones_shop": headphones_shop,
     "book_shop": book_shop,
     "event_page": event_page,
+    "book_shop_bold_labels": book_shop_bold_labels,
 }
 
 # questions asked of each page in the pinned-output test (and, with their answers, elsewhere)
@@ -317,6 +346,11 @@ QUESTIONS: dict[str, list[tuple[str, str]]] = {
         ("How many pages does it have?", "388"),
         ("When was it released?", "11/04/2019"),
         ("What is the ISBN?", "9781529012347"),
+    ],
+    "book_shop_bold_labels": [
+        ("Who published the book?", "Larchmont Press"),
+        ("When was the book published?", "2007"),
+        ("How many pages does the book have?", "304"),
     ],
     "event_page": [
         ("Where is the concert?", "Old Customs House"),

@@ -240,6 +240,32 @@ def test_swde_layout(tmp_path: Path) -> None:
     assert [(s.line, s.reason) for s in loaded.skipped] == [(6, "line has no page id and value count")]
 
 
+def test_questions_jsonl_layout(tmp_path: Path) -> None:
+    # any labelled set: questions.jsonl beside its pages, named after the folder, fields kept
+    folder = tmp_path / "fundus"
+    (folder / "pages").mkdir(parents=True)
+    (folder / "pages" / "a.html").write_text(PAGE.format(title="Rain", author="Ann Lee"), encoding="utf-8")
+    rows = [
+        {
+            "html_path": "pages/a.html",
+            "question": "What is the title?",
+            "answers": ["Rain"],
+            "field": "title",
+        },
+        {"html_path": "pages/a.html", "question": "Who wrote it?", "answers": ["Ann Lee"]},
+        {"question": "no page"},
+    ]
+    (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert detect_layout(folder) == "questions.jsonl"
+    loaded = load_corpus(tmp_path)
+    assert [(p.id, p.corpus) for p in loaded.pages] == [("a.html", "fundus")]
+    assert [(q.field, q.answers) for q in loaded.pages[0].questions] == [
+        ("title", ("Rain",)),
+        ("question", ("Ann Lee",)),
+    ]
+    assert [s.line for s in loaded.skipped] == [3]
+
+
 def test_trafilatura_layout(tmp_path: Path) -> None:
     loaded = load_corpus(_trafilatura(tmp_path))
     assert {p.id: [q.field for q in p.questions] for p in loaded.pages} == {

@@ -79,3 +79,46 @@ def test_facets_that_name_a_field_do_not_outrank_its_value() -> None:
     value = by_text["Sonaro Audio"]
     for facet in ("Brand", "Brand A-Z"):
         assert rk.prio[by_text[facet]] < rk.prio[value]
+
+
+def _ranked(page: str, question: str):  # type: ignore[no-untyped-def]
+    prepared = domprune.prepare(page, question=question)
+    units, doc = prepared.units.units, prepared.document
+    by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
+    return prepared.ranking, by_text
+
+
+def test_a_body_class_that_names_navigation_does_not_make_the_page_boilerplate() -> None:
+    # <body class="has_nav">: a navigation word in the class of the element that wraps the page
+    rk, by_text = _ranked(PAGES["book_shop_bold_labels"](), "Who published the book?")
+    assert not rk.boilerplate[by_text["Tender Fields"]]
+    assert not rk.boilerplate[by_text["Larchmont Press"]]
+    assert rk.boilerplate[by_text["Category 3"]]  # the real navigation still is
+
+
+def test_each_pair_of_a_run_of_bold_labels_is_its_own_fact() -> None:
+    # <b>Number of Pages:</b> 304<br><b>Vendor:</b> ...: the value after the label the question names
+    # ranks above the other values of the same cell, which are numbers too
+    rk, by_text = _ranked(PAGES["book_shop_bold_labels"](), "How many pages does the book have?")
+    pages = rk.rel[by_text["304"]]
+    assert pages > rk.rel[by_text["9780764201950"]]
+    assert pages > rk.rel[by_text["8.38 X 5.50 (inches)"]]
+    rk, by_text = _ranked(PAGES["book_shop_bold_labels"](), "When was the book published?")
+    assert rk.rel[by_text["2007"]] > rk.rel[by_text["Paperback"]]
+
+
+def test_a_layout_column_beside_the_answer_is_not_its_row_header() -> None:
+    # the browse menu sits in the first cell of the layout table's row: it is not lifted as the
+    # row header of the facts in the second cell
+    rk, by_text = _ranked(PAGES["book_shop_bold_labels"](), "When was the book published?")
+    for link in ("Shelf 3", "Publication Date", "Top Rated"):
+        assert rk.prio[by_text[link]] < rk.prio[by_text["2007"]]
+        assert rk.prio[by_text[link]] <= rk.base[by_text[link]] + 3.0 * 0.3
+
+
+def test_a_class_that_names_the_field_labels_its_text() -> None:
+    # <div class="product-publisher">Larchmont Press / 2007 / Paperback</div>
+    rk, by_text = _ranked(PAGES["book_shop_bold_labels"](), "Who published the book?")
+    line = rk.rel[by_text["Larchmont Press / 2007 / Paperback"]]
+    assert line > rk.rel[by_text["Publisher"]]  # the facet link that only names the field
+    assert line >= 0.5 * max(rk.rel)

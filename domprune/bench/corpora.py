@@ -6,7 +6,9 @@ each layout by its files:
 - ``mozilla-readability``: ``pages/<name>/source.html`` + ``expected-metadata.json``;
 - ``postlight``: ``labels.json`` (only fields marked in ``verbatim_in_html``) + ``fixtures/*.html``;
 - ``swde-book``: ``groundtruth/book-<site>-<field>.txt`` (tab-separated) + ``pages/<id>.htm``;
-- ``trafilatura-eval``: ``evaldata.json`` + ``eval/`` or ``cache/``.
+- ``trafilatura-eval``: ``evaldata.json`` + ``eval/`` or ``cache/``;
+- any other labelled set: ``questions.jsonl`` (the bench's JSON Lines input: ``html_path`` relative
+  to the folder, ``question``, ``answers``, optionally ``field``), named after its folder.
 
 Whether an answer really occurs in its page is checked later, when the page is read.
 """
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .loaders import BenchInputError, Loaded
+from .loaders import BenchInputError, Loaded, load_jsonl
 from .records import Page, Question, Skip
 
 READABILITY_QUESTIONS = {
@@ -153,6 +155,10 @@ LAYOUTS: dict[str, tuple[Callable[[Path], bool], Callable[[Path], Loaded]]] = {
     "postlight": (lambda p: (p / "labels.json").is_file(), load_postlight),
     "swde": (lambda p: (p / "groundtruth").is_dir() and (p / "pages").is_dir(), load_swde),
     "trafilatura-eval": (lambda p: (p / "evaldata.json").is_file(), load_trafilatura),
+    "questions.jsonl": (
+        lambda p: (p / "questions.jsonl").is_file(),
+        lambda p: load_jsonl(p / "questions.jsonl", corpus=p.name),
+    ),
 }
 
 
@@ -167,7 +173,7 @@ def load_corpus(path: str | Path) -> Loaded:
     if not folder.is_dir():
         raise BenchInputError(
             f"corpus path {str(path)!r} is not a folder: give the folder of the corpora "
-            "or one corpus folder (mozilla-readability, postlight, swde, trafilatura-eval layouts)"
+            "or one corpus folder (mozilla-readability, postlight, swde, trafilatura-eval, questions.jsonl layouts)"
         )
     layout = detect_layout(folder)
     if layout is not None:
@@ -182,6 +188,6 @@ def load_corpus(path: str | Path) -> Loaded:
     if not found:
         raise BenchInputError(
             f"no known corpus layout in {folder}: expected pages/*/expected-metadata.json, "
-            "labels.json, groundtruth/ + pages/, or evaldata.json (in it or in its sub-folders)"
+            "labels.json, groundtruth/ + pages/, evaldata.json or questions.jsonl (in it or in its sub-folders)"
         )
     return out

@@ -7,7 +7,8 @@ reason) for every record it could not. Only a missing source raises :class:`Benc
 - HTML folder: every ``*.html``/``*.htm`` file below it is a page without labelled questions (the
   bench asks synthetic questions about it).
 - JSON Lines: one object a line with ``html`` (or ``cleaned_html``) or ``html_path`` (relative to
-  the file's folder), ``question``, and ``answer`` (a string) or ``answers`` (a list). Lines that
+  the file's folder), ``question``, and ``answer`` (a string) or ``answers`` (a list), optionally
+  ``field`` (what it asks for, e.g. ``author``: results are also reported per field). Lines that
   share an ``html_path`` are one page with several questions.
 - Conversations JSON: the original project's list of ``{"conversations": [{"role": "user",
   "content": "... <dom>HTML</dom> ... Question: Q"}, {"role": "assistant", "content": "A"}]}``,
@@ -206,13 +207,19 @@ def _parse_record(row: Any, base: Path) -> tuple[str | None, Path | None, Questi
     if not isinstance(question, str) or not question.strip():
         raise _RecordError("no 'question' (a non-empty string)")
     answers = _answers(row)
+    field = row.get("field")
+    q = Question(
+        question.strip(),
+        answers,
+        field=field.strip() if isinstance(field, str) and field.strip() else "question",
+    )
     html = row.get("html", row.get("cleaned_html"))
     if isinstance(html, str) and html.strip():
-        return html, None, Question(question.strip(), answers)
+        return html, None, q
     html_path = row.get("html_path")
     if isinstance(html_path, str) and html_path.strip():
         path = Path(html_path)
-        return None, (path if path.is_absolute() else base / path), Question(question.strip(), answers)
+        return None, (path if path.is_absolute() else base / path), q
     raise _RecordError("no 'html' (inline page) or 'html_path' (file relative to the input file)")
 
 

@@ -33,7 +33,7 @@ from .relevance import (
     texts_matching,
     words,
 )
-from .units import UnitModel
+from .units import ATTR, TEXT, UnitModel
 
 T = TypeVar("T")
 
@@ -64,6 +64,7 @@ RELEVANT_SHARE = 0.15
 """A unit is relevant to the question when its relevance is at least this share of the page's top;
 relevant units lift their context (and ``explain`` marks them)."""
 _MAIN_TAGS = frozenset({"main", "article"})
+_PAGE_TAGS = frozenset({"html", "body"})
 _HEADER_TAGS = frozenset({"title", "h1", "meta", "script"})
 _KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -77,6 +78,13 @@ _BLOCK_PARENTS = frozenset({"tr", "dl"}) | _PAIR_BOXES  # elements whose childre
 _PAIR_PARTS = frozenset(
     {"div", "p", "span", "label", "strong", "b", "em", "dt", "dd", "h3", "h4", "h5", "h6"}
 )
+# a fact run: "Label: value" pairs one after another in one block, written with inline labels
+# (<b>Pages:</b> 304<br><b>Publisher:</b> Orbit) or as lines (Pages: 304<br>Publisher: Orbit)
+_LABEL_TAGS = frozenset({"b", "strong", "span", "em", "i", "u", "label", "font", "small", "dt", "th"})
+_LABEL_ONLY = re.compile(r"^\s*[^\W\d][^:]{0,38}:\s*$")
+_LABEL_VALUE = re.compile(r"^\s*[^\W\d][^:\n]{0,38}:\s+\S")
+_PAIR_UNITS = 4  # a pair: its label and at most this many units of value after it
+_SHORT_CELL = 160  # characters: a row or column header cell longer than this is a layout column
 
 
 @dataclass
@@ -120,7 +128,14 @@ def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bo
     marks = [i for i, t in enumerate(tags) if t in _BOILERPLATE_TAGS or (t == "header" and not main[i])]
     marks += [i for i, r in roles.items() if r in _BOILERPLATE_ROLES]
     if bp_hint:
-        marks += [i for i, h in enumerate(hints) if h in bp_hint]
+        # a class names navigation, but the element wraps most of the page (<body class="has_nav">,
+        # a layout div): it is the page, not its navigation
+        wrapper = n // 2
+        marks += [
+            i
+            for i, h in enumerate(hints)
+            if h in bp_hint and tags[i] not in _PAGE_TAGS and end[i] - i <= wrapper
+        ]
     for i in sorted(marks):
         if not bp[i] and alive[i]:
             bp[i : end[i]] = [True] * (end[i] - i)
@@ -337,7 +352,8 @@ class _Ranker:
         texts = units.texts(doc)
         owner = units.owner
         block_of = self._blocks(texts)
-        ub = [block_of[o] for o in owner]  # the block of each unit
+        ub_el = [block_of[o] for o in owner]  # the block element of each unit
+        ub = self._fact_pairs(texts, ub_el)  # ... each pair of a fact run a block of its own
         n_words = [t.count(" ") + 1 for t in texts]  # words, about (BM25 only needs lengths)
         block_len: dict[int, int] = {}
         for b, k in zip(ub, n_words):
@@ -361,6 +377,32 @@ class _Ranker:
         if run:
             matched[run_u] = same.setdefault(tuple(run), tuple(run))
         del joined, text, starts, same
+        hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
+        # hint words (class, id, itemprop...: own, else the parent's) that name a query term are
+        # words of the unit too: class="product-publisher" labels its text as "Publisher:" would
+        # (they hit a term only when they start like one: one regex over the distinct hints)
+        distinct = [h for h in set(hints) if h]
+        may_hit = (
+            texts_matching([candidate_pattern(hint_terms)], distinct, [True] * len(distinct))
+            if hint_terms
+            else ()
+        )
+        hint_hit = dict.fromkeys(distinct, 0.0)
+        for k in may_hit:
+            h = distinct[k]
+            hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
+        hinted = {h for h, w in hint_hit.items() if w}
+        parent = doc.parent
+        if hinted:
+            with_hint: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}  # (units share them)
+            for u, o in enumerate(owner):
+                h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
+                if h in hinted:
+                    key = (matched.get(u, ()), h)
+                    got = with_hint.get(key)
+                    if got is None:
+                        got = with_hint[key] = key[0] + tuple(w for w in words(h) if w in hint_terms)
+                    matched[u] = got
         # each block's matched words, in order; blocks that matched the same words share one Counter
         # (a list of 200,000 "Item N" links has one, not 200,000)
         block_words: dict[int, tuple[str, ...]] = {}
@@ -381,23 +423,10 @@ class _Ranker:
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
         del block_len
-        hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
         term_keys = terms.keys()
-        tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
-        # a unit scores only with a signal: its block matched, its hint words (own, else its parent's)
-        # name a query term, it is a date by markup, or it holds a value of a kind asked for
-        # hint words hit a term only when they start like one (one regex over the distinct hints)
-        distinct = [h for h in set(hints) if h]
-        may_hit = (
-            texts_matching([candidate_pattern(hint_terms)], distinct, [True] * len(distinct))
-            if hint_terms
-            else ()
-        )
-        hint_hit = dict.fromkeys(distinct, 0.0)
-        for k in may_hit:
-            h = distinct[k]
-            hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
-        hinted = {h for h, w in hint_hit.items() if w}
+        tags, kept_attrs = doc.tags, doc.kept_attrs
+        # a unit scores only with a signal: its block matched, its hint words name a query term,
+        # it is a date by markup, or it holds a value of a kind asked for
         cand = bytearray(b in scores for b in ub)  # the units that may score (flags: a page may have 10^5)
         if hinted:
             for u, o in enumerate(owner):
@@ -484,8 +513,41 @@ class _Ranker:
         for u in scored:
             prio[u] += 3.0 * rel[u] / top
         if self.settings.context:
-            self._add_context(prio, rel, top, heading_of, ub, scored)
+            self._add_context(prio, rel, top, heading_of, ub_el, scored, texts)
         return rel
+
+    def _fact_pairs(self, texts: list[str], ub: list[int]) -> list[int]:
+        """``ub`` with each pair of a fact run (two or more ``Label: value`` pairs in one block) as
+        a block of its own, so that a pair whose label matches the question scores as a short block
+        (a table row would) instead of sharing the whole run's score. A pair's block id is
+        ``-2 - i``, ``i`` its label's element (negative: no element's block)."""
+        units, tags = self.units, self.doc.tags
+        kind, elem = units.kind, units.elem
+        starts = [
+            u
+            for u, t in enumerate(texts)
+            if len(t) <= 120
+            and kind[u] != ATTR
+            and (
+                (kind[u] == TEXT and tags[elem[u]] in _LABEL_TAGS and _LABEL_ONLY.match(t))
+                or _LABEL_VALUE.match(t)
+            )
+        ]
+        runs = Counter(ub[u] for u in starts)
+        starts = [u for u in starts if runs[ub[u]] >= 2]
+        if not starts:
+            return ub
+        out = list(ub)
+        is_start = set(starts)
+        n = len(ub)
+        for u in starts:
+            b, pair = ub[u], -2 - elem[u]
+            out[u] = pair
+            v = u + 1
+            while v < n and v <= u + _PAIR_UNITS and ub[v] == b and v not in is_start:
+                out[v] = pair
+                v += 1
+        return out
 
     def _add_dense(
         self, question: str, rel: list[float], texts: list[str], ub: list[int], scored: list[int]
@@ -529,6 +591,7 @@ class _Ranker:
         heading_of: list[int],
         ub: list[int],
         scored: list[int],
+        texts: list[str],
     ) -> None:
         """Give the label, headers and heading of a relevant unit nearly its priority.
 
@@ -566,7 +629,10 @@ class _Ranker:
             lift(heading_unit[u], p * 0.9)
             cells, whole = self._table_context(owner[u])
             for c in cells:  # a header cell's units (a <dt>/<dd> neighbour's own units only)
-                for v in range(*units.span(c, end)):
+                span = range(*units.span(c, end))
+                if whole and sum(len(texts[v]) for v in span) > _SHORT_CELL:
+                    continue  # a layout table's other column (a menu beside the content), no header
+                for v in span:
                     if whole or owner[v] == c:
                         lift(v, p * 0.95)
         prio[:] = boosted
