@@ -246,3 +246,53 @@ def test_a_timed_out_call_stops_the_smaller_budgets(tmp_path: Path) -> None:
     )
     answers = {r["budget"]: r["retained"] for r in bench_run.rows if r["type"] == "answer"}
     assert answers == {1000: True, 300: False, 100: False}
+
+
+def _labelled_corpus(root: Path, name: str, label: str) -> None:
+    """A questions.jsonl corpus of two pages whose facts carry ``label``."""
+    folder = root / name
+    (folder / "pages").mkdir(parents=True)
+    rows = []
+    for i in range(2):
+        html = (
+            f"<html><head><title>Item {i}</title></head><body><h1>Item {i}</h1>"
+            f"<table><tr><th>{label}</th><td>Halcyon House {i}</td></tr></table></body></html>"
+        )
+        (folder / "pages" / f"{i}.html").write_text(html, encoding="utf-8")
+        rows.append(
+            {
+                "html_path": f"pages/{i}.html",
+                "question": "Who published it?",
+                "answers": [f"Halcyon House {i}"],
+            }
+        )
+    (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+
+
+def test_leave_one_out_drops_the_label_words_only_the_corpus_under_test_uses(tmp_path: Path) -> None:
+    # "verlag" is a label word of the publisher field that no published vocabulary has: under
+    # leave-one-out it stays for the corpus whose neighbour uses it and goes for the one that alone does
+    _labelled_corpus(tmp_path / "corpora", "a", "Verlag")
+    _labelled_corpus(tmp_path / "corpora", "b", "Publisher")
+    settings = BenchSettings(
+        corpus=tmp_path / "corpora",
+        out=tmp_path / "out",
+        budgets=[200],
+        methods=["domprune"],
+        synthetic_per_page=0,
+        paraphrased_per_page=0,
+        chunk_budget=0,
+        memory_sample=0,
+        ablation=False,
+        progress=False,
+        vocabulary="leave-one-out",
+    )
+    numbers, _ = write_report(run_bench(settings, log=lambda _: None), settings.out)
+    left_out = {c: set(v["left_out"]) for c, v in numbers["vocabulary"].items()}
+    assert "verlag" in left_out["a"] and "verlag" not in left_out["b"]
+    assert "publisher" not in left_out["a"]  # schema.org, Dublin Core and ONIX name it
+    sources = run_bench(settings.model_copy(update={"vocabulary": "sources"}), log=lambda _: None)
+    assert sources.vocabulary is not None and "verlag" in sources.vocabulary["b"]["left_out"]
+    assert (
+        run_bench(settings.model_copy(update={"vocabulary": "full"}), log=lambda _: None).vocabulary is None
+    )

@@ -300,4 +300,5 @@ def aggregate(run: BenchRun) -> dict[str, Any]:
         "chunking": chunk_results(run),
         "memory": memory_results(run),
         "reader": reader_results(run),
+        "vocabulary": run.vocabulary,  # --vocabulary other than full: label words kept per corpus
     }

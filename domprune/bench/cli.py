@@ -96,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d["format"].default,
         help="how domprune's methods write their output (default %(default)s)",
     )
+    parser.add_argument(
+        "--vocabulary",
+        choices=["full", "leave-one-out", "sources"],
+        default=d["vocabulary"].default,
+        help="label words of domprune's fields: as shipped, or without what the corpus under test gave "
+        "(leave-one-out), or only the published synonyms (sources) (default %(default)s)",
+    )
     parser.add_argument("--synthetic-per-page", type=int, default=d["synthetic_per_page"].default)
     parser.add_argument("--paraphrased-per-page", type=int, default=d["paraphrased_per_page"].default)
     parser.add_argument(
@@ -167,6 +174,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         seed=args.seed,
         methods=args.methods,
         format=args.format,
+        vocabulary=args.vocabulary,
         require_methods=args.require_methods,
         htmlrag_sample=None if args.htmlrag_sample < 0 else args.htmlrag_sample,
         dense_sample=None if args.dense_sample < 0 else args.dense_sample,

@@ -120,6 +120,18 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
         f"HtmlRAG on {s['htmlrag_pages']} pages, domprune_dense on {s.get('dense_pages', 0)}",
         f"skipped records: {s['skipped']['count']}"
         + "".join(f"\n  {n} x {reason}" for reason, n in list(s["skipped"]["by_reason"].items())[:12]),
+        *(
+            [
+                f"field vocabulary: {numbers['settings'].get('vocabulary')}; label words left out per corpus:"
+                + "".join(
+                    f"\n  {c}: {len(v['left_out'])} ({' '.join(v['left_out'][:40])}"
+                    f"{' ...' if len(v['left_out']) > 40 else ''})"
+                    for c, v in numbers["vocabulary"].items()
+                )
+            ]
+            if numbers.get("vocabulary")
+            else []
+        ),
         "",
         "Tokens of the raw pages (" + numbers["environment"].get("tokenizer", "?") + ")",
         format_table(

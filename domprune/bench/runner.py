@@ -17,6 +17,7 @@ a page that cannot be read becomes a skip with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
@@ -35,6 +36,7 @@ from tqdm import tqdm
 import domprune
 from domprune.answers import Haystack, haystack
 from domprune.settings import AttributeSettings, PruneSettings
+from domprune.steps.fields import FIELDS, restricted_labels
 from domprune.tokenizers import TokenCounter, get_tokenizer
 
 from .answering import PageReading, sample_questions
@@ -47,6 +49,7 @@ from .reader import READER_TEMPLATE, Reader
 from .records import Page, PageReadError, Question, Skip
 from .settings import BenchSettings
 from .timing import time_limit
+from .vocabulary import corpus_label_words, vocabulary_for
 
 ABLATIONS: dict[str, PruneSettings] = {
     "filtering": PruneSettings(attributes=AttributeSettings(enabled=False), fit=False),
@@ -67,6 +70,7 @@ class BenchRun:
     environment: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     reader: dict[str, Any] | None = None  # the reader model, its prompt, sample and totals (--reader)
+    vocabulary: dict[str, dict[str, Any]] | None = None  # per corpus: label words kept, left out
 
 
 def load_pages(settings: BenchSettings) -> Loaded:
@@ -351,6 +355,19 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
     if reader is not None:
         picked = sample_questions([(p.corpus, qs) for p, qs in asked], settings.reader_sample, settings.seed)
         log(f"the reader answers {len(picked)} sampled questions from every method and budget")
+    seen: dict[str, set[str]] = {}
+    if settings.vocabulary == "leave-one-out":
+        seen = corpus_label_words(loaded.pages)  # every loaded page, not only the drawn ones
+    vocab = {c: vocabulary_for(settings.vocabulary, c, seen) for c in sorted({p.corpus for p, _ in asked})}
+    if settings.vocabulary != "full":
+        every = {w for f in FIELDS for w in f.labels}
+        run.vocabulary = {
+            c: {"label_words": len(every & keep), "left_out": sorted(every - keep)}
+            for c, keep in vocab.items()
+            if keep is not None
+        }
+        for c, v in run.vocabulary.items():
+            log(f"{c}: {v['label_words']} label words of {len(every)}; left out: {' '.join(v['left_out'])}")
     measured: list[tuple[int, Page]] = []
     bar = tqdm(asked, desc="bench", unit="page", disable=not settings.progress, file=sys.stderr)
     for pi, (page, questions) in enumerate(bar):
@@ -382,15 +399,17 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
             mine = {qi: q for qi, q in enumerate(questions) if (pi, qi) in picked}
             reading = PageReading(reader, counter, {"corpus": page.corpus, "page": page.id}, mine)
         bench = _PageBench(run, counter, page, html, questions, reading)
-        for m in methods:
-            if m.name in sampled and id(page) not in sampled[m.name]:
-                continue
-            bench.method(m)
-        bench.read()
-        if settings.ablation:
-            bench.ablation()
-        if settings.chunk_budget:
-            bench.chunks()
+        keep = vocab[page.corpus]
+        with restricted_labels(keep) if keep is not None else contextlib.nullcontext():
+            for m in methods:
+                if m.name in sampled and id(page) not in sampled[m.name]:
+                    continue
+                bench.method(m)
+            bench.read()
+            if settings.ablation:
+                bench.ablation()
+            if settings.chunk_budget:
+                bench.chunks()
         measured.append((len(html), page))
     if settings.memory_sample and measured:
         _memory_rows(run, [(p, p.read_html()) for p in _spread_by_size(measured, settings.memory_sample)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -38,6 +39,12 @@ class BenchSettings(BaseModel):
     )
     format: Format = Field(
         "html", description="How domprune's methods write their output (the baselines keep their own)."
+    )
+    vocabulary: Literal["full", "leave-one-out", "sources"] = Field(
+        "full",
+        description="Label words domprune's field vocabulary may use: 'full' (as shipped), 'leave-one-out' "
+        "(for each corpus, the published synonyms table and the labels of the other corpora's pages: "
+        "nothing derived from the corpus under test), 'sources' (the synonyms table alone).",
     )
     methods: list[str] = Field(
         default_factory=lambda: list(ALL_METHODS),

@@ -13,16 +13,34 @@ labels, English and German above all: "Publisher", "ISBN-13", "Page Count", "Aut
 microdata ``itemprop`` names on those pages (``article:published_time``, ``og:site_name``,
 ``itemprop=datePublished``...), and schema.org's properties of Product, CreativeWork, Book, Offer,
 Organization, Person, Place and Event, which name the facts shops, publishers and event pages mark
-up. Labels in French, Spanish and Italian are the usual translations of the same labels.
+up. Labels in French, Spanish and Italian are the usual translations of the same labels. Each
+field's labels also hold the words of :data:`domprune.steps.synonyms.SYNONYMS` (schema.org, Dublin
+Core, Open Graph, ONIX, GS1): the table of label words that come from no page.
+
+:func:`restricted_labels` runs a block with only some label words (the bench's leave-one-corpus-out
+vocabulary: the sources' words and the labels of the other corpora's pages).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
-__all__ = ["FIELDS", "KIND_PATTERNS", "Field", "fields_of", "root", "same_root"]
+from .synonyms import SYNONYMS
+
+__all__ = [
+    "FIELDS",
+    "KIND_PATTERNS",
+    "Field",
+    "fields_of",
+    "labels_asked",
+    "restricted_labels",
+    "root",
+    "same_root",
+]
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,12 @@ FIELDS: tuple[Field, ...] = (
     _f("nutrition", "calories kcal energy protein fat carbs carbohydrates sugar sodium nährwerte kalorien",
        "energy, calories, nutrient, nutrition, serving", "quantity"),
 )  # fmt: skip
+FIELDS = tuple(
+    replace(f, labels=tuple(dict.fromkeys(
+        (*f.labels, *(w for words in SYNONYMS.get(f.name, {}).values() for w in words.split()))
+    )))
+    for f in FIELDS
+)  # fmt: skip
 
 _MONTH_NAMES = (
     "jan january feb february mar march apr april may jun june jul july aug august sep sept september oct "
@@ -236,10 +260,12 @@ def same_root(a: str, b: str) -> bool:
     return k >= 5 and k >= 0.8 * n
 
 
-def _index() -> tuple[dict[str, list[tuple[str, Field]]], list[tuple[str, Field]]]:
+def _index(
+    fields: tuple[Field, ...],
+) -> tuple[dict[str, list[tuple[str, Field]]], list[tuple[str, Field]]]:
     by_start: dict[str, list[tuple[str, Field]]] = {}
     phrases: list[tuple[str, Field]] = []
-    for field in FIELDS:
+    for field in fields:
         for cue in (*field.cues, *field.labels):
             if " " in cue or "-" in cue:
                 phrases.append((f" {cue} ", field))
@@ -248,7 +274,34 @@ def _index() -> tuple[dict[str, list[tuple[str, Field]]], list[tuple[str, Field]
     return by_start, phrases
 
 
-_BY_START, _PHRASES = _index()
+_BY_START, _PHRASES = _index(FIELDS)
+
+
+@contextmanager
+def restricted_labels(keep: Collection[str]) -> Iterator[None]:
+    """Within the block, every field has only the label words in ``keep`` (question cues stay).
+
+    >>> "imprint" in labels_asked("Who published the book?")
+    True
+    >>> with restricted_labels({"publisher"}):
+    ...     "imprint" in labels_asked("Who published the book?")
+    False
+    """
+    global _BY_START, _PHRASES
+    saved = _BY_START, _PHRASES
+    fields = tuple(replace(f, labels=tuple(w for w in f.labels if w in keep)) for f in FIELDS)
+    _BY_START, _PHRASES = _index(fields)
+    fields_of.cache_clear()
+    try:
+        yield
+    finally:
+        _BY_START, _PHRASES = saved
+        fields_of.cache_clear()
+
+
+def labels_asked(question: str) -> set[str]:
+    """The label words of the fields ``question`` asks for."""
+    return {w for f in fields_of(question) for w in f.labels}
 
 
 @functools.lru_cache(maxsize=4096)
