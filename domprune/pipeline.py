@@ -294,6 +294,7 @@ class PreparedPage:
                     "for each question (or pass the page as HTML)"
                 )
             return prepare(self._source, question=question, tokenizer=self.counter, settings=self.settings)
+        self.units.keep_page_parts = True  # the ranking's question-free parts serve every question
         other = copy.copy(self)  # the same document, units, counts (_shared and pieces are shared)
         other.question = question
         other.query = Query.from_question(question) if question and question.strip() else None

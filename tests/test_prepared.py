@@ -136,6 +136,8 @@ def test_questions_share_the_page_and_rank_it_each_their_own() -> None:
     one.fit(300)
     assert two.units is one.units is base.units  # built once, by whichever copy asked first
     assert two.ranking is not one.ranking and two.query != one.query
+    # the ranking's question-free parts (flags, blocks...) were built once, for both questions
+    assert {"flags", "blocks", "pairs"} <= base.units.page_parts.keys()
     result = two.fit(300)  # its result still says what it costs from scratch
     assert result.timings["units"] > 0 and result.timings["parse"] > 0
     # and its total is the sum of every part, the shared ones built by the other copy included

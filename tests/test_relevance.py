@@ -122,3 +122,16 @@ def test_a_class_that_names_the_field_labels_its_text() -> None:
     line = rk.rel[by_text["Larchmont Press / 2007 / Paperback"]]
     assert line > rk.rel[by_text["Publisher"]]  # the facet link that only names the field
     assert line >= 0.5 * max(rk.rel)
+
+
+def test_each_line_of_a_run_of_label_value_lines_is_its_own_fact() -> None:
+    # <td>Publisher: Orbit<br>Pages: 304<br>Year: 2019</td>: each line scores as its own block
+    filler = "".join(f"<p>{i} reviews of other books, 12 pages each.</p>" for i in range(30))
+    page = (
+        "<html><body><main><h1>A book</h1>"
+        f"<table><tr><td>Publisher: Orbit<br>Pages: 304<br>Year: 2019<br>Code: 55012</td></tr></table>{filler}"
+        "</main></body></html>"
+    )
+    rk, by_text = _ranked(page, "How many pages does the book have?")
+    assert rk.rel[by_text["Pages: 304"]] > rk.rel[by_text["Year: 2019"]]
+    assert rk.rel[by_text["Pages: 304"]] > rk.rel[by_text["Code: 55012"]]

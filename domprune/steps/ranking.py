@@ -213,6 +213,14 @@ def _leading_words(low: str) -> tuple[str, ...]:
     return tuple(w for w in (stem(m.group()) for m in islice(_WORD.finditer(low), 3)) if not w.isdigit())
 
 
+def _block_lengths(blocks: list[int], n_words: list[int]) -> dict[int, int]:
+    """Words of each block (the sum over its units)."""
+    out: dict[int, int] = {}
+    for b, k in zip(blocks, n_words):
+        out[b] = out.get(b, 0) + k
+    return out
+
+
 def _mark_within(
     starts: list[int], marks: list[bool], end: list[int], depth: list[int], levels: int = 3
 ) -> None:
@@ -228,9 +236,19 @@ class _Ranker:
     def __init__(self, model: UnitModel, settings: BudgetSettings) -> None:
         self.model, self.doc, self.units, self.settings = model, model.doc, model.units, settings
 
+    def _page_part(self, name: str, build: Callable[[], T]) -> T:
+        """``build()`` once per page: the parts of the ranking that do not depend on the question."""
+        parts = self.model.page_parts
+        if name in parts:
+            return parts[name]  # type: ignore[no-any-return]
+        value = build()
+        if self.model.keep_page_parts:
+            parts[name] = value
+        return value
+
     def rank(self, query: Query | None) -> Ranking:
         doc, units = self.doc, self.units
-        bp, main, hints = element_flags(doc, self.model.alive)
+        bp, main, hints = self._page_part("flags", lambda: element_flags(doc, self.model.alive))
         n_el = max(1, len(doc.tags))
         owner, tags = units.owner, doc.tags
         boiler = self.settings.boilerplate_last
@@ -261,7 +279,8 @@ class _Ranker:
         rel: list[float] = []
         self.terms: dict[str, float] = {}
         if query is not None:
-            rel = self._add_relevance(query, prio, hints, heading_elements(doc), bp if boiler else None)
+            heading_of = self._page_part("headings", lambda: heading_elements(doc))
+            rel = self._add_relevance(query, prio, hints, heading_of, bp if boiler else None)
         unit_bp = [bp[o] for o in owner]
         return Ranking(prio, header, rel, base, unit_bp, self.terms)
 
@@ -327,6 +346,21 @@ class _Ranker:
             block_of[i : end[i]] = [b] * (end[i] - i)
         return block_of
 
+    def _units_by_hint(self, hints: list[str]) -> dict[str, list[int]]:
+        """The units of each hint (class, id, role... words): their owner's own, else its parent's."""
+        parent = self.doc.parent
+        out: dict[str, list[int]] = {}
+        for u, o in enumerate(self.units.owner):
+            h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
+            if h:
+                out.setdefault(h, []).append(u)
+        return out
+
+    def _unit_blocks(self, texts: list[str]) -> list[int]:
+        """The block element of each unit (its owner's block, by :meth:`_blocks`)."""
+        block_of = self._blocks(texts)
+        return [block_of[o] for o in self.units.owner]
+
     def _has_block_below(self, i: int) -> bool:
         tags = self.doc.tags
         return any(tags[j] in BLOCK and tags[j] != "br" for j in range(i + 1, self.doc.end[i]))
@@ -349,15 +383,13 @@ class _Ranker:
     ) -> list[float]:
         doc, units = self.doc, self.units
         n = len(units)
-        texts = units.texts(doc)
+        texts = self._page_part("texts", lambda: units.texts(doc))
         owner = units.owner
-        block_of = self._blocks(texts)
-        ub_el = [block_of[o] for o in owner]  # the block element of each unit
-        ub = self._fact_pairs(texts, ub_el)  # ... each pair of a fact run a block of its own
-        n_words = [t.count(" ") + 1 for t in texts]  # words, about (BM25 only needs lengths)
-        block_len: dict[int, int] = {}
-        for b, k in zip(ub, n_words):
-            block_len[b] = block_len.get(b, 0) + k
+        ub_el = self._page_part("blocks", lambda: self._unit_blocks(texts))  # the block element of each unit
+        # ... each pair of a fact run a block of its own
+        ub = self._page_part("pairs", lambda: self._fact_pairs(texts, ub_el))
+        n_words = self._page_part("n_words", lambda: [t.count(" ") + 1 for t in texts])  # words, about
+        block_len = self._page_part("block_len", lambda: _block_lengths(ub, n_words))
         # the words that may match the question (those starting like a query term), found by one
         # regex over all texts joined by a character no pattern matches; only they are stemmed
         joined = "\x00".join(texts)
@@ -381,7 +413,8 @@ class _Ranker:
         # hint words (class, id, itemprop...: own, else the parent's) that name a query term are
         # words of the unit too: class="product-publisher" labels its text as "Publisher:" would
         # (they hit a term only when they start like one: one regex over the distinct hints)
-        distinct = [h for h in set(hints) if h]
+        by_hint = self._page_part("by_hint", lambda: self._units_by_hint(hints))
+        distinct = list(by_hint)
         may_hit = (
             texts_matching([candidate_pattern(hint_terms)], distinct, [True] * len(distinct))
             if hint_terms
@@ -392,17 +425,15 @@ class _Ranker:
             h = distinct[k]
             hint_hit[h] = max((hint_terms.get(w, 0.0) for w in words(h)), default=0.0)
         hinted = {h for h, w in hint_hit.items() if w}
-        parent = doc.parent
-        if hinted:
-            with_hint: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}  # (units share them)
-            for u, o in enumerate(owner):
-                h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
-                if h in hinted:
-                    key = (matched.get(u, ()), h)
-                    got = with_hint.get(key)
-                    if got is None:
-                        got = with_hint[key] = key[0] + tuple(w for w in words(h) if w in hint_terms)
-                    matched[u] = got
+        with_hint: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}  # (units share them)
+        for h in hinted:
+            named = tuple(w for w in words(h) if w in hint_terms)
+            for u in by_hint[h]:
+                key = (matched.get(u, ()), h)
+                got = with_hint.get(key)
+                if got is None:
+                    got = with_hint[key] = key[0] + named
+                matched[u] = got
         # each block's matched words, in order; blocks that matched the same words share one Counter
         # (a list of 200,000 "Item N" links has one, not 200,000)
         block_words: dict[int, tuple[str, ...]] = {}
@@ -422,16 +453,14 @@ class _Ranker:
         seen = set().union(*counters.values()) if counters else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
-        del block_len
         term_keys = terms.keys()
-        tags, kept_attrs = doc.tags, doc.kept_attrs
+        tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
         # a unit scores only with a signal: its block matched, its hint words name a query term,
         # it is a date by markup, or it holds a value of a kind asked for
         cand = bytearray(b in scores for b in ub)  # the units that may score (flags: a page may have 10^5)
-        if hinted:
-            for u, o in enumerate(owner):
-                if (hints[o] or hints[parent[o]] if o > 0 else hints[o]) in hinted:
-                    cand[u] = 1
+        for h in hinted:
+            for u in by_hint[h]:
+                cand[u] = 1
         dates = "date" in query.answer_kinds
         if dates:
             timed = {i for i, t in enumerate(tags) if t == "time"}
@@ -452,7 +481,7 @@ class _Ranker:
         candidates = list(compress(range(n), cand))
         del cand
         rel = [0.0] * n
-        in_link = self._in_link() if candidates else []
+        in_link = self._page_part("in_link", self._in_link) if candidates else []
         link_words = _Memo()
         kinds = bool(broad or short)
         for u in candidates:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from functools import cached_property
 from itertools import islice
+from typing import Any
 
 from ..document import Document, escape_text, serialize
 from ..markdown import header_cells
@@ -136,6 +137,11 @@ class UnitModel:
         self._tcost = [-1] * len(doc.tags)
         self._counts: dict[str, int] = {}  # tokens of each distinct string counted
         self._headers: dict[int, list[int]] = {}  # element -> units of its table cell's header cells
+        # what ranking finds on the page whatever the question (flags, blocks, texts...), kept once a
+        # second question is asked of the page (PreparedPage.for_question): the questions after it
+        # reuse it; a single prune does not hold it through fitting
+        self.page_parts: dict[str, Any] = {}
+        self.keep_page_parts = False
 
     def _count(self, s: str) -> int:
         c = self._counts.get(s)
