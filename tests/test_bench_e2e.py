@@ -16,6 +16,10 @@ from domprune.bench.cli import add_arguments, run
 BUDGETS = [2000, 600, 250]
 
 
+# the measures a test of one part of the bench leaves out
+QUIET: dict = {"chunk_budget": 0, "memory_sample": 0, "ablation": False, "progress": False}
+
+
 def _page(i: int, rng: random.Random) -> str:
     nav = "".join(f'<li><a href="/section/{k}?ref=nav">Section {k} of the site</a></li>' for k in range(60))
     filler = "".join(
@@ -209,10 +213,7 @@ def test_htmlrag_baseline_fits(
         methods=["htmlrag"],
         htmlrag_sample=1,
         synthetic_per_page=2,
-        chunk_budget=0,
-        memory_sample=0,
-        ablation=False,
-        progress=False,
+        **QUIET,
     )
     numbers, _ = write_report(run_bench(settings, log=lambda _: None), settings.out)
     (row,) = [r for r in numbers["results"] if r["corpus"] == "all"]
@@ -281,11 +282,8 @@ def test_leave_one_out_drops_the_label_words_only_the_corpus_under_test_uses(tmp
         methods=["domprune"],
         synthetic_per_page=0,
         paraphrased_per_page=0,
-        chunk_budget=0,
-        memory_sample=0,
-        ablation=False,
-        progress=False,
         vocabulary="leave-one-out",
+        **QUIET,
     )
     numbers, _ = write_report(run_bench(settings, log=lambda _: None), settings.out)
     left_out = {c: set(v["left_out"]) for c, v in numbers["vocabulary"].items()}
