@@ -134,6 +134,13 @@ class BudgetSettings(_Settings):
     header_share: float = Field(
         0.15, ge=0, le=1, description="Budget share reserved first for the title, meta and <h1>."
     )
+    header_share_no_question: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="The same share without a question: nothing then says which part of the page matters, "
+        "and the page's own summary (title, <h1>, byline, meta description and keywords) is the best guess.",
+    )
     context: bool = Field(
         True,
         description="With a question, keep what gives a kept value its meaning: neighbouring label, "

@@ -209,7 +209,7 @@ def test_fit_false_reports_honestly() -> None:
 
 def test_exact_step_tokens_are_consistent() -> None:
     page = CATALOGUE.replace("<main>", '<main><script>var tracking = "abc";</script><style>p{}</style>')
-    r = domprune.prune(page, budget=500, settings=PruneSettings(exact_step_tokens=True))
+    r = domprune.prune(page, budget=600, settings=PruneSettings(exact_step_tokens=True))
     names = [s.name for s in r.steps]
     assert names == ["filtering", "attributes", "budget"]
     assert r.steps[0].tokens_before == r.tokens_before == count_tokens(page)
@@ -235,3 +235,24 @@ def test_result_to_dict_is_json() -> None:
 def test_other_tokenizer_budget(tokenizer: str) -> None:
     r = domprune.prune(CATALOGUE, budget=300, tokenizer=tokenizer)
     assert r.tokens_after == count_tokens(r.output, tokenizer) <= 300
+
+
+def test_without_a_question_the_page_summary_gets_a_larger_share() -> None:
+    # a shop page that states its facts in <meta name="keywords"> above a long blurb: without a
+    # question the header tier (30% of the budget, 15% with one) holds the keywords too
+    keywords = "The Glass Orchard, Halcyon House, 9781529012347, Lena Marsh, 2019, Paperback, " + ", ".join(
+        f"bookshop {i}" for i in range(12)
+    )
+    page = (
+        '<html><head><title>The Glass Orchard: Lena Marsh</title><meta name="description" content="'
+        + "A novel about an orchard and the people who tend it over one long summer. " * 2
+        + f'"><meta name="keywords" content="{keywords}"></head><body><main><h1>The Glass Orchard</h1>'
+        + "".join(
+            f"<p>Paragraph {i} of the blurb, about the orchard and its keepers.</p>" for i in range(200)
+        )
+        + "</main></body></html>"
+    )
+    kept = domprune.prune(page, budget=600).output
+    assert "Halcyon House" in kept
+    narrow = PruneSettings(budget=BudgetSettings(header_share_no_question=0.15))
+    assert "Halcyon House" not in domprune.prune(page, budget=600, settings=narrow).output

@@ -98,7 +98,7 @@ def fit_to_budget(
     rk = ranking()
     prio, header = rk.prio, rk.header
     order = sorted(range(len(units)), key=lambda u: (-prio[u], u))
-    header_limit = settings.header_share * budget
+    header_limit = (settings.header_share if rk.rel else settings.header_share_no_question) * budget
     head_units = sorted((u for u in order if header[u]), key=lambda u: (-header[u], u))
     seen_text: set[str] = set()
     unique_head = []
