@@ -54,9 +54,11 @@ class Field:
 
 
 def _f(name: str, labels: str, cues: str = "", kinds: str = "") -> Field:
+    """A field of ``labels`` and the published synonyms of ``name`` (:data:`SYNONYMS`), once each."""
+    published = (w for words in SYNONYMS.get(name, {}).values() for w in words.split())
     return Field(
         name,
-        tuple(labels.split()),
+        tuple(dict.fromkeys((*labels.split(), *published))),
         tuple(c.strip() for c in cues.split(",") if c.strip()),
         tuple(kinds.split()),
     )
@@ -150,12 +152,6 @@ FIELDS: tuple[Field, ...] = (
        "date"),
     _f("nutrition", "calories kcal energy protein fat carbs carbohydrates sugar sodium nährwerte kalorien",
        "energy, calories, nutrient, nutrition, serving", "quantity"),
-)  # fmt: skip
-FIELDS = tuple(
-    replace(f, labels=tuple(dict.fromkeys(
-        (*f.labels, *(w for words in SYNONYMS.get(f.name, {}).values() for w in words.split()))
-    )))
-    for f in FIELDS
 )  # fmt: skip
 
 _MONTH_NAMES = (
