@@ -26,7 +26,7 @@ import lxml.html
 
 from .steps.filtering import HIDDEN_STYLE
 
-__all__ = ["label_value_pairs"]
+__all__ = ["label_value_pairs", "label_value_pairs_in", "parse_page"]
 
 MAX_LABEL_CHARS = 40
 MAX_VALUE_CHARS = 80
@@ -108,12 +108,23 @@ def _valid(label: str, value: str) -> bool:
     return value.casefold() != label.casefold() and "://" not in label and not _LABEL_VALUE.match(label)
 
 
+def parse_page(html: str) -> lxml.etree._Element | None:
+    """The page's tree as :func:`label_value_pairs` reads it (an XML declaration dropped), or
+    ``None`` when lxml cannot parse it."""
+    try:
+        return lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", html))
+    except (lxml.etree.ParserError, ValueError):
+        return None
+
+
 def label_value_pairs(html: str) -> list[tuple[str, str, str]]:
     """All ``(source, label, value)`` pairs of a page, in document order (unambiguous labels only)."""
-    try:
-        root = lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", html))
-    except (lxml.etree.ParserError, ValueError):
-        return []
+    root = parse_page(html)
+    return [] if root is None else label_value_pairs_in(root)
+
+
+def label_value_pairs_in(root: lxml.etree._Element) -> list[tuple[str, str, str]]:
+    """:func:`label_value_pairs` of a page parsed already (by :func:`parse_page`)."""
     pairs: list[tuple[str, str, str]] = []
     for tr in root.iter("tr"):
         cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("th", "td")]

@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import lxml.html
-
-from ..facts import label_value_pairs
+from ..facts import label_value_pairs_in, parse_page
 from ..steps.synonyms import source_words
 from .records import Page, PageReadError
 
@@ -42,13 +40,12 @@ def _words(name: str) -> set[str]:
 def page_label_words(html: str) -> set[str]:
     """The words a page labels its facts with: the labels of its ``Label: value`` pairs, the
     ``name``/``property`` of its ``<meta>`` elements and its ``itemprop`` names."""
+    root = parse_page(html)  # (once, for the pairs and the names)
+    if root is None:
+        return set()
     out: set[str] = set()
-    for _, label, _ in label_value_pairs(html):
+    for _, label, _ in label_value_pairs_in(root):
         out |= _words(label)
-    try:
-        root = lxml.html.document_fromstring(html)
-    except (lxml.etree.ParserError, ValueError):
-        return out
     for el in root.iter("meta"):
         for attr in ("name", "property", "itemprop"):
             if el.get(attr):
