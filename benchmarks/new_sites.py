@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import html
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from domprune.answers import normalize_text
+
 SWDE = "resources/datasets/swde-17477"
 FUNDUS = "tests/resources/parser/test_data"
-_WS = re.compile(r"\s+")
 
 
 def git(git_dir: Path, *args: str) -> bytes:
@@ -47,15 +46,6 @@ def ls(git_dir: Path, folder: str) -> list[str]:
 
 def head(git_dir: Path) -> str:
     return git(git_dir, "rev-parse", "HEAD").decode().strip()
-
-
-def norm(text: str) -> str:
-    """Lower case, entities decoded, whitespace folded (the bench compares answers the same way).
-
-    >>> norm("Tom &amp;  Jerry")
-    'tom & jerry'
-    """
-    return _WS.sub(" ", html.unescape(text)).strip().lower()
 
 
 def build_swde(wren: Path, out: Path, site: str = "christianbook", split: int = 1000) -> dict[str, int]:
@@ -110,15 +100,15 @@ def build_fundus(fundus: Path, out: Path) -> dict[str, int]:
                 if name.endswith(".html.gz") and name.rsplit("_", 3)[0] == publisher:
                     raw = gzip.decompress(git(fundus, "show", f"HEAD:{f}"))
                     htmls[name.removesuffix(".gz")] = raw.decode("utf-8", errors="replace")
+            # each page's text as the bench compares answers (domprune.answers), once per page
+            normalized = {n: normalize_text(text) for n, text in sorted(htmls.items())}
             used: set[str] = set()
             for values in versions.values() if isinstance(versions, dict) else []:
                 title = values.get("title") if isinstance(values, dict) else None
                 if not isinstance(title, str) or not title.strip():
                     continue
-                page = next(
-                    (n for n, text in sorted(htmls.items()) if norm(title) in norm(text) and n not in used),
-                    None,
-                )
+                wanted = normalize_text(title)
+                page = next((n for n, text in normalized.items() if wanted in text and n not in used), None)
                 if page is None:
                     continue
                 used.add(page)
