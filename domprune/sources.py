@@ -68,5 +68,12 @@ def json_lines(content: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-__all__ = ["HF_PREFIX", "HTML_SUFFIXES", "SourceError", "SourceKind", "is_html_file", "json_lines", "source_kind"]
-
+__all__ = [
+    "HF_PREFIX",
+    "HTML_SUFFIXES",
+    "SourceError",
+    "SourceKind",
+    "is_html_file",
+    "json_lines",
+    "source_kind",
+]
