@@ -37,7 +37,15 @@ FUNDUS = "tests/resources/parser/test_data"
 
 
 def git(git_dir: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "--git-dir", str(git_dir), *args], check=True, capture_output=True).stdout
+    """``git --git-dir GIT_DIR ARGS``'s output; a failure stops the script with git's own message."""
+    done = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True)
+    if done.returncode:
+        reason = done.stderr.decode(errors="replace").strip()
+        raise SystemExit(
+            f"new_sites.py: git {' '.join(args)} failed in {git_dir}: {reason} "
+            "(give the git directory of a clone or mirror of the repository)"
+        )
+    return done.stdout
 
 
 def ls(git_dir: Path, folder: str) -> list[str]:
