@@ -57,7 +57,11 @@ class EndpointSettings(BaseModel):
     url: str = Field(description="Base URL of the OpenAI-compatible API; '/v1' is added when it has no path.")
     model: str = Field(min_length=1, description="Model name the endpoint serves.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
-    timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server's next bytes (connecting, or between two reads) before the request is retried; a reply that keeps trickling in may take longer in all.")
+    timeout: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds to wait for the server's next bytes (connecting, or between two reads) before the request is retried; a reply that keeps trickling in may take longer in all.",
+    )
     retries: int = Field(
         4,
         ge=0,

@@ -94,7 +94,9 @@ def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[s
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     except Exception as exc:
-        raise ModelGetError(f"transformers could not read {path.name} ({type(exc).__name__}: {exc})") from None
+        raise ModelGetError(
+            f"transformers could not read {path.name} ({type(exc).__name__}: {exc})"
+        ) from None
     # A model loaded from GGUF keeps its quantizer and refuses save_pretrained; its weights are already
     # de-quantized, so the quantizer is dropped and the folder is an ordinary float model.
     model.hf_quantizer = None

@@ -120,7 +120,9 @@ class TrainSettings(BaseModel):
     # data
     data: str | None = Field(None, description="raw data source for `prepare` (file, folder or hf:NAME)")
     prepared_dir: str = Field("runs/prepared", description="folder of prepared <split>.jsonl files")
-    train_split: str = Field("train", description="the prepared split that train and sft read (<split>.jsonl)")
+    train_split: str = Field(
+        "train", description="the prepared split that train and sft read (<split>.jsonl)"
+    )
     eval_split: str | None = Field(
         None,
         description="split for eval/test; None: 'eval' (the original's name) or 'test', whichever exists",
@@ -151,7 +153,9 @@ class TrainSettings(BaseModel):
     )
 
     # LoRA and optimisation
-    lora: LoraSettings = Field(default_factory=LoraSettings, description="the LoRA adapter (rank, alpha, dropout, modules)")
+    lora: LoraSettings = Field(
+        default_factory=LoraSettings, description="the LoRA adapter (rank, alpha, dropout, modules)"
+    )
     learning_rate: float = Field(5e-5, gt=0, description="peak learning rate of the AdamW optimizer")
     lr_scheduler_type: Literal[
         "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
@@ -161,7 +165,9 @@ class TrainSettings(BaseModel):
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
     adam_beta2: float = Field(0.999, gt=0.0, lt=1.0, description="AdamW beta2")
     per_device_batch_size: int = Field(1, ge=1, description="prompts per device per forward pass")
-    gradient_accumulation_steps: int = Field(8, ge=1, description="forward passes summed into one optimizer step")
+    gradient_accumulation_steps: int = Field(
+        8, ge=1, description="forward passes summed into one optimizer step"
+    )
     max_steps: int = Field(1000, ge=1, description="optimizer steps of the run")
     seed: int = Field(42, description="seed of data order, sampling and adapter initialisation")
 
@@ -227,7 +233,9 @@ class TrainSettings(BaseModel):
     # saving
     output_dir: str = Field("runs/grpo", description="folder of checkpoints, the adapter and the run report")
     save_steps: int = Field(100, ge=1, description="write a checkpoint every N optimizer steps")
-    save_total_limit: int | None = Field(3, ge=1, description="checkpoints kept (older ones are deleted; None: all)")
+    save_total_limit: int | None = Field(
+        3, ge=1, description="checkpoints kept (older ones are deleted; None: all)"
+    )
     logging_steps: int = Field(10, ge=1, description="log loss and rewards every N optimizer steps")
     resume: bool = Field(True, description="continue from the last checkpoint in output_dir if there is one")
     merge_adapter: bool = Field(False, description="also save the base model with the adapter merged in")

@@ -67,13 +67,17 @@ def tokenized_plain_targets(dataset: Any, tokenizer: Any) -> Any:
     then learn from a context it never sees when it answers.
     """
     prompts = tokenizer(list(dataset["prompt"]))["input_ids"]
-    targets = tokenizer([target_text(c) for c in dataset["completion"]], add_special_tokens=False)["input_ids"]
+    targets = tokenizer([target_text(c) for c in dataset["completion"]], add_special_tokens=False)[
+        "input_ids"
+    ]
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     ids = [p + t + eos for p, t in zip(prompts, targets, strict=True)]
     masks = [[0] * len(p) + [1] * (len(t) + len(eos)) for p, t in zip(prompts, targets, strict=True)]
     rest = [c for c in dataset.column_names if c not in ("prompt", "completion")]
-    return dataset.remove_columns(["prompt", "completion", *rest]).add_column("input_ids", ids).add_column(
-        "completion_mask", masks
+    return (
+        dataset.remove_columns(["prompt", "completion", *rest])
+        .add_column("input_ids", ids)
+        .add_column("completion_mask", masks)
     )
 
 
