@@ -8,7 +8,7 @@ from sample_pages import PAGES, QUESTIONS
 import domprune
 from domprune.answers import answer_in
 from domprune.bench.baselines import head_tokens
-from domprune.steps.fields import fields_of, same_root
+from domprune.steps.fields import fields_of, labels_asked, restricted_labels, same_root
 from domprune.steps.relevance import Query
 
 CASES = [(name, q, a) for name, qs in QUESTIONS.items() for q, a in qs]
@@ -42,6 +42,29 @@ def test_questions_find_the_fields_they_ask_for() -> None:
     assert [f.name for f in fields_of("How heavy is it?")] == ["weight"]
     assert "author" in [f.name for f in fields_of("Wer hat den Artikel geschrieben?")]
     assert fields_of("Tell me something nice") == ()
+
+
+def test_restricted_labels_holds_in_its_own_thread_only() -> None:
+    # the bench's leave-one-out vocabulary: a block in one thread leaves another thread's fields alone
+    import threading
+
+    inside, outside = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def restricted() -> None:
+        with restricted_labels({"publisher"}):
+            seen["restricted, inside"] = "imprint" in labels_asked("Who published the book?")
+            inside.set()
+            outside.wait(10)
+        seen["restricted, after"] = "imprint" in labels_asked("Who published the book?")
+
+    worker = threading.Thread(target=restricted)
+    worker.start()
+    inside.wait(10)
+    seen["other thread, meanwhile"] = "imprint" in labels_asked("Who published the book?")
+    outside.set()
+    worker.join(10)
+    assert seen == {"restricted, inside": False, "other thread, meanwhile": True, "restricted, after": True}
 
 
 def test_morphology_beyond_stemming() -> None:

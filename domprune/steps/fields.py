@@ -27,6 +27,7 @@ import functools
 import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from .synonyms import SYNONYMS
@@ -256,21 +257,31 @@ def same_root(a: str, b: str) -> bool:
     return k >= 5 and k >= 0.8 * n
 
 
-def _index(
-    fields: tuple[Field, ...],
-) -> tuple[dict[str, list[tuple[str, Field]]], list[tuple[str, Field]]]:
-    by_start: dict[str, list[tuple[str, Field]]] = {}
-    phrases: list[tuple[str, Field]] = []
-    for field in fields:
-        for cue in (*field.cues, *field.labels):
-            if " " in cue or "-" in cue:
-                phrases.append((f" {cue} ", field))
-            elif len(cue) >= 3:
-                by_start.setdefault(cue[:3], []).append((cue, field))
-    return by_start, phrases
+@dataclass(frozen=True, eq=False)  # (hashed by identity: a key of fields_of's cache)
+class _Vocabulary:
+    """The cues and labels of some fields, indexed for :func:`fields_of`: single words by their first
+    three letters, phrases as they are."""
+
+    by_start: dict[str, list[tuple[str, Field]]]
+    phrases: list[tuple[str, Field]]
+
+    @classmethod
+    def of(cls, fields: tuple[Field, ...]) -> _Vocabulary:
+        by_start: dict[str, list[tuple[str, Field]]] = {}
+        phrases: list[tuple[str, Field]] = []
+        for field in fields:
+            for cue in (*field.cues, *field.labels):
+                if " " in cue or "-" in cue:
+                    phrases.append((f" {cue} ", field))
+                elif len(cue) >= 3:
+                    by_start.setdefault(cue[:3], []).append((cue, field))
+        return cls(by_start, phrases)
 
 
-_BY_START, _PHRASES = _index(FIELDS)
+# the vocabulary fields_of reads: every label word, unless a restricted_labels block is running in
+# this thread or task (a context variable: other threads keep theirs)
+_EVERY_LABEL = _Vocabulary.of(FIELDS)
+_VOCABULARY: ContextVar[_Vocabulary | None] = ContextVar("domprune_field_vocabulary", default=None)
 
 
 @contextmanager
@@ -283,16 +294,12 @@ def restricted_labels(keep: Collection[str]) -> Iterator[None]:
     ...     "imprint" in labels_asked("Who published the book?")
     False
     """
-    global _BY_START, _PHRASES
-    saved = _BY_START, _PHRASES
     fields = tuple(replace(f, labels=tuple(w for w in f.labels if w in keep)) for f in FIELDS)
-    _BY_START, _PHRASES = _index(fields)
-    fields_of.cache_clear()
+    token = _VOCABULARY.set(_Vocabulary.of(fields))
     try:
         yield
     finally:
-        _BY_START, _PHRASES = saved
-        fields_of.cache_clear()
+        _VOCABULARY.reset(token)
 
 
 def labels_asked(question: str) -> set[str]:
@@ -300,7 +307,6 @@ def labels_asked(question: str) -> set[str]:
     return {w for f in fields_of(question) for w in f.labels}
 
 
-@functools.lru_cache(maxsize=4096)
 def fields_of(question: str) -> tuple[Field, ...]:
     """The fields a question asks for, by its words and phrases (shared roots count).
 
@@ -309,15 +315,20 @@ def fields_of(question: str) -> tuple[Field, ...]:
     >>> [f.name for f in fields_of("When did it come out?")]
     ['date']
     """
+    return _fields_in(question, _VOCABULARY.get() or _EVERY_LABEL)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fields_in(question: str, vocabulary: _Vocabulary) -> tuple[Field, ...]:
     q = " " + " ".join(_WORD.findall(question.lower())) + " "
     found: dict[str, Field] = {}
-    for phrase, field in _PHRASES:
+    for phrase, field in vocabulary.phrases:
         if phrase in q:
             found.setdefault(field.name, field)
     for w in q.split():
         if len(w) < 3 or w in _STOP:
             continue
-        for cue, field in _BY_START.get(w[:3], ()):
+        for cue, field in vocabulary.by_start.get(w[:3], ()):
             if field.name not in found and (cue == w or (len(w) >= 5 and same_root(cue, w))):
                 found[field.name] = field
     return tuple(found.values())
