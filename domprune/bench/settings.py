@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .baselines import ALL_METHODS, Format
+from domprune.settings import OutputFormat
+
+from .baselines import ALL_METHODS
 
 DEFAULT_BUDGETS = (16000, 8000, 4000, 2000, 1000, 500)
 
@@ -37,7 +39,7 @@ class BenchSettings(BaseModel):
     seed: int = Field(
         0, description="Seed of the page sample and of each page's synthetic and paraphrased questions."
     )
-    format: Format = Field(
+    format: OutputFormat = Field(
         "html", description="How domprune's methods write their output (the baselines keep their own)."
     )
     vocabulary: Literal["full", "leave-one-out", "sources"] = Field(

@@ -54,7 +54,6 @@ from ..errors import PrepareError
 REJECTS_FILE = "rejects.jsonl"
 REPORT_FILE = "report.json"
 SETTINGS_FILE = "prepare-settings.json"
-DomFormat = OutputFormat
 
 
 def default_template() -> PromptTemplate:
@@ -79,7 +78,7 @@ class PrepareSettings(BaseModel):
         "dom",
         description="'shortened_context': use the original's LLM-shortened DOM as the page (comparison).",
     )
-    dom_format: DomFormat = Field(
+    dom_format: OutputFormat = Field(
         "html",
         description="How the pruned DOM is written into the prompt: 'html', 'text' or 'markdown' "
         "(domprune's PruneSettings.format); answer_in_prompt is checked in the same format.",
@@ -296,7 +295,7 @@ def fit_example(example: DomQAExample, settings: PrepareSettings) -> dict[str, A
 
 
 @lru_cache(maxsize=4)
-def _prepared_page(dom: str, tokenizer: str, fmt: DomFormat = "html") -> domprune.PreparedPage:
+def _prepared_page(dom: str, tokenizer: str, fmt: OutputFormat = "html") -> domprune.PreparedPage:
     """A raw page parsed, filtered and costed once for all its questions (they usually come in a
     row); each question ranks it anew (:meth:`~domprune.PreparedPage.for_question`)."""
     return domprune.prepare(dom, tokenizer=tokenizer, settings=domprune.PruneSettings(format=fmt))
