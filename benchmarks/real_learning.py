@@ -23,8 +23,9 @@ already in ``--out`` (a killed run resumes from the last finished stage):
 4. ``label`` with the warmed-up policy (``--label-attempts`` sampled attempts per record) on a pool of
    ``--pool`` train records, then ``filter`` to 0 < d < 1;
 5. GRPO (``TrlGrpoBackend`` with ``init_adapter`` = the sft adapter, exact-match reward), ``--grpo-steps``
-   steps each, same seed: ``grpo`` on the pool, ``control`` on the pool with the rewards shuffled across each
-   step's completions (same mean, no information), ``grpo_filtered`` on the filtered records; ``eval`` each.
+   steps each, same seed: ``grpo`` on the pool, ``control`` on the pool (``--control-split filtered``: on the
+   filtered records) with the rewards shuffled across each step's completions (same mean, no information),
+   ``grpo_filtered`` on the filtered records; ``eval`` each.
 
 Then the summary: exact match, F1 and format score on the test split for every model, with 95% bootstrap
 intervals, paired bootstrap intervals of the differences (``sft + GRPO - sft``, ``control - sft``,
@@ -447,6 +448,7 @@ def summarise(evals: dict[str, dict], reps: int, seed: int) -> dict:
         ("control", "sft"),
         ("grpo_filtered", "sft"),
         ("grpo_filtered", "grpo"),
+        ("grpo_filtered", "control"),
     ]
     diffs = {}
     for a, b in pairs:
@@ -555,6 +557,13 @@ def main() -> int:
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default="grpo,control,grpo_filtered", help="GRPO runs ('' for none)")
+    parser.add_argument(
+        "--control-split",
+        choices=("pool", "filtered"),
+        default="pool",
+        help="the records of the shuffled-reward control: the labelled pool, or those with 0 < d < 1 (the "
+        "control of grpo_filtered)",
+    )
     args = parser.parse_args()
     runs = [r for r in args.runs.split(",") if r]
     if not set(runs) <= {"grpo", "control", "grpo_filtered"}:
@@ -576,8 +585,8 @@ def main() -> int:
     if runs:
         stages["label"] = stage(out, "label", lambda: label_and_filter(args, out, sft_adapter))
     for name in runs:
-        split = "filtered" if name == "grpo_filtered" else "pool"
-        if name == "grpo_filtered" and stages["label"]["kept_0_lt_d_lt_1"] < args.prompts:
+        split = {"grpo_filtered": "filtered", "control": args.control_split}.get(name, "pool")
+        if split == "filtered" and stages["label"]["kept_0_lt_d_lt_1"] < args.prompts:
             stages[name] = {"skipped": f"{stages['label']['kept_0_lt_d_lt_1']} records with 0 < d < 1"}
             log(f"{name}: skipped, {stages[name]['skipped']}")
             continue
