@@ -146,13 +146,9 @@ def prepare_document(
     if parsed.document is not None:  # parsed straight into the table (see table_options)
         doc, dropped = parsed.document, parsed.dropped
     else:
-        opts = table_options(settings)
+        # (TableOptions are flatten's keyword arguments: the tree's walk does what the table's does)
         doc, dropped = flatten(
-            parsed.root,
-            collapse_whitespace=opts.collapse_whitespace,
-            dialect=parsed.dialect,
-            drop_tags=opts.drop_tags,
-            json_ld_chars=opts.json_ld_chars,
+            parsed.root, dialect=parsed.dialect, **dataclasses.asdict(table_options(settings))
         )
     removed: dict[str, int] = {}
     removed.update(filtering.remove_noise(doc, f))
