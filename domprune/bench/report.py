@@ -112,6 +112,23 @@ def reader_tables(reader: dict[str, Any], corpus: str = ALL) -> list[str]:
     return parts
 
 
+def _vocabulary_lines(numbers: dict[str, Any], shown: int = 40) -> list[str]:
+    """The field vocabulary of the run and, per corpus, the label words it left out (none without
+    ``--vocabulary``).
+
+    >>> _vocabulary_lines({"settings": {"vocabulary": "leave-one-out"}, "vocabulary": {"a": {"left_out": ["isbn"]}}})
+    ['field vocabulary: leave-one-out; label words left out per corpus:\\n  a: 1 (isbn)']
+    """
+    if not numbers.get("vocabulary"):
+        return []
+    lines = [f"field vocabulary: {numbers['settings'].get('vocabulary')}; label words left out per corpus:"]
+    for c, v in numbers["vocabulary"].items():
+        words = v["left_out"]
+        more = " ..." if len(words) > shown else ""
+        lines.append(f"  {c}: {len(words)} ({' '.join(words[:shown])}{more})")
+    return ["\n".join(lines)]
+
+
 def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
     """The human-readable report of :func:`~domprune.bench.aggregate.aggregate`'s numbers."""
     s = numbers["summary"]
@@ -120,18 +137,7 @@ def tables(numbers: dict[str, Any], corpus: str = ALL) -> str:
         f"HtmlRAG on {s['htmlrag_pages']} pages, domprune_dense on {s.get('dense_pages', 0)}",
         f"skipped records: {s['skipped']['count']}"
         + "".join(f"\n  {n} x {reason}" for reason, n in list(s["skipped"]["by_reason"].items())[:12]),
-        *(
-            [
-                f"field vocabulary: {numbers['settings'].get('vocabulary')}; label words left out per corpus:"
-                + "".join(
-                    f"\n  {c}: {len(v['left_out'])} ({' '.join(v['left_out'][:40])}"
-                    f"{' ...' if len(v['left_out']) > 40 else ''})"
-                    for c, v in numbers["vocabulary"].items()
-                )
-            ]
-            if numbers.get("vocabulary")
-            else []
-        ),
+        *_vocabulary_lines(numbers),
         "",
         "Tokens of the raw pages (" + numbers["environment"].get("tokenizer", "?") + ")",
         format_table(
