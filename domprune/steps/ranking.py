@@ -167,7 +167,8 @@ class _Memo:
     digits: texts that differ only in such digits ("Item 12 name", "Item 47 name") share one entry.
 
     Exact for any function that treats a word of digits the same whatever its digits and length
-    above one (as :func:`_named_words` and :func:`_leading_words` do); texts with a word mixing
+    above one (as :func:`_leading_words` does, and :func:`_only_names` of :func:`_first_words`:
+    every number counts as a name, whatever its digits); texts with a word mixing
     digits and letters are computed alone. Holds at most ``_MEMO_SIZE`` entries, and starts after
     ``_MEMO_AFTER`` calls (a page of a few hundred units gains nothing from it).
     """
@@ -194,14 +195,31 @@ class _Memo:
 _MISSING = object()
 
 
-def _named_words(text: str, term_keys: Iterable[str] | Any) -> tuple[int, int]:
-    """Words of ``text`` longer than one character, and how many of them are a query term or a number.
+_NAMING_WORDS = 6  # a link or filter of at most this many words that names a field only names it
 
-    >>> _named_words("Brand A-Z 12", {"brand"})
-    (2, 2)
+
+def _first_words(text: str) -> tuple[str, ...]:
+    """The stems of the words of ``text`` longer than one character, up to one more than
+    :data:`_NAMING_WORDS` (a longer text is not a field's name, and its words need no reading).
+
+    >>> _first_words("Brand A-Z 12")
+    ('brand', '12')
+    >>> len(_first_words("one two three four five six seven eight nine"))
+    7
     """
-    ws = [w for w in words(text) if len(w) > 1]
-    return len(ws), sum(1 for w in ws if w in term_keys or w.isdigit())
+    stems = (stem(m.group()) for m in _WORD.finditer(text.lower()))
+    return tuple(islice((w for w in stems if len(w) > 1), _NAMING_WORDS + 1))
+
+
+def _only_names(words: tuple[str, ...], term_keys: Iterable[str] | Any) -> bool:
+    """Whether ``words`` (a text's :func:`_first_words`) only name what the question asks: a few
+    words, half of them or more a query term or a number ("Brand A-Z", "Sort by release date").
+
+    >>> _only_names(("brand", "12"), {"brand"}), _only_names(("acme", "boots", "black"), {"brand"})
+    (True, False)
+    """
+    named = sum(1 for w in words if w in term_keys or w.isdigit())
+    return len(words) <= _NAMING_WORDS and 2 * named >= len(words)
 
 
 def _leading_words(low: str) -> tuple[str, ...]:
@@ -482,7 +500,12 @@ class _Ranker:
         del cand
         rel = [0.0] * n
         in_link = self._page_part("in_link", self._in_link) if candidates else []
-        link_words = _Memo()
+        # the words the checks below read of a unit depend on its text alone: kept for the page's
+        # further questions (found through memos over texts that differ only in their numbers)
+        first_of = self._page_part("first_words", lambda: [None] * n)
+        lead_of = self._page_part("leading_words", lambda: [None] * n)
+        first_memo, lead_memo = self._page_part("word_memos", lambda: (_Memo(), _Memo()))
+        names: dict[int, bool] = {}  # by id of a first-words tuple (each held by first_of)
         kinds = bool(broad or short)
         for u in candidates:
             o = owner[u]
@@ -507,8 +530,13 @@ class _Ranker:
                 # a link or a filter that only names a field ("Brand", "Sort by release date") must
                 # not outrank the field's value; other navigation counts a little less
                 # "Brand A-Z": the letters say nothing
-                n_ws, named = link_words.get(texts[u], lambda t: _named_words(t, term_keys))
-                r *= 0.3 if n_ws <= 6 and 2 * named >= n_ws else 0.8
+                ws = first_of[u]
+                if ws is None:
+                    ws = first_of[u] = first_memo.get(texts[u], _first_words)
+                only = names.get(id(ws))  # (units with the same words share one tuple: decide it once)
+                if only is None:
+                    only = names[id(ws)] = _only_names(ws, term_keys)
+                r *= 0.3 if only else 0.8
             rel[u] = r
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
@@ -518,7 +546,6 @@ class _Ranker:
         shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = []  # of each scored unit
         canonical: dict[tuple[frozenset[str], tuple[str, ...]], tuple[frozenset[str], tuple[str, ...]]] = {}
         tf_terms: dict[int, frozenset[str]] = {}  # by Counter: blocks share them
-        leads = _Memo()
         no_tf: Counter[str] = Counter()
         for u in scored:
             # the query words of the unit's block (a label's count for its value)
@@ -526,7 +553,10 @@ class _Ranker:
             hit = tf_terms.get(id(tf))
             if hit is None:
                 hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
-            shape = (hit, leads.get(texts[u][:200].lower(), _leading_words))
+            lead = lead_of[u]
+            if lead is None:
+                lead = lead_of[u] = lead_memo.get(texts[u][:200].lower(), _leading_words)
+            shape = (hit, lead)
             shape = canonical.setdefault(shape, shape)  # one tuple for each distinct shape
             shapes[shape] = shapes.get(shape, 0) + 1
             shape_of.append(shape)
