@@ -489,11 +489,16 @@ class _Ranker:
         # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
         broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
         short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
-        kind_hit = texts_matching(broad, texts, [len(t) <= 300 for t in texts]) if broad else set()
-        if short:
-            kind_hit |= texts_matching(
-                short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
-            )
+        # (found once per page for each set of kinds: a page's questions often ask the same kinds)
+        kind_hits = self._page_part("kind_hits", dict)
+        kind_hit = kind_hits.get(query.answer_kinds)
+        if kind_hit is None:
+            kind_hit = texts_matching(broad, texts, [len(t) <= 300 for t in texts]) if broad else set()
+            if short:
+                kind_hit |= texts_matching(
+                    short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
+                )
+            kind_hits[query.answer_kinds] = kind_hit
         for u in kind_hit:
             cand[u] = 1
         candidates = list(compress(range(n), cand))
