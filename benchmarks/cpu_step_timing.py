@@ -1,12 +1,15 @@
 """Seconds per `sft` or `train` (GRPO) step of a real pretrained model on real pages on a CPU, with the LM
 head over every position and over the positions the loss needs only (`sft`: the answer's, with
 `sft.answer_only_head`; GRPO: the completion's, with `completion_only_head`; both on by default), same data,
-same run.
+same run. With `--compare prompts` (GRPO): generation reading every copy of a prompt and each distinct
+prompt once (`read_prompts_once`, on by default), both with the LM head at the completion only.
 
     python benchmarks/cpu_step_timing.py --model models/gemma-3-270m --corpus ../shared/corpora \
         --budgets 384 768 --steps 3
     python benchmarks/cpu_step_timing.py --stage grpo --model models/gemma-3-270m --corpus ../shared/corpora \
         --budgets 384 --steps 3
+    python benchmarks/cpu_step_timing.py --stage grpo --compare prompts --model models/gemma-3-270m \
+        --corpus ../shared/corpora --budgets 384 --steps 3
 
 Questions: `generate --generator rules` on the first `--pages` swde-book pages; prompts: `prepare` with the
 model's own tokenizer (hf:DIR) and a plain-string template (the base model has no chat template). An sft
@@ -43,7 +46,7 @@ def _questions(corpus: Path, pages: int, out: Path) -> Path:
 
 
 def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, steps: int, head_on_needed: bool,
-               checkpointing: bool) -> list[float]:  # fmt: skip
+               checkpointing: bool, read_prompts_once: bool = True) -> list[float]:  # fmt: skip
     from transformers import TrainerCallback
 
     settings = TrainSettings.load(
@@ -60,6 +63,7 @@ def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, s
             "output_dir": str(out),
             "rewards": {"exact_match": 1.0},
             "completion_only_head": head_on_needed,
+            "read_prompts_once": read_prompts_once,
             "gradient_checkpointing": checkpointing,
             "dtype": "float32",
             "save_steps": 10_000,
@@ -86,7 +90,9 @@ def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="local transformers folder (domvqa-train model get)")
     parser.add_argument("--corpus", required=True, type=Path, help="the shared corpora folder")
     parser.add_argument("--stage", choices=["sft", "grpo"], default="sft")
@@ -94,8 +100,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps per run (the first is dropped)")
     parser.add_argument("--pages", type=int, default=12)
     parser.add_argument("--checkpointing", action="store_true", help="activation checkpointing on")
+    parser.add_argument(
+        "--compare",
+        choices=["head", "prompts"],
+        default="head",
+        help="head: the LM head at every position vs the needed ones; prompts (GRPO): every copy of a prompt "
+        "read by generate vs each distinct prompt once",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
+    if args.compare == "prompts" and args.stage != "grpo":
+        parser.error("--compare prompts times GRPO's generation: add --stage grpo")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -106,18 +121,22 @@ def main() -> None:
             report = prepare_dataset(
                 qa,
                 prepared,
-                PrepareSettings(tokenizer=f"hf:{args.model}", prompt_budget=budget, template=template, progress=False),
+                PrepareSettings(
+                    tokenizer=f"hf:{args.model}", prompt_budget=budget, template=template, progress=False
+                ),
             )
-            for needed_only in (False, True):
+            for on in (False, True):
+                needed_only, once = (on, False) if args.compare == "head" else (True, on)
                 seconds = _timed_run(
-                    args.stage, args.model, prepared, work / f"{args.stage}-{budget}-{needed_only}", budget,
-                    args.steps, needed_only, args.checkpointing,
+                    args.stage, args.model, prepared, work / f"{args.stage}-{budget}-{args.compare}-{on}", budget,
+                    args.steps, needed_only, args.checkpointing, once,
                 )  # fmt: skip
                 row = {
                     "stage": args.stage,
                     "budget": budget,
                     "median_prompt_tokens": report.prompt_tokens.median,
                     "lm_head": "positions the loss needs" if needed_only else "every position",
+                    "prompts": "each distinct prompt read once" if once else "every copy read",
                     "checkpointing": args.checkpointing,
                     "step_seconds": [round(s, 1) for s in seconds],
                     "median_after_first": round(statistics.median(seconds[1:] or seconds), 1),

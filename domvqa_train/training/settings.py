@@ -216,6 +216,12 @@ class TrainSettings(BaseModel):
         description="on a CPU, trl's chunked LM head scores the completion positions only, as it does on CUDA "
         "with Triton (the same log-probs; the prompt positions were most of a CPU step); false: every position",
     )
+    read_prompts_once: bool = Field(
+        True,
+        description="without vLLM, generation reads each distinct prompt of a GRPO batch once and shares its "
+        "cache with the prompt's other completions (the same completions; trl repeats every prompt "
+        "num_generations times and generate would read each copy); false: every copy",
+    )
     vllm_gpu_memory_utilization: float = Field(
         0.3, gt=0, le=1, description="vllm_mode=colocate: the share of each GPU's memory vLLM reserves"
     )

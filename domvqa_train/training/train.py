@@ -29,6 +29,7 @@ from .backends import TrainReport
 from .hub import check_hub_access, upload_after_training
 from .report import StepClock, as_trainer_callback, write_training_report
 from .settings import TrainSettings, launched_processes
+from .shared_prompts import prompts_read_once
 
 RewardFunc = Callable[..., list[float]]
 SETTINGS_FILE = "domvqa_train_settings.json"
@@ -439,7 +440,11 @@ class TrlGrpoBackend:
             peft_config=None if s.init_adapter else lora_config(s),
             callbacks=[as_trainer_callback(self.variance), as_trainer_callback(clock), *self.extra_callbacks],
         )
-        with lm_head_on_completion_rows(s.completion_only_head):
+        generating = self.trainer.accelerator.unwrap_model(self.trainer.model)  # what trl calls generate on
+        with (
+            lm_head_on_completion_rows(s.completion_only_head),
+            prompts_read_once(generating, s.read_prompts_once),
+        ):
             return self.run_to_end(s.output_dir, "grpo", clock, len(dataset), longest, upload=True)
 
     def run_to_end(

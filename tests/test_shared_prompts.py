@@ -1,0 +1,137 @@
+"""GRPO's repeated prompts read once by generate (domvqa_train.training.shared_prompts), on tiny models."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
+
+from domvqa_train.testing.tiny import build_tiny_model
+from domvqa_train.training import shared_prompts
+from domvqa_train.training.shared_prompts import prompts_read_once
+
+
+@pytest.fixture(scope="module", params=["qwen2", "qwen2_5_vl"])
+def tiny(request, tmp_path_factory) -> tuple:
+    from transformers import AutoTokenizer
+
+    from domvqa_train.common.modelio import load_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("shared") / request.param, request.param, hidden_size=64)
+    return load_model(str(path), dtype="float32").eval(), AutoTokenizer.from_pretrained(path)
+
+
+def _batch(tok, prompts: list[str], repeats: int) -> tuple:
+    """Each prompt ``repeats`` times in a row (as trl hands them to generate), left-padded."""
+    import torch
+
+    rows = [tok(p)["input_ids"] for p in prompts for _ in range(repeats)]
+    width = max(map(len, rows))
+    ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask
+
+
+def _config(tok, **kw):
+    from transformers import GenerationConfig
+
+    return GenerationConfig(max_new_tokens=10, pad_token_id=tok.pad_token_id, eos_token_id=None, **kw)
+
+
+def test_repeated_prompts_give_the_completions_of_the_plain_call(tiny) -> None:
+    import torch
+
+    model, tok = tiny
+    # prompts of different lengths (so the batch is padded), one of them twice among the distinct ones
+    prompts = [
+        "What is the title of the book on this page?",
+        "Who wrote it?",
+        "What is the title of the book on this page?",
+    ]
+    ids, mask = _batch(tok, prompts, repeats=3)
+    greedy = _config(tok, do_sample=False)
+    with torch.no_grad():
+        plain = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy)
+        with prompts_read_once(model) as on:
+            shared = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy)
+    assert on and shared.shape == plain.shape == (9, ids.size(1) + 10)
+    assert torch.equal(shared, plain)
+    assert "generate" not in vars(model)  # the model's own generate is back
+
+
+def test_the_prompts_are_read_once_each(tiny) -> None:
+    import torch
+
+    model, tok = tiny
+    ids, mask = _batch(tok, ["First prompt here", "A second, longer prompt here"], repeats=4)
+    calls: list[tuple[int, int]] = []  # (rows, prompt tokens) of each call generate gets
+    original = model.generate
+
+    def spy(**kwargs):
+        calls.append((kwargs["input_ids"].size(0), kwargs["input_ids"].size(1)))
+        return original(**kwargs)
+
+    model.generate = spy
+    try:
+        sampled = _config(tok, do_sample=True, temperature=1.0)
+        with torch.no_grad(), prompts_read_once(model):
+            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sampled)
+        assert model.generate is spy  # an instance's own generate is put back too
+    finally:
+        del model.generate
+    # the two distinct prompts less their last token, once each; then the whole batch from their cache
+    assert calls == [(2, ids.size(1) - 1), (8, ids.size(1))]
+    assert out.shape == (8, ids.size(1) + 10)
+
+
+def test_calls_it_cannot_share_run_as_they_are(tiny) -> None:
+    import torch
+
+    model, tok = tiny
+    seen: list[dict] = []
+
+    def generate(*args, **kwargs):
+        seen.append(kwargs)
+        return "plain"
+
+    ids, mask = _batch(tok, ["One prompt", "Another prompt"], repeats=1)
+    rep_ids, rep_mask = _batch(tok, ["One prompt"], repeats=2)
+    assert (
+        shared_prompts.generate_reading_prompts_once(generate, input_ids=ids, attention_mask=mask) == "plain"
+    )
+    extra = {
+        "input_ids": rep_ids,
+        "attention_mask": rep_mask,
+        "pixel_values": torch.zeros(1),
+    }  # images: as is
+    assert shared_prompts.generate_reading_prompts_once(generate, **extra) == "plain"
+    assert [set(k) for k in seen] == [{"input_ids", "attention_mask"}, set(extra)]
+    with prompts_read_once(model, enabled=False) as on:
+        assert not on and "generate" not in vars(model)
+
+
+@pytest.mark.slow
+def test_grpo_reads_each_prompt_once(tmp_path, monkeypatch) -> None:
+    from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
+    from domvqa_train.training.train import TrlGrpoBackend
+
+    prepared = tmp_path / "prepared"
+    prepare_dataset(SAMPLES, prepared, PrepareSettings(prompt_budget=BUDGET, progress=False))
+    model = build_tiny_model(tmp_path / "model", "qwen2")
+    batches: list[tuple[int, int]] = []  # (rows, distinct prompts) of each generate call trl made
+    reading = shared_prompts.generate_reading_prompts_once
+
+    def counting(generate, *args, **kwargs):
+        ids = kwargs["input_ids"]
+        batches.append((ids.size(0), len({tuple(r) for r in ids.tolist()})))
+        return reading(generate, *args, **kwargs)
+
+    monkeypatch.setattr(shared_prompts, "generate_reading_prompts_once", counting)
+    settings = tiny_run_settings(model, prepared, tmp_path / "run", max_steps=1, per_device_batch_size=4)
+    report = TrlGrpoBackend(settings, reward_funcs=[text_hash_reward]).train()
+    assert report.steps == 1
+    assert batches == [(4, 2)]  # 2 prompts x 2 completions went through the shared path
