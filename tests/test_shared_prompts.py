@@ -1,4 +1,4 @@
-"""GRPO's repeated prompts read once by generate (domvqa_train.training.shared_prompts), on tiny models."""
+"""GRPO's repeated prompts read once by generate (domvqa_train.common.shared_prompts), on tiny models."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from train_helpers import BUDGET, SAMPLES, text_hash_reward, tiny_run_settings
 
+from domvqa_train.common import shared_prompts
+from domvqa_train.common.shared_prompts import prompts_read_once
 from domvqa_train.testing.tiny import build_tiny_model
-from domvqa_train.training import shared_prompts
-from domvqa_train.training.shared_prompts import prompts_read_once
 
 
 @pytest.fixture(scope="module", params=["qwen2", "qwen2_5_vl"])
@@ -61,6 +61,14 @@ def test_repeated_prompts_give_the_completions_of_the_plain_call(tiny) -> None:
     assert on and shared.shape == plain.shape == (9, ids.size(1) + 10)
     assert torch.equal(shared, plain)
     assert "generate" not in vars(model)  # the model's own generate is back
+    # generation arguments instead of a config, as domvqa_train's generate (label, eval) passes them
+    loose = {"max_new_tokens": 6, "do_sample": False, "temperature": None, "pad_token_id": tok.pad_token_id}
+    with torch.no_grad():
+        plain = model.generate(input_ids=ids, attention_mask=mask, **loose)
+        shared = shared_prompts.generate_reading_prompts_once(
+            model.generate, model=model, input_ids=ids, attention_mask=mask, **loose
+        )
+    assert torch.equal(shared, plain)
 
 
 def test_the_prompts_are_read_once_each(tiny) -> None:

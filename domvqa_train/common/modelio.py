@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DomVQAError
+from .shared_prompts import generate_reading_prompts_once
 
 Message = dict[str, Any]
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
@@ -325,8 +326,8 @@ def _generate(
             kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with torch.no_grad():
-            out = loaded.model.generate(**inputs, **kwargs)
+        with torch.no_grad():  # (label's attempts repeat each prompt: each is read once)
+            out = generate_reading_prompts_once(loaded.model.generate, model=loaded.model, **inputs, **kwargs)
         new = out[:, inputs["input_ids"].shape[1] :]
         outputs.extend(loaded.tokenizer.batch_decode(new, skip_special_tokens=True))
     return outputs

@@ -24,12 +24,12 @@ from ..common.modelio import (
     stop_at_end_of_turn,
 )
 from ..common.screenshots import image_prompt_tokens, resolve_screenshots
+from ..common.shared_prompts import prompts_read_once
 from ..errors import DomVQAError, PrepareError, SettingsError
 from .backends import TrainReport
 from .hub import check_hub_access, upload_after_training
 from .report import StepClock, as_trainer_callback, write_training_report
 from .settings import TrainSettings, launched_processes
-from .shared_prompts import prompts_read_once
 
 RewardFunc = Callable[..., list[float]]
 SETTINGS_FILE = "domvqa_train_settings.json"

@@ -1,4 +1,4 @@
-"""GRPO's completions of one prompt generated from one reading of the prompt.
+"""Completions of one prompt generated from one reading of the prompt (GRPO's groups, label's attempts).
 
 GRPO asks for ``num_generations`` completions of every prompt, and trl hands ``generate`` a batch in
 which each prompt is repeated that many times. ``generate`` then runs the model over every copy of
@@ -13,7 +13,8 @@ cache is copied to every row that repeats them (:meth:`transformers.Cache.reorde
 beam-search copy), and ``generate`` goes on from there with the whole batch, as HF's documented
 reuse of a prompt's cache does. The completions are the ones the plain call samples (the same
 tokens with greedy decoding, up to floating-point rounding of the batched prefill), at the cost of
-one prefill per distinct prompt.
+one prefill per distinct prompt. ``label`` (several attempts at each record) goes through the same
+path (:func:`generate_reading_prompts_once` in :func:`domvqa_train.common.modelio.generate`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-# inputs the shared path does not handle (images, videos, token types): those calls run as they are
-_PLAIN_INPUTS = frozenset({"input_ids", "attention_mask", "generation_config"})
+# what a call may hold for the shared path (anything else, such as images or a cache, runs as it is)
+_INPUTS = frozenset({"input_ids", "attention_mask"})
+_GENERATION_ARGS = frozenset(
+    {
+        "generation_config",
+        "max_new_tokens",
+        "do_sample",
+        "temperature",
+        "top_p",
+        "top_k",
+        "pad_token_id",
+        "eos_token_id",
+    }
+)
+# the prefill: one greedy token after each prompt less its last, its cache returned
+_PREFILL = {
+    "max_new_tokens": 1,
+    "min_new_tokens": 0,
+    "do_sample": False,
+    "temperature": None,
+    "top_p": None,
+    "top_k": None,
+    "num_return_sequences": 1,
+    "return_dict_in_generate": True,
+}
 
 
 @contextmanager
@@ -63,7 +87,13 @@ def generate_reading_prompts_once(
     import torch
 
     ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
-    if args or ids is None or mask is None or not set(kwargs) <= _PLAIN_INPUTS or ids.size(1) < 2:
+    if (
+        args
+        or ids is None
+        or mask is None
+        or not set(kwargs) <= _INPUTS | _GENERATION_ARGS
+        or ids.size(1) < 2
+    ):
         return generate(*args, **kwargs)
     rows, inverse = torch.unique(torch.cat([ids, mask.to(ids.dtype)], dim=1), dim=0, return_inverse=True)
     if rows.size(0) == ids.size(0):
@@ -72,20 +102,14 @@ def generate_reading_prompts_once(
     order = torch.arange(ids.size(0), device=ids.device)
     first = torch.full((rows.size(0),), ids.size(0), dtype=order.dtype, device=ids.device)
     first = first.scatter_reduce(0, inverse, order, reduce="amin")
-    one_greedy_token = {
-        "max_new_tokens": 1,
-        "min_new_tokens": 0,
-        "do_sample": False,
-        "num_return_sequences": 1,
-        "return_dict_in_generate": True,
-    }
     prefill: dict[str, Any] = {"input_ids": ids[first, :-1], "attention_mask": mask[first, :-1]}
+    tokens = {k: kwargs[k] for k in ("pad_token_id", "eos_token_id") if k in kwargs}
     config = kwargs.get("generation_config")
     if config is None:
-        prefill.update(one_greedy_token)
+        prefill.update(tokens, **_PREFILL)
     else:  # (a config and generation arguments together are deprecated: change a copy instead)
         config = copy.deepcopy(config)
-        config.update(**one_greedy_token, temperature=None, top_p=None, top_k=None)
+        config.update(**tokens, **_PREFILL)
         prefill["generation_config"] = config
     # the cache of every prompt but its last token (generate reads that one and samples after it)
     out = generate(**prefill)
