@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, islice
 from typing import Any, TypeVar
@@ -399,6 +400,24 @@ class _Ranker:
         heading_of: list[int],
         boilerplate: list[bool] | None,
     ) -> list[float]:
+        """Each unit's relevance to ``query``, added to ``prio`` (scaled to the page's best) and, with
+        ``context``, lent to the label, headers and heading of each relevant unit; returned."""
+        # (the scoring's working dicts, one entry per block on a huge page, are gone when it returns)
+        rel, scored, texts, ub_el = self._relevance(query, hints, boilerplate)
+        top = max(rel, default=0.0)
+        if top <= 0:
+            return rel
+        for u in scored:
+            prio[u] += 3.0 * rel[u] / top
+        if self.settings.context:
+            self._add_context(prio, rel, top, heading_of, ub_el, scored, texts)
+        return rel
+
+    def _relevance(
+        self, query: Query, hints: list[str], boilerplate: list[bool] | None
+    ) -> tuple[list[float], Sequence[int], list[str], list[int]]:
+        """Each unit's relevance to ``query``, the units that scored, in order, and the units' texts
+        and block elements (the page parts the context step reads)."""
         doc, units = self.doc, self.units
         n = len(units)
         texts = self._page_part("texts", lambda: units.texts(doc))
@@ -411,7 +430,7 @@ class _Ranker:
         # the words that may match the question (those starting like a query term), found by one
         # regex over all texts joined by a character no pattern matches; only they are stemmed
         joined = "\x00".join(texts)
-        starts = list(accumulate([len(t) + 1 for t in texts], initial=0))
+        starts = array("q", accumulate((len(t) + 1 for t in texts), initial=0))  # (machine ints)
         # each unit's matched words (one tuple for each distinct sequence: units share them)
         matched: dict[int, tuple[str, ...]] = {}
         same: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -501,7 +520,7 @@ class _Ranker:
             kind_hits[query.answer_kinds] = kind_hit
         for u in kind_hit:
             cand[u] = 1
-        candidates = list(compress(range(n), cand))
+        candidates = array("l", compress(range(n), cand))
         del cand
         rel = [0.0] * n
         in_link = self._page_part("in_link", self._in_link) if candidates else []
@@ -545,8 +564,9 @@ class _Ranker:
             rel[u] = r
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
+        del matched, scores, kind_hit  # (what the shapes need no more: a huge page's are large)
         shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
-        scored = [u for u in candidates if rel[u] > 0]
+        scored = array("l", (u for u in candidates if rel[u] > 0))
         del candidates
         shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = []  # of each scored unit
         canonical: dict[tuple[frozenset[str], tuple[str, ...]], tuple[frozenset[str], tuple[str, ...]]] = {}
@@ -571,14 +591,7 @@ class _Ranker:
         del shape_of
         if self.settings.dense and self.settings.dense_weight > 0 and query.text:
             scored = self._add_dense(query.text, rel, texts, ub, scored)
-        top = max(rel, default=0.0)
-        if top <= 0:
-            return rel
-        for u in scored:
-            prio[u] += 3.0 * rel[u] / top
-        if self.settings.context:
-            self._add_context(prio, rel, top, heading_of, ub_el, scored, texts)
-        return rel
+        return rel, scored, texts, ub_el
 
     def _fact_pairs(self, texts: list[str], ub: list[int]) -> list[int]:
         """``ub`` with each pair of a fact run (two or more ``Label: value`` pairs in one block) as
@@ -614,8 +627,8 @@ class _Ranker:
         return out
 
     def _add_dense(
-        self, question: str, rel: list[float], texts: list[str], ub: list[int], scored: list[int]
-    ) -> list[int]:
+        self, question: str, rel: list[float], texts: list[str], ub: list[int], scored: Sequence[int]
+    ) -> Sequence[int]:
         """Add relevance by meaning to the units of the blocks nearest ``question`` (the
         :data:`DENSE_TOP` most similar blocks above :data:`DENSE_FLOOR`, scaled from the floor to the
         page's best); the units that score, in order."""
@@ -654,7 +667,7 @@ class _Ranker:
         top: float,
         heading_of: list[int],
         ub: list[int],
-        scored: list[int],
+        scored: Sequence[int],
         texts: list[str],
     ) -> None:
         """Give the label, headers and heading of a relevant unit nearly its priority.

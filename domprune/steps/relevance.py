@@ -11,10 +11,11 @@ import bisect
 import functools
 import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress
 
 from .fields import KIND_PATTERNS, fields_of
 
@@ -219,11 +220,12 @@ def texts_matching(matchers: Sequence[Matcher], texts: Sequence[str], eligible: 
     extended to the end of its text (the rest of a text that matched is not searched); a match
     across two texts is checked again in each text alone.
     """
-    idx = [u for u, ok in enumerate(eligible) if ok]
+    # (offsets as machine ints: a page may have 10^5 texts, and a list holds an int object for each)
+    idx = array("l", compress(range(len(eligible)), eligible))
     if not idx or not matchers:
         return set()
     chosen = [texts[u] for u in idx]
-    starts = list(accumulate([len(t) + 1 for t in chosen], initial=0))
+    starts = array("q", accumulate((len(t) + 1 for t in chosen), initial=0))
     joined = "\x00".join(chosen)
     low = fold_case(joined)
     out: set[int] = set()
