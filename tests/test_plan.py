@@ -193,6 +193,17 @@ CASES = {
         padded=True,
         extra={"per_device_batch_size": 4, "gradient_checkpointing": True},
     ),
+    # as "checkpointed", LoRA without dropout: generation reads each of the two distinct prompts once
+    "shared-prompts": dict(
+        kind="qwen2",
+        hidden=256,
+        layers=4,
+        budget=1024,
+        rows=150,
+        all_rows=False,
+        padded=True,
+        extra={"per_device_batch_size": 4, "gradient_checkpointing": True, "lora": {"rank": 4, "alpha": 8, "dropout": 0.0}},
+    ),
     # the vision-language architecture, every activation stored, one prompt's completions (no padding)
     "vl-stored": dict(kind="qwen2_5_vl", hidden=256, layers=4, budget=1024, rows=150, all_rows=False, padded=False, extra={}),
 }  # fmt: skip
@@ -261,7 +272,11 @@ def test_sft_estimate_matches_a_measured_cpu_peak(tmp_path, answer_only_head: bo
             "lora": {"rank": 4, "alpha": 8},
             "dtype": "float32",
             "gradient_checkpointing": False,
-            "sft": {"output_dir": str(tmp_path / "sft"), "max_steps": 1, "answer_only_head": answer_only_head},
+            "sft": {
+                "output_dir": str(tmp_path / "sft"),
+                "max_steps": 1,
+                "answer_only_head": answer_only_head,
+            },
         }
     )
     _, training, report = _measured_peaks(lambda: SftRun(settings).train())

@@ -122,6 +122,45 @@ def test_calls_it_cannot_share_run_as_they_are(tiny) -> None:
         assert not on and "generate" not in vars(model)
 
 
+def test_calls_the_shared_path_would_change_run_as_they_are(tiny) -> None:
+    import torch
+
+    model, tok = tiny
+    ids, mask = _batch(tok, ["One prompt here", "Another prompt"], repeats=2)
+    calls: list[int] = []
+
+    def generate(**kwargs):
+        calls.append(kwargs["input_ids"].size(0))
+        return model.generate(**kwargs)
+
+    def run(**config) -> list[int]:
+        calls.clear()
+        with torch.no_grad():
+            shared_prompts.generate_reading_prompts_once(
+                generate,
+                model=model,
+                input_ids=ids,
+                attention_mask=mask,
+                generation_config=_config(tok, **config),
+            )
+        return list(calls)
+
+    assert run(do_sample=False) == [2, 4]  # shared: the 2 prompts, then the 4 rows
+    assert run(do_sample=True, num_return_sequences=2) == [4]  # generate widens rows, not a cache
+    assert run(do_sample=False, num_beams=2) == [4]
+    assert run(do_sample=False, use_cache=False) == [4]
+    dropout = torch.nn.Dropout(0.1)
+    model.add_module("extra_dropout", dropout)
+    try:
+        model.train()  # as trl generates: each copy of a prompt would get its own dropout noise
+        assert run(do_sample=False) == [4]
+        dropout.p = 0.0
+        assert run(do_sample=False) == [2, 4]  # no noise to share: the shared path again
+    finally:
+        del model.extra_dropout
+        model.eval()
+
+
 @pytest.mark.slow
 def test_grpo_reads_each_prompt_once(tmp_path, monkeypatch) -> None:
     from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
@@ -130,16 +169,29 @@ def test_grpo_reads_each_prompt_once(tmp_path, monkeypatch) -> None:
     prepared = tmp_path / "prepared"
     prepare_dataset(SAMPLES, prepared, PrepareSettings(prompt_budget=BUDGET, progress=False))
     model = build_tiny_model(tmp_path / "model", "qwen2")
-    batches: list[tuple[int, int]] = []  # (rows, distinct prompts) of each generate call trl made
+    batches: list[
+        tuple[int, int, int]
+    ] = []  # rows, distinct prompts and model calls of each generate trl made
     reading = shared_prompts.generate_reading_prompts_once
 
     def counting(generate, *args, **kwargs):
         ids = kwargs["input_ids"]
-        batches.append((ids.size(0), len({tuple(r) for r in ids.tolist()})))
-        return reading(generate, *args, **kwargs)
+        calls = []
+
+        def counted(*a, **k):
+            calls.append(1)
+            return generate(*a, **k)
+
+        out = reading(counted, *args, **kwargs)
+        batches.append((ids.size(0), len({tuple(r) for r in ids.tolist()}), len(calls)))
+        return out
 
     monkeypatch.setattr(shared_prompts, "generate_reading_prompts_once", counting)
-    settings = tiny_run_settings(model, prepared, tmp_path / "run", max_steps=1, per_device_batch_size=4)
+    # LoRA without dropout: trl generates in training mode, where dropout would give each copy its own noise
+    lora = {"rank": 4, "alpha": 8, "dropout": 0.0}
+    settings = tiny_run_settings(
+        model, prepared, tmp_path / "run", max_steps=1, per_device_batch_size=4, lora=lora
+    )
     report = TrlGrpoBackend(settings, reward_funcs=[text_hash_reward]).train()
     assert report.steps == 1
-    assert batches == [(4, 2)]  # 2 prompts x 2 completions went through the shared path
+    assert batches == [(4, 2, 2)]  # 2 prompts x 2 completions: the prompts read once, then the 4 rows

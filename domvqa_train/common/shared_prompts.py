@@ -13,7 +13,9 @@ cache is copied to every row that repeats them (:meth:`transformers.Cache.reorde
 beam-search copy), and ``generate`` goes on from there with the whole batch, as HF's documented
 reuse of a prompt's cache does. The completions are the ones the plain call samples (the same
 tokens with greedy decoding, up to floating-point rounding of the batched prefill), at the cost of
-one prefill per distinct prompt. ``label`` (several attempts at each record) goes through the same
+one prefill per distinct prompt. Where that would not hold, the call runs as it is: with dropout
+active (trl generates with the model in training mode: LoRA dropout 0 makes the shared path apply),
+beams, several sequences per row, no cache or a cache kind set in the config, or several processes. ``label`` (several attempts at each record) goes through the same
 path (:func:`generate_reading_prompts_once` in :func:`domvqa_train.common.modelio.generate`).
 """
 
@@ -93,6 +95,7 @@ def generate_reading_prompts_once(
         or mask is None
         or not set(kwargs) <= _INPUTS | _GENERATION_ARGS
         or ids.size(1) < 2
+        or not _shareable(model, kwargs.get("generation_config"))
     ):
         return generate(*args, **kwargs)
     rows, inverse = torch.unique(torch.cat([ids, mask.to(ids.dtype)], dim=1), dim=0, return_inverse=True)
@@ -119,6 +122,33 @@ def generate_reading_prompts_once(
     if model is not None:
         _copy_row_state(model, inverse, rows.size(0))
     return generate(**kwargs, **{name: cache})
+
+
+def _shareable(model: Any, config: Any) -> bool:
+    """Whether the shared path gives the plain call's completions with this model and config: not
+    with beams or several sequences per row (generate would widen the rows, not the cache), without
+    a cache or with a cache of the config's own kind, with dropout active (a training-mode model:
+    each copy of a prompt would get its own dropout noise, the shared reading one for all), or
+    across processes (ZeRO-3 and FSDP ranks generate in lockstep: each must make the same calls)."""
+    import torch
+
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return False
+    if config is None and model is not None:
+        config = getattr(model, "generation_config", None)
+    if config is not None and (
+        (getattr(config, "num_return_sequences", 1) or 1) > 1
+        or (getattr(config, "num_beams", 1) or 1) > 1
+        or getattr(config, "use_cache", True) is False
+        or getattr(config, "cache_implementation", None) is not None
+    ):
+        return False
+    return not (
+        model is not None
+        and model.training
+        and any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
+    )
 
 
 def _copy_row_state(model: Any, inverse: Any, distinct: int) -> None:

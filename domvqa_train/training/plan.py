@@ -473,16 +473,27 @@ def estimate_memory(
             notes.append("vLLM server: generation runs on the server's GPU; only training is counted here")
         else:
             kv = generation_batch * seq * shape.layers * 2 * shape.kv_heads * shape.head_dim * act
-            gen_tokens = generation_batch * prompt
-            hq, hkv = shape.attention_heads * shape.head_dim, shape.kv_heads * shape.head_dim
-            left_padded = (
-                generation_batch > 1 and settings.attn_implementation == "sdpa" and padded is not False
+            # read_prompts_once (domvqa_train.common.shared_prompts) reads each distinct prompt once where
+            # it applies (one process, no dropout in the generating model); the cache is then the whole batch's
+            shared = (
+                settings.read_prompts_once
+                and settings.lora.dropout == 0
+                and gpus == 1
+                and settings.num_generations > 1
             )
+            read = max(1, generation_batch // settings.num_generations) if shared else generation_batch
+            if shared:
+                notes.append(
+                    f"generation reads each distinct prompt once: the prefill of {read} of {generation_batch} rows"
+                )
+            gen_tokens = read * prompt
+            hq, hkv = shape.attention_heads * shape.head_dim, shape.kv_heads * shape.head_dim
+            left_padded = read > 1 and settings.attn_implementation == "sdpa" and padded is not False
             attn_ws = (2 * h + 2 * hq + 2 * (hq if left_padded else hkv)) * act
             mlp_ws = (2 * h + 3 * shape.intermediate_size) * act
             prefill = gen_tokens * max(attn_ws, mlp_ws)
             if left_padded:  # left-padded prompts: a boolean mask and SDPA's float copy of it
-                prefill += generation_batch * prompt * prompt * (1 + act)
+                prefill += read * prompt * prompt * (1 + act)
             prefill += generation_batch * shape.vocab_size * 4 * 2  # the last position's logits and sampling
             phases["generation"] = PhaseMemory(
                 weights=weights_full, lora_optimizer=lora_opt, generation_kv_cache=int(kv + prefill)

@@ -220,7 +220,9 @@ class TrainSettings(BaseModel):
         True,
         description="without vLLM, generation reads each distinct prompt of a GRPO batch once and shares its "
         "cache with the prompt's other completions (the same completions; trl repeats every prompt "
-        "num_generations times and generate would read each copy); false: every copy",
+        "num_generations times and generate would read each copy); false: every copy. It applies where the "
+        "completions stay the same: one process and no dropout while generating (lora.dropout 0; trl "
+        "generates in training mode, so with dropout each copy is read as it is)",
     )
     vllm_gpu_memory_utilization: float = Field(
         0.3, gt=0, le=1, description="vllm_mode=colocate: the share of each GPU's memory vLLM reserves"
