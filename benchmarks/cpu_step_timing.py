@@ -2,7 +2,9 @@
 head over every position and over the positions the loss needs only (`sft`: the answer's, with
 `sft.answer_only_head`; GRPO: the completion's, with `completion_only_head`; both on by default), same data,
 same run. With `--compare prompts` (GRPO): generation reading every copy of a prompt and each distinct
-prompt once (`read_prompts_once`, on by default), both with the LM head at the completion only.
+prompt once (`read_prompts_once`, on by default), both with the LM head at the completion only and LoRA
+dropout 0 (trl generates in training mode: with dropout active each copy is read, so the comparison would
+time the same path twice).
 
     python benchmarks/cpu_step_timing.py --model models/gemma-3-270m --corpus ../shared/corpora \
         --budgets 384 768 --steps 3
@@ -46,7 +48,7 @@ def _questions(corpus: Path, pages: int, out: Path) -> Path:
 
 
 def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, steps: int, head_on_needed: bool,
-               checkpointing: bool, read_prompts_once: bool = True) -> list[float]:  # fmt: skip
+               checkpointing: bool, read_prompts_once: bool = True, lora_dropout: float = 0.05) -> list[float]:  # fmt: skip
     from transformers import TrainerCallback
 
     settings = TrainSettings.load(
@@ -68,7 +70,7 @@ def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, s
             "dtype": "float32",
             "save_steps": 10_000,
             "logging_steps": 1,
-            "lora": {"rank": 16, "alpha": 32},
+            "lora": {"rank": 16, "alpha": 32, "dropout": lora_dropout},
             "sft": {"output_dir": str(out), "max_steps": steps, "answer_only_head": head_on_needed},
         }
     )
@@ -129,7 +131,7 @@ def main() -> None:
                 needed_only, once = (on, False) if args.compare == "head" else (True, on)
                 seconds = _timed_run(
                     args.stage, args.model, prepared, work / f"{args.stage}-{budget}-{args.compare}-{on}", budget,
-                    args.steps, needed_only, args.checkpointing, once,
+                    args.steps, needed_only, args.checkpointing, once, 0.0 if args.compare == "prompts" else 0.05,
                 )  # fmt: skip
                 row = {
                     "stage": args.stage,
@@ -138,6 +140,7 @@ def main() -> None:
                     "lm_head": "positions the loss needs" if needed_only else "every position",
                     "prompts": "each distinct prompt read once" if once else "every copy read",
                     "checkpointing": args.checkpointing,
+                    "lora_dropout": 0.0 if args.compare == "prompts" else 0.05,
                     "step_seconds": [round(s, 1) for s in seconds],
                     "median_after_first": round(statistics.median(seconds[1:] or seconds), 1),
                 }
