@@ -193,20 +193,14 @@ CASES = {
         padded=True,
         extra={"per_device_batch_size": 4, "gradient_checkpointing": True},
     ),
-    # as "checkpointed", LoRA without dropout: generation reads each of the two distinct prompts once
-    "shared-prompts": dict(
-        kind="qwen2",
-        hidden=256,
-        layers=4,
-        budget=1024,
-        rows=150,
-        all_rows=False,
-        padded=True,
-        extra={"per_device_batch_size": 4, "gradient_checkpointing": True, "lora": {"rank": 4, "alpha": 8, "dropout": 0.0}},
-    ),
     # the vision-language architecture, every activation stored, one prompt's completions (no padding)
     "vl-stored": dict(kind="qwen2_5_vl", hidden=256, layers=4, budget=1024, rows=150, all_rows=False, padded=False, extra={}),
 }  # fmt: skip
+# as "checkpointed", LoRA without dropout: generation reads each of the two distinct prompts once
+CASES["shared-prompts"] = {
+    **CASES["checkpointed"],
+    "extra": {**CASES["checkpointed"]["extra"], "lora": {"rank": 4, "alpha": 8, "dropout": 0.0}},
+}
 
 
 @pytest.mark.slow
