@@ -6,8 +6,9 @@ For each run: every method's exact match over the sampled questions with its int
 paired difference ``domprune - method`` on the same questions with its interval (the questions
 resampled together: one method's hard question is the other's too). The whole-page row, which
 only the pages that fit the reader's context have, is left out. With ``--paired``, also
-domprune's exact match in each later run against the first run's on the questions they share (runs
-of the same questions in other formats: ``--format markdown`` against ``html``). Resamples and seed
+domprune's exact match in each later run against every method of the first run on the questions
+they share (runs of the same questions in other formats: ``--format markdown`` against ``html``
+and its baselines). Resamples and seed
 as in ``real_learning.py`` (2,000, seed 0).
 """
 
@@ -42,18 +43,20 @@ def main() -> int:
     args = parser.parse_args()
     runs = {path: exact_matches(path) for path in args.records}
     if args.paired:
-        first = runs[args.records[0]].get("domprune", {})
+        first_run = runs[args.records[0]]
         for path in args.records[1:]:
             other = runs[path].get("domprune", {})
-            keys = sorted(first.keys() & other.keys())
-            if not keys:
-                continue
-            diff = [other[k] - first[k] for k in keys]
-            low, high = bootstrap(diff, args.reps, args.seed)
-            print(
-                f"domprune {path} - {args.records[0]}: {sum(diff) / len(diff):+.3f} [{low:+.3f}, {high:+.3f}]"
-                f" ({len(keys)} questions)"
-            )
+            for method in sorted(first_run, key=lambda m: (m != "domprune", m)):
+                first = first_run[method]
+                keys = sorted(first.keys() & other.keys())
+                if not keys:
+                    continue
+                diff = [other[k] - first[k] for k in keys]
+                low, high = bootstrap(diff, args.reps, args.seed)
+                print(
+                    f"domprune {path} - {method} {args.records[0]}: {sum(diff) / len(diff):+.3f}"
+                    f" [{low:+.3f}, {high:+.3f}] ({len(keys)} questions)"
+                )
     for path in args.records:
         em = runs[path]
         if "domprune" not in em:
