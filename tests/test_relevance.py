@@ -67,6 +67,19 @@ def test_restricted_labels_holds_in_its_own_thread_only() -> None:
     assert seen == {"restricted, inside": False, "other thread, meanwhile": True, "restricted, after": True}
 
 
+def test_restricted_labels_blocks_with_the_same_words_share_the_question_cache() -> None:
+    # the leave-one-out bench opens a block per page: a question's fields are found once per vocabulary
+    from domprune.steps.fields import _fields_in
+
+    question = "Which imprint published the atlas?"
+    with restricted_labels({"publisher", "imprint"}):
+        first = fields_of(question)
+    hits = _fields_in.cache_info().hits
+    with restricted_labels(["imprint", "publisher"]):
+        assert fields_of(question) == first
+    assert _fields_in.cache_info().hits == hits + 1
+
+
 def test_morphology_beyond_stemming() -> None:
     assert same_root("publish", "publication") and same_root("produce", "production")
     assert same_root("manufacturer", "manufactured")

@@ -294,12 +294,18 @@ def restricted_labels(keep: Collection[str]) -> Iterator[None]:
     ...     "imprint" in labels_asked("Who published the book?")
     False
     """
-    fields = tuple(replace(f, labels=tuple(w for w in f.labels if w in keep)) for f in FIELDS)
-    token = _VOCABULARY.set(_Vocabulary.of(fields))
+    token = _VOCABULARY.set(_restricted_vocabulary(frozenset(keep)))
     try:
         yield
     finally:
         _VOCABULARY.reset(token)
+
+
+@functools.lru_cache(maxsize=64)
+def _restricted_vocabulary(keep: frozenset[str]) -> _Vocabulary:
+    """The vocabulary of every field with only the label words in ``keep``: one object for each
+    ``keep`` (the questions' fields, cached by vocabulary, are found once for each, not each block)."""
+    return _Vocabulary.of(tuple(replace(f, labels=tuple(w for w in f.labels if w in keep)) for f in FIELDS))
 
 
 def labels_asked(question: str) -> set[str]:
