@@ -15,8 +15,9 @@ reuse of a prompt's cache does. The completions are the ones the plain call samp
 tokens with greedy decoding, up to floating-point rounding of the batched prefill), at the cost of
 one prefill per distinct prompt. Where that would not hold, the call runs as it is: with dropout
 active (trl generates with the model in training mode: LoRA dropout 0 makes the shared path apply),
-beams, several sequences per row, no cache or a cache kind set in the config, or several processes. ``label`` (several attempts at each record) goes through the same
-path (:func:`generate_reading_prompts_once` in :func:`domvqa_train.common.modelio.generate`).
+beams, several sequences per row, no cache or a cache kind set in the config, or several
+processes. ``label`` (several attempts at each record) goes through the same path
+(:func:`generate_reading_prompts_once` in :func:`domvqa_train.common.modelio.generate`).
 """
 
 from __future__ import annotations
