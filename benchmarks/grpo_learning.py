@@ -238,17 +238,18 @@ def evaluate(model: str, dataset, page_colours: dict[str, list[str]], seed: int 
 
 
 class ShuffledReward:
-    """Exact match with the values shuffled across the call's completions: same mean, no information."""
+    """A reward (exact match unless named) with the values shuffled across the call's completions:
+    same mean, no information."""
 
-    __name__ = "shuffled_exact_match_reward"
+    def __init__(self, seed: int, reward: str = "exact_match") -> None:
+        from domvqa_train.rewards import REWARDS
 
-    def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.reward = REWARDS[reward]
+        self.__name__ = f"shuffled_{reward}_reward"
 
-    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:
-        from domvqa_train.rewards import exact_match_reward
-
-        values = exact_match_reward(completions, **kwargs)
+    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
+        values = self.reward(completions, **kwargs)
         self.rng.shuffle(values)
         return values
 

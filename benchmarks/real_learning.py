@@ -22,8 +22,8 @@ already in ``--out`` (a killed run resumes from the last finished stage):
 3. ``sft`` (``SftRun``, answer positions only) on the train split, ``--sft-steps`` steps; ``eval``;
 4. ``label`` with the warmed-up policy (``--label-attempts`` sampled attempts per record) on a pool of
    ``--pool`` train records, then ``filter`` to 0 < d < 1;
-5. GRPO (``TrlGrpoBackend`` with ``init_adapter`` = the sft adapter, exact-match reward), ``--grpo-steps``
-   steps each, same seed: ``grpo`` on the pool, ``control`` on the pool (``--control-split filtered``: on the
+5. GRPO (``TrlGrpoBackend`` with ``init_adapter`` = the sft adapter, ``--grpo-reward``: exact match by
+   default), ``--grpo-steps`` steps each, same seed: ``grpo`` on the pool, ``control`` on the pool (``--control-split filtered``: on the
    filtered records) with the rewards shuffled across each step's completions (same mean, no information),
    ``grpo_filtered`` on the filtered records; ``eval`` each.
 
@@ -346,11 +346,11 @@ def run_grpo(args: argparse.Namespace, out: Path, name: str, split: str, sft_ada
         gradient_accumulation_steps=1,
         temperature=1.0,
         learning_rate=args.grpo_lr,
-        rewards={"exact_match": 1.0},
+        rewards={args.grpo_reward: 1.0},
         save_steps=max(1, args.grpo_steps // 2),
         merge_adapter=name == "grpo",
     )
-    funcs = [ShuffledReward(args.seed)] if name == "control" else None
+    funcs = [ShuffledReward(args.seed, args.grpo_reward)] if name == "control" else None
     report = TrlGrpoBackend(settings, reward_funcs=funcs, reward_weights=None).train()
     curve = [
         {
@@ -488,7 +488,7 @@ def plot(result: dict, path: Path) -> None:
             ]
             (line,) = axes[1].plot(steps, rewards, alpha=0.25)
             axes[1].plot(steps, smooth, color=line.get_color(), label=f"{name} ({w}-step mean)")
-    axes[1].set(title="GRPO: step reward (exact match of sampled answers)", xlabel="step", ylim=(-0.02, 1.02))
+    axes[1].set(title="GRPO: step reward of the sampled answers", xlabel="step", ylim=(-0.02, 1.02))
     axes[1].legend(fontsize=8)
     scores = result["summary"]["scores"]
     names = [n for n in MODELS if n in scores]
@@ -545,6 +545,13 @@ def main() -> int:
     parser.add_argument("--generations", type=int, default=4, help="completions per prompt")
     parser.add_argument("--max-completion-length", type=int, default=40)
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--grpo-reward",
+        choices=("exact_match", "f1"),
+        default="exact_match",
+        help="GRPO's reward (and its control's, shuffled): exact match, or token F1 (graded: a group of "
+        "wrong answers can still differ)",
+    )
     parser.add_argument(
         "--grpo-eval-questions",
         type=int,
