@@ -33,7 +33,7 @@ from typing import Any
 from domprune import PromptTemplate
 from domvqa_train.data.generate import GenerateSettings, RulesGenerator, generate_dataset
 from domvqa_train.prompts.prepare import PrepareSettings, prepare_dataset
-from domvqa_train.training.settings import TrainSettings
+from domvqa_train.training.settings import LoraSettings, TrainSettings
 from domvqa_train.training.sft import SftRun
 from domvqa_train.training.train import TrlGrpoBackend
 
@@ -48,7 +48,7 @@ def _questions(corpus: Path, pages: int, out: Path) -> Path:
 
 
 def _timed_run(stage: str, model: str, prepared: Path, out: Path, budget: int, steps: int, head_on_needed: bool,
-               checkpointing: bool, read_prompts_once: bool = True, lora_dropout: float = 0.05) -> list[float]:  # fmt: skip
+               checkpointing: bool, read_prompts_once: bool, lora_dropout: float) -> list[float]:  # fmt: skip
     from transformers import TrainerCallback
 
     settings = TrainSettings.load(
@@ -113,6 +113,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.compare == "prompts" and args.stage != "grpo":
         parser.error("--compare prompts times GRPO's generation: add --stage grpo")
+    # (the prompts comparison trains without dropout, where reading each prompt once applies)
+    dropout = 0.0 if args.compare == "prompts" else LoraSettings().dropout
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -131,7 +133,7 @@ def main() -> None:
                 needed_only, once = (on, False) if args.compare == "head" else (True, on)
                 seconds = _timed_run(
                     args.stage, args.model, prepared, work / f"{args.stage}-{budget}-{args.compare}-{on}", budget,
-                    args.steps, needed_only, args.checkpointing, once, 0.0 if args.compare == "prompts" else 0.05,
+                    args.steps, needed_only, args.checkpointing, once, dropout,
                 )  # fmt: skip
                 row = {
                     "stage": args.stage,
@@ -140,7 +142,7 @@ def main() -> None:
                     "lm_head": "positions the loss needs" if needed_only else "every position",
                     "prompts": "each distinct prompt read once" if once else "every copy read",
                     "checkpointing": args.checkpointing,
-                    "lora_dropout": 0.0 if args.compare == "prompts" else 0.05,
+                    "lora_dropout": dropout,
                     "step_seconds": [round(s, 1) for s in seconds],
                     "median_after_first": round(statistics.median(seconds[1:] or seconds), 1),
                 }

@@ -8,8 +8,7 @@ resampled together: one method's hard question is the other's too). The whole-pa
 only the pages that fit the reader's context have, is left out. With ``--paired``, also
 domprune's exact match in each later run against every method of the first run on the questions
 they share (runs of the same questions in other formats: ``--format markdown`` against ``html``
-and its baselines). Resamples and seed
-as in ``real_learning.py`` (2,000, seed 0).
+and its baselines). Resamples and seed as in ``real_learning.py`` (2,000, seed 0).
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ already in ``--out`` (a killed run resumes from the last finished stage):
 4. ``label`` with the warmed-up policy (``--label-attempts`` sampled attempts per record) on a pool of
    ``--pool`` train records, then ``filter`` to 0 < d < 1;
 5. GRPO (``TrlGrpoBackend`` with ``init_adapter`` = the sft adapter, ``--grpo-reward``: exact match by
-   default), ``--grpo-steps`` steps each, same seed: ``grpo`` on the pool, ``control`` on the pool (``--control-split filtered``: on the
-   filtered records) with the rewards shuffled across each step's completions (same mean, no information),
-   ``grpo_filtered`` on the filtered records; ``eval`` each.
+   default), ``--grpo-steps`` steps each, same seed: ``grpo`` on the pool, ``control`` on the pool
+   (``--control-split filtered``: on the filtered records) with the rewards shuffled across each step's
+   completions (same mean, no information), ``grpo_filtered`` on the filtered records; ``eval`` each.
 
 Then the summary: exact match, F1 and format score on the test split for every model, with 95% bootstrap
 intervals, paired bootstrap intervals of the differences (``sft + GRPO - sft``, ``control - sft``,

@@ -169,9 +169,8 @@ def test_grpo_reads_each_prompt_once(tmp_path, monkeypatch) -> None:
     prepared = tmp_path / "prepared"
     prepare_dataset(SAMPLES, prepared, PrepareSettings(prompt_budget=BUDGET, progress=False))
     model = build_tiny_model(tmp_path / "model", "qwen2")
-    batches: list[
-        tuple[int, int, int]
-    ] = []  # rows, distinct prompts and model calls of each generate trl made
+    # rows, distinct prompts and model calls of each generate trl made
+    batches: list[tuple[int, int, int]] = []
     reading = shared_prompts.generate_reading_prompts_once
 
     def counting(generate, *args, **kwargs):
