@@ -21,7 +21,10 @@ already in ``--out`` (a killed run resumes from the last finished stage):
 2. ``eval`` of the base model on the test split (greedy);
 3. ``sft`` (``SftRun``, answer positions only) on the train split, ``--sft-steps`` steps; ``eval``;
 4. ``label`` with the warmed-up policy (``--label-attempts`` sampled attempts per record) on a pool of
-   ``--pool`` train records, then ``filter`` to 0 < d < 1;
+   ``--pool`` train records, then ``filter`` to 0 < d < 1. With ``--grpo-corpus DIR``, the pool comes
+   from that folder's labelled pages instead (natural questions, prepared the same way; pages of a site
+   in the test corpora are left out): data the model did not see in ``sft``, as a researcher would bring
+   to GRPO;
 5. GRPO (``TrlGrpoBackend`` with ``init_adapter`` = the sft adapter, ``--grpo-reward``: exact match by
    default), ``--grpo-steps`` steps each, same seed: ``grpo`` on the pool, ``control`` on the pool
    (``--control-split filtered``: on the filtered records) with the rewards shuffled across each step's
@@ -41,6 +44,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shlex
 import sys
 import time
@@ -208,6 +212,83 @@ def make_data(args: argparse.Namespace, out: Path) -> dict:
     }
 
 
+_SITE_URL = re.compile(r"<(?:link|meta)\b[^>]*>", re.I)
+_HOST = re.compile(r"""https?://([^"'/ >:]+)""")
+
+
+def page_site(html: str) -> str | None:
+    """The registrable domain of a page's canonical (or ``og:url``) address: ``bbc.com``, ``cbc.ca``,
+    ``yomiuri.co.jp``; ``None`` when the page names none.
+
+    >>> page_site('<link rel="canonical" href="https://www.bbc.com/news/x">')
+    'bbc.com'
+    >>> page_site('<meta property="og:url" content="https://www.yomiuri.co.jp/a/">')
+    'yomiuri.co.jp'
+    """
+    for tag in _SITE_URL.findall(html[:300_000]):
+        low = tag.lower()
+        if "canonical" in low or "og:url" in low:
+            m = _HOST.search(tag)
+            if m:
+                labels = m.group(1).lower().split(".")
+                keep = 3 if len(labels) > 2 and labels[-2] in ("co", "com", "ne", "or", "ac") else 2
+                return ".".join(labels[-keep:])
+    return None
+
+
+def grpo_pages(
+    args: argparse.Namespace, test_pages: list[Any], rng: random.Random
+) -> tuple[list[Any], list[str]]:
+    """Labelled pages for GRPO's pool from ``--grpo-corpus``, less every page of a site that a test page
+    is from: the same domain, or a page name holding a test domain's name (``us-CNBC_2023`` for
+    ``cnbc.com``; names of 4 letters or more, so that short ones leave no false matches)."""
+    from domprune.bench.corpora import load_corpus
+
+    sites = set()
+    for page in test_pages:
+        try:
+            site = page_site(page.read_html())
+        except Exception:
+            continue
+        if site:
+            sites.add(site)
+    names = {s.split(".")[0] for s in sites if len(s.split(".")[0]) >= 4}
+    kept, left_out = [], []
+    for page in load_corpus(Path(args.grpo_corpus)).pages:
+        try:
+            site = page_site(page.read_html())
+        except Exception:
+            site = None
+        name = re.sub(r"[^a-z0-9]", "", str(page.id).lower())
+        if site in sites or any(n in name for n in names):
+            left_out.append(str(page.id))
+        else:
+            kept.append(page)
+    rng.shuffle(kept)
+    return kept[: args.grpo_pages], sorted(left_out)
+
+
+def make_grpo_data(args: argparse.Namespace, out: Path) -> dict:
+    """GRPO's pool from ``--grpo-corpus``: its natural questions (split ``grpo``), prepared as the train
+    records were, into ``out/prepared_grpo``."""
+    from domvqa_train.prompts.prepare import prepare_dataset
+
+    rng = random.Random(args.seed + 3)
+    test_pages = corpus_pages(Path(args.corpus), args.test_corpora, 10**9, random.Random(0))
+    pages, left_out = grpo_pages(args, test_pages, rng)
+    records, dropped = natural_records(pages, "grpo")
+    path = out / "data" / "grpo_records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    report = prepare_dataset(path, out / "prepared_grpo", prepare_settings(args))
+    return {
+        "pages": len(pages),
+        "pages_left_out_as_test_sites": left_out,
+        "questions": len(records),
+        "dropped": dropped,
+        "prepared": report.model_dump(include={"written", "rejected", "answers_in_prompt"}),
+    }
+
+
 def template() -> Any:
     """The plain-string prompt template of every stage (no chat template, no system text)."""
     from domprune import PromptTemplate
@@ -291,10 +372,16 @@ def label_and_filter(args: argparse.Namespace, out: Path, sft_adapter: str) -> d
     from domvqa_train.data.filter import DATA_FILE, FilterDataSettings, filter_data
     from domvqa_train.data.label import LABELS_FILE, LabelSettings, LocalPolicy, PolicyModel, label_dataset
 
-    records = read_jsonl(out / "data" / "records.jsonl")
-    rows = read_jsonl(out / "prepared" / "train.jsonl")  # the prepared training rows
+    if args.grpo_corpus:  # the pool from other labelled pages (make_grpo_data)
+        records = read_jsonl(out / "data" / "grpo_records.jsonl")
+        rows = read_jsonl(out / "prepared_grpo" / "grpo.jsonl")
+        split = "grpo"
+    else:
+        records = read_jsonl(out / "data" / "records.jsonl")
+        rows = read_jsonl(out / "prepared" / "train.jsonl")  # the prepared training rows
+        split = "train"
     prepared_ids = {x["id"] for x in rows}
-    train = [r for r in records if r["split"] == "train" and r["id"] in prepared_ids]
+    train = [r for r in records if r["split"] == split and r["id"] in prepared_ids]
     random.Random(args.seed + 7).shuffle(train)
     pool = sorted(train[: args.pool], key=lambda r: r["id"])
     pool_file = out / "label" / "pool.jsonl"
@@ -539,6 +626,12 @@ def main() -> int:
     parser.add_argument(
         "--pool", type=int, default=96, help="train records labelled by the sft policy (GRPO's pool)"
     )
+    parser.add_argument(
+        "--grpo-corpus",
+        help="a folder of labelled pages (any domprune bench corpus layout) to draw GRPO's pool from instead "
+        "of the train records; pages of the test corpora's sites are left out",
+    )
+    parser.add_argument("--grpo-pages", type=int, default=1000, help="pages drawn from --grpo-corpus")
     parser.add_argument("--label-attempts", type=int, default=4)
     parser.add_argument("--grpo-steps", type=int, default=20)
     parser.add_argument("--prompts", type=int, default=2, help="prompts per GRPO step")
@@ -589,6 +682,8 @@ def main() -> int:
     stages["sft"] = stage(out, "sft", lambda: run_sft(args, out))
     sft_adapter = stages["sft"]["adapter"]
     evals["sft"] = stage(out, "eval_sft", lambda: evaluate(args, out, "sft", sft_adapter))
+    if runs and args.grpo_corpus:
+        stages["grpo_data"] = stage(out, "grpo_data", lambda: make_grpo_data(args, out))
     if runs:
         stages["label"] = stage(out, "label", lambda: label_and_filter(args, out, sft_adapter))
     for name in runs:
