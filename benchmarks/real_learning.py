@@ -431,7 +431,7 @@ def run_grpo(args: argparse.Namespace, out: Path, name: str, split: str, sft_ada
         max_steps=args.grpo_steps,
         per_device_batch_size=args.prompts * args.generations,
         gradient_accumulation_steps=1,
-        temperature=1.0,
+        temperature=args.temperature,
         learning_rate=args.grpo_lr,
         rewards={args.grpo_reward: 1.0},
         save_steps=max(1, args.grpo_steps // 2),
@@ -637,6 +637,13 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=2, help="prompts per GRPO step")
     parser.add_argument("--generations", type=int, default=4, help="completions per prompt")
     parser.add_argument("--max-completion-length", type=int, default=40)
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="GRPO's sampling temperature (after sft the policy is near-deterministic: a higher one gives "
+        "a group's completions a spread to learn from)",
+    )
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument(
         "--grpo-reward",
