@@ -165,9 +165,9 @@ def fit_to_budget(
 def _between(cum: list[float], lo: int, lo_tokens: int, hi: int, hi_tokens: int, budget: int) -> int:
     """The prefix length strictly between ``lo`` (fits: ``lo_tokens``) and ``hi`` (over:
     ``hi_tokens``) whose cost, interpolated between those two exact counts by the units' estimates,
-    is just under the budget: fewer exact counts than halving the range (on 120 pages, half of
-    them from new sites: 2.1 counts a call at 4,000 tokens against halving's 2.5, 2.8 against 3.2
-    at 1,000).
+    is just under the budget: fewer exact counts than halving the range (on 60 pages of new sites,
+    2.6 counts a call at 4,000 tokens against halving's 3.3, 3.0 against 3.5 at 1,000;
+    ``benchmarks/prune_speed.py``).
 
     >>> _between([10.0, 20.0, 30.0, 40.0, 50.0], 1, 100, 5, 500, 310)
     3
