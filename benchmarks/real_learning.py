@@ -252,7 +252,7 @@ def grpo_pages(
             continue
         if site:
             sites.add(site)
-    names = {s.split(".")[0] for s in sites if len(s.split(".")[0]) >= 4}
+    names = {name for name in (s.split(".")[0] for s in sites) if len(name) >= 4}
     kept, left_out = [], []
     for page in load_corpus(Path(args.grpo_corpus)).pages:
         try:
@@ -271,10 +271,12 @@ def grpo_pages(
 def make_grpo_data(args: argparse.Namespace, out: Path) -> dict:
     """GRPO's pool from ``--grpo-corpus``: its natural questions (split ``grpo``), prepared as the train
     records were, into ``out/prepared_grpo``."""
+    from domprune.bench.corpora import load_corpus
     from domvqa_train.prompts.prepare import prepare_dataset
 
     rng = random.Random(args.seed + 3)
-    test_pages = corpus_pages(Path(args.corpus), args.test_corpora, 10**9, random.Random(0))
+    # every page of the test corpora (not only the sampled ones) names a site to leave out
+    test_pages = [p for name in args.test_corpora for p in load_corpus(Path(args.corpus) / name).pages]
     pages, left_out = grpo_pages(args, test_pages, rng)
     records, dropped = natural_records(pages, "grpo")
     path = out / "data" / "grpo_records.jsonl"
