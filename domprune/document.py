@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,37 +36,66 @@ def escape_attr(s: str) -> str:
     return s
 
 
+Attrs = tuple[tuple[str, str], ...]
+"""An element's attributes, ``(name, value)`` pairs in page order (tuples: a list costs more, and a
+huge page has hundreds of thousands)."""
+
+
+Flags = bytearray
+"""One flag per element (or per unit), 0 or 1: alive, kept, removed... (see :func:`flags`)."""
+
+
+def flags(n: int, value: bool = False) -> bytearray:
+    """``n`` flags, all ``value``: one byte each (a list holds an 8-byte pointer per flag, and a
+    huge page has hundreds of thousands of elements).
+
+    >>> f = flags(3); f[1] = True; list(f), bool(f[1])
+    ([0, 1, 0], True)
+    """
+    return bytearray(b"\x01") * n if value else bytearray(n)
+
+
+def ints(values: Any = ()) -> array:
+    """A column of element numbers as C ints (4 bytes each, against a pointer and an int object).
+
+    >>> ints([3, -1]).tolist()
+    [3, -1]
+    """
+    return array("i", values)
+
+
 @dataclass
 class Document:
-    """The flat table. Lists are indexed by element number in document order."""
+    """The flat table, indexed by element number in document order: strings and attribute lists in
+    lists, numbers and flags in typed columns (:func:`ints`, :func:`flags`)."""
 
     tags: list[str]
-    attrs: list[list[tuple[str, str]]]
+    attrs: list[Attrs]
     text: list[str]
     tail: list[str]
-    parent: list[int]
-    end: list[int]
+    parent: array  # of int: the parent element (-1 for the root)
+    end: array  # of int: one past the last element of the subtree
     dialect: str = "html"
-    removed: list[bool] = field(default_factory=list)  # subtree dropped by filtering
-    transparent: list[bool] = field(default_factory=list)  # tags not written, content kept
+    removed: bytearray = field(default_factory=bytearray)  # subtree dropped by filtering
+    transparent: bytearray = field(default_factory=bytearray)  # tags not written, content kept
     wrap_blocks: set[int] = field(default_factory=set)  # bare inline wrappers written only around blocks
-    kept_attrs: list[list[tuple[str, str]]] = field(default_factory=list)
+    kept_attrs: list[Attrs] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
     why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
-    open_s: list[str | None] = field(default_factory=list)  # written open tags (None: not yet)
+    open_s: dict[int, str] = field(default_factory=dict)  # open tags written so far, by element
     close_s: list[str] = field(default_factory=list)
     markdown_layout: Any = None  # tables and lists as Markdown writes them (built on first use)
 
     def finalize_tags(self) -> None:
         """Start writing tags, once attributes and unwrapping are final: close tags now, open tags
         on first use (:meth:`open_of`; a fit writes a part of the page only)."""
-        self.open_s = [None] * len(self.tags)
+        self.open_s = {}
         closes = {t: "" if t in VOID else f"</{t}>" for t in set(self.tags)}
         self.close_s = [closes[t] for t in self.tags]
 
     def open_of(self, i: int) -> str:
         """Element ``i``'s open tag as written (kept once written)."""
-        o = self.open_s[i]
+        o = self.open_s.get(i)
         if o is None:
             o = self.open_s[i] = self.open_tag(i)
         return o
@@ -89,19 +119,16 @@ class Document:
         tag = self.tags[i]
         return "" if tag in VOID else f"</{tag}>"
 
-    def live(self) -> list[bool]:
+    def live(self) -> bytearray:
         """Elements not inside a removed subtree."""
         n = len(self.tags)
-        alive = [True] * n
-        removed = self.removed
-        i = 0
-        while i < n:
-            if removed[i]:
-                for j in range(i, self.end[i]):
-                    alive[j] = False
-                i = self.end[i]
-            else:
-                i += 1
+        alive = bytearray(b"\x01") * n
+        removed, end = self.removed, self.end
+        i = removed.find(1)
+        while i >= 0:
+            e = end[i]
+            alive[i:e] = bytes(e - i)
+            i = removed.find(1, e)
         return alive
 
 
@@ -220,7 +247,7 @@ def flatten(
     n = len(elements)
     index = {el: i for i, el in enumerate(elements)}
     raw_tags = [el.tag for el in elements]
-    removed: list[bool] = [False] * n
+    removed = flags(n)
     if all(isinstance(t, str) and t.islower() and t[0] != "{" for t in set(raw_tags)):
         tags: list[str] = raw_tags
     else:
@@ -231,17 +258,17 @@ def flatten(
             else:  # comment, processing instruction or entity in a caller's tree
                 tags.append("#comment")
                 removed[i] = True
-    attrs: list[list[tuple[str, str]]] = [el.items() for el in elements]
+    attrs: list[Attrs] = [tuple(el.items()) for el in elements]
     text = [el.text or "" for el in elements]
     tail = [""] + [el.tail or "" for el in elements[1:]]
     for i, t in enumerate(raw_tags):
         if not isinstance(t, str):  # a comment's text and attributes are not the page's
-            attrs[i], text[i] = [], ""
+            attrs[i], text[i] = (), ""
     if collapse_whitespace:  # white space between tags becomes one space; other texts only if needed
         text = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in text]
         tail = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in tail]
-    parent: list[int] = [-1] + [index[el.getparent()] for el in elements[1:]]
-    end = list(range(1, n + 1))
+    parent = ints([-1] + [index[el.getparent()] for el in elements[1:]]) if n else ints()
+    end = ints(range(1, n + 1))
     for i in range(n - 1, 0, -1):
         p = parent[i]
         if end[i] > end[p]:
@@ -255,7 +282,7 @@ def flatten(
         end=end,
         dialect=dialect,
         removed=removed,
-        transparent=[False] * n,
+        transparent=flags(n),
         kept_attrs=attrs,
     )
     return doc, dropped
@@ -263,9 +290,9 @@ def flatten(
 
 def serialize(
     doc: Document,
-    keep: list[bool] | None = None,
-    keep_text: list[bool] | None = None,
-    keep_tail: list[bool] | None = None,
+    keep: Flags | None = None,
+    keep_text: Flags | None = None,
+    keep_tail: Flags | None = None,
     *,
     fmt: str = "html",
     mark_removed: bool = False,
@@ -317,9 +344,9 @@ class _Skipper:
 
 def _serialize_html(
     doc: Document,
-    keep: list[bool],
-    keep_text: list[bool],
-    keep_tail: list[bool],
+    keep: Flags,
+    keep_text: Flags,
+    keep_tail: Flags,
     mark_removed: bool,
     skip: _Skipper | None = None,
 ) -> str:
@@ -334,7 +361,7 @@ def _serialize_html(
     )
     stack: list[int] = []
     n = len(tags)
-    if len(doc.open_s) != n:
+    if len(doc.close_s) != n:
         doc.finalize_tags()
     open_s, close_s, open_of = doc.open_s, doc.close_s, doc.open_of
     wrap_blocks = doc.wrap_blocks
@@ -413,7 +440,7 @@ def _serialize_html(
             if tags[i] in BLOCK:
                 sep(force=True)
         else:
-            append(open_s[i] or open_of(i))
+            append(open_s.get(i) or open_of(i))
         t = text[i]
         if t and keep_text[i]:
             if tags[i] == "script":  # raw text: entities are not decoded inside <script>
@@ -443,7 +470,7 @@ def _serialize_html(
     return "".join(out).strip()
 
 
-def holds_block(doc: Document, i: int, keep: list[bool]) -> bool:
+def holds_block(doc: Document, i: int, keep: Flags) -> bool:
     """Whether a child of ``i`` with ``keep[child]`` set is a block element (other than <br>)."""
     j, end = i + 1, doc.end[i]
     while j < end:
@@ -455,9 +482,9 @@ def holds_block(doc: Document, i: int, keep: list[bool]) -> bool:
 
 def _serialize_text(
     doc: Document,
-    keep: list[bool],
-    keep_text: list[bool],
-    keep_tail: list[bool],
+    keep: Flags,
+    keep_text: Flags,
+    keep_tail: Flags,
     mark_removed: bool,
     skip: _Skipper | None = None,
 ) -> str:

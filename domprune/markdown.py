@@ -38,7 +38,7 @@ from .safety import neutralize
 from .tags import BLOCK, HEADINGS, TEXT_ATTRS
 
 if TYPE_CHECKING:
-    from .document import Document, _Skipper
+    from .document import Document, Flags, _Skipper
 
 __all__ = ["header_cells", "write_markdown"]
 
@@ -77,7 +77,7 @@ def _colspan(doc: Document, i: int) -> int:
     return 1
 
 
-def _children(doc: Document, i: int, alive: list[bool]) -> list[int]:
+def _children(doc: Document, i: int, alive: Flags) -> list[int]:
     out, j, end = [], i + 1, doc.end[i]
     while j < end:
         if alive[j]:
@@ -307,7 +307,7 @@ class _Table:
 
 
 class _Writer:
-    def __init__(self, doc: Document, keep: list[bool], keep_text: list[bool], keep_tail: list[bool]) -> None:
+    def __init__(self, doc: Document, keep: Flags, keep_text: Flags, keep_tail: Flags) -> None:
         self.doc, self.keep, self.keep_text, self.keep_tail = doc, keep, keep_text, keep_tail
         self.lay = _layout(doc)
         self.blocks: list[tuple[str, int]] = []  # (text, the list of a list item line; -1: not one)
@@ -578,9 +578,9 @@ class _Writer:
 
 def write_markdown(
     doc: Document,
-    keep: list[bool],
-    keep_text: list[bool],
-    keep_tail: list[bool],
+    keep: Flags,
+    keep_text: Flags,
+    keep_tail: Flags,
     skip: _Skipper | None = None,
 ) -> str:
     """The kept part of ``doc`` as Markdown (the flags as for :func:`domprune.document.serialize`)."""

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from .counting import PieceCounts
-from .document import Document, flatten, serialize
+from .document import Document, Flags, flatten, serialize
 from .errors import SettingsError
 from .parse import Page, ParsedPage, parse_page
 from .safety import has_special, neutralize
@@ -139,7 +139,7 @@ def table_options(settings: PruneSettings) -> TableOptions:
 
 def prepare_document(
     parsed: ParsedPage, settings: PruneSettings, query: Query | None
-) -> tuple[Document, list[bool], list[StepReport]]:
+) -> tuple[Document, Flags, list[StepReport]]:
     """Filtering and attribute stripping: the budget-independent steps."""
     f = settings.filtering
     t0 = time.perf_counter()
@@ -179,7 +179,7 @@ def prepare_document(
     return doc, alive, steps
 
 
-def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
+def _neutralize(doc: Document, alive: Flags, fmt: str) -> int:
     """Break chat special-token strings wherever the output would carry them raw."""
     count = 0
     plain = fmt in ("text", "markdown")  # written unescaped: break the strings themselves
@@ -199,12 +199,14 @@ def _neutralize(doc: Document, alive: list[bool], fmt: str) -> int:
                 doc.tail[i] = neutralize(doc.tail[i])
                 count += 1
             if doc.kept_attrs[i] and any(has_special(v) for _, v in doc.kept_attrs[i]):
-                doc.kept_attrs[i] = [(k, neutralize(v)) for k, v in doc.kept_attrs[i]]
+                if doc.kept_attrs is doc.attrs:  # (one list while stripping changed nothing)
+                    doc.kept_attrs = list(doc.attrs)
+                doc.kept_attrs[i] = tuple([(k, neutralize(v)) for k, v in doc.kept_attrs[i]])
                 count += 1
     return count
 
 
-def _question_matches(doc: Document, alive: list[bool], query: Query) -> list[int]:
+def _question_matches(doc: Document, alive: Flags, query: Query) -> list[int]:
     terms = {t for t, w in query.terms.items() if w >= 1.0}
     return [i for i in range(len(doc.tags)) if alive[i] and terms.intersection(words(doc.text[i]))]
 
@@ -220,7 +222,7 @@ def _measure(
     doc.transparent = [False] * len(doc.tags)
     after_filter = counter.count(serialize(doc, fmt=fmt))
     doc.kept_attrs, doc.transparent = kept_attrs, transparent
-    doc.open_s = []  # the tags were written with every attribute: write them again
+    doc.open_s = {}  # the tags were written with every attribute: write them again
     after_attrs = counter.count(serialize(doc, fmt=fmt))
     steps[0].tokens_before, steps[0].tokens_after = before, after_filter
     steps[1].tokens_before, steps[1].tokens_after = after_filter, after_attrs
@@ -477,7 +479,7 @@ def prune(
     return prepare(page, question=question, tokenizer=tokenizer, settings=settings).fit(budget)
 
 
-def _backend_ids(doc: Document, keep: list[bool]) -> list[str]:
+def _backend_ids(doc: Document, keep: Flags) -> list[str]:
     out = []
     for i, attrs in enumerate(doc.attrs):
         if keep[i] and attrs:

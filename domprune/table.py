@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from .document import _EMPTY_JSON, Document, collapse, compact_json_ld, needs_collapse
+from .document import _EMPTY_JSON, Document, collapse, compact_json_ld, flags, ints, needs_collapse
 
 _LD = "application/ld+json"
 # libxml2's tree builder refuses nesting past a limit (2048 levels) that its events alone do not
@@ -27,6 +27,10 @@ MAX_DEPTH = 1024
 BOOLEAN_ATTRS = frozenset(
     "checked compact declare defer disabled ismap multiple nohref noresize noshade nowrap readonly selected".split()
 )
+# attribute pairs whose value is at most this long are shared between the elements that repeat them
+# (classes, roles, types), up to this many distinct pairs a page (their dict lives while parsing)
+SHARED_VALUE_CHARS = 40
+MAX_SHARED_PAIRS = 1 << 16
 _IN_TAG_LOOKBACK = 4096  # characters searched back for the "<" of the tag an attribute is in
 
 
@@ -61,8 +65,8 @@ class _Table:
         self.attrs: list[list[tuple[str, str]]] = []
         self.text: list[str] = []
         self.tail: list[str] = []
-        self.parent: list[int] = []
-        self.ends: list[int] = []
+        self.parent = ints()
+        self.ends = ints()
         self.stack: list[int] = []
         self.last = -1  # the element whose tail the next text extends (-1: the open element's text)
         self.buf: list[str] = []  # text not yet stored (the parser may report one text in pieces)
@@ -75,7 +79,7 @@ class _Table:
         self.ld = -1  # the JSON-LD script now open
         self.ld_last = -1  # ``last`` before it opened (where its tail goes if it is dropped)
         self.names: dict[str, str] = {}  # one string per tag name
-        self.no_attrs: list[tuple[str, str]] = []  # shared by every element without attributes
+        self.pairs: dict[tuple[str, str], tuple[str, str]] = {}  # one tuple per repeated short pair
         self.valueless: list[int] = []  # elements with a boolean attribute of empty value
 
     def _flush(self) -> None:
@@ -112,17 +116,22 @@ class _Table:
         stack = self.stack
         if len(stack) >= MAX_DEPTH:
             raise TreeNeeded("nesting deeper than the table reads: the tree's parser sets the limit")
-        i = self.n  # (the int object that the ends before it hold: one per element, not two)
+        i = self.n
         self.n = i + 1
         self.tags.append(self.names.setdefault(tag, tag))
         if attrib:
-            name = self.names.setdefault
-            items = [(name(k, k), v) for k, v in attrib.items()]  # one string per attribute name
-            self.attrs.append(items)
+            name, pairs = self.names.setdefault, self.pairs
+            items = []
+            for k, v in attrib.items():
+                kv = (name(k, k), v)  # one string per attribute name
+                if len(v) <= SHARED_VALUE_CHARS:  # class="row" x 10^5: one tuple and one value string
+                    kv = pairs.setdefault(kv, kv) if len(pairs) < MAX_SHARED_PAIRS else pairs.get(kv, kv)
+                items.append(kv)
+            self.attrs.append(tuple(items))
             if "" in attrib.values() and any(not v and k in BOOLEAN_ATTRS for k, v in items):
                 self.valueless.append(i)
         else:
-            self.attrs.append(self.no_attrs)
+            self.attrs.append(())
         self.text.append("")
         self.tail.append("")
         self.parent.append(stack[-1] if stack else -1)
@@ -208,11 +217,16 @@ def parse_to_document(
         parent=table.parent,
         end=table.ends,
         dialect=dialect,
-        removed=[False] * n,
-        transparent=[False] * n,
+        removed=flags(n),
+        transparent=flags(n),
         kept_attrs=attrs,
     )
-    return doc, table.dropped, parser.error_log
+    dropped = table.dropped
+    # the parser and its target stay alive until the garbage collector breaks their cycle: the
+    # columns the document does not share (the texts before collapsing, the dict of shared pairs)
+    # go now
+    table.__dict__.clear()
+    return doc, dropped, parser.error_log
 
 
 def _boolean_values(table: _Table, text: str) -> None:
@@ -228,7 +242,7 @@ def _boolean_values(table: _Table, text: str) -> None:
         raise TreeNeeded("boolean attributes both with and without an empty value")
     if not empty:
         for i in table.valueless:
-            attrs[i] = [(k, k if not v and k in BOOLEAN_ATTRS else v) for k, v in attrs[i]]
+            attrs[i] = tuple([(k, k if not v and k in BOOLEAN_ATTRS else v) for k, v in attrs[i]])
 
 
 def _boolean_forms(low: str, names: set[str]) -> tuple[bool, bool]:

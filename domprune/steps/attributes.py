@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from ..document import NEEDS_COLLAPSE, Document
+from ..document import NEEDS_COLLAPSE, Attrs, Document, Flags
 from ..settings import AttributeSettings
 
 # aria attributes that hold id references: useless once ids are gone.
@@ -80,7 +80,7 @@ def _norm(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
-def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[bool]) -> dict[str, int]:
+def strip_attributes(doc: Document, settings: AttributeSettings, alive: Flags) -> dict[str, int]:
     """Fill ``doc.kept_attrs`` from ``doc.attrs`` by the policy; returns counts of what went."""
     if not settings.enabled:
         doc.kept_attrs = doc.attrs
@@ -93,14 +93,15 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
     aria, shorten = settings.aria, settings.shorten_urls
     max_url, max_val, max_meta = settings.max_url_chars, settings.max_value_chars, settings.max_meta_chars
     dropped = shortened = truncated = 0
-    kept_all: list[list[tuple[str, str]]] = []
-    empty: list[tuple[str, str]] = []
+    kept_all: list[Attrs] = []
+    changed = False  # some element keeps other attributes than it has
     names: dict[str, str | None] = {}  # attribute name -> normalised name if kept, else None
     tags = doc.tags
     needs_collapse = NEEDS_COLLAPSE.search
     for i, attrs in enumerate(doc.attrs):
         if not attrs or not alive[i]:
-            kept_all.append(empty)
+            kept_all.append(())
+            changed = changed or bool(attrs)
             continue
         kept: list[tuple[str, str]] = []
         meta = tags[i] == "meta"
@@ -150,6 +151,10 @@ def strip_attributes(doc: Document, settings: AttributeSettings, alive: list[boo
             else:
                 kept.append((k, v))
                 same = False
-        kept_all.append(attrs if same else kept)
-    doc.kept_attrs = kept_all
+        if same:
+            kept_all.append(attrs)
+        else:
+            kept_all.append(tuple(kept))
+            changed = True
+    doc.kept_attrs = kept_all if changed else doc.attrs  # (one list, not two alike)
     return {"attributes_dropped": dropped, "urls_shortened": shortened, "values_truncated": truncated}

@@ -8,10 +8,11 @@ until the exact count fits (BPE costs are almost additive, so this takes one or 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from heapq import nlargest
 
-from ..document import Document
+from ..document import Document, Flags, flags, ints
 from ..errors import BudgetTooSmallError
 from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
@@ -30,24 +31,67 @@ MAX_ROUNDS = 4  # fills: the first, then refills at the corrected estimate
 MAX_COUNTS_PER_ROUND = 6
 
 
+class RankOrder:
+    """Units best first: ``first``, then the rest by priority, ties in document order (as a stable
+    sort), found only as far as they are read.
+
+    A fit reads the best few thousand units; sorting all of a huge page's (10^5, an int object
+    each) waits until something reads past the ``start`` best (then four times as many, and so on).
+
+    >>> order = RankOrder([0.5, 0.9, 0.5, 0.1, 0.7], [3], start=2)
+    >>> list(order), len(order)
+    ([3, 1, 4, 0, 2], 5)
+    """
+
+    def __init__(self, prio: Sequence[float], first: list[int], start: int) -> None:
+        self.prio, self.first, self.skip = prio, first, set(first)
+        self.best = ints()  # the best units, a prefix of the whole order (``first`` among them)
+        self.complete = False
+        self._grow(start)
+
+    def _grow(self, k: int) -> None:
+        n, key = len(self.prio), self.prio.__getitem__
+        self.complete = k >= n
+        # (nlargest is sorted(reverse=True)[:k], ties in order, without an int object per unit)
+        self.best = ints(
+            sorted(range(n), key=key, reverse=True) if self.complete else nlargest(k, range(n), key)
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.first
+        i, skip = 0, self.skip
+        while True:
+            best = self.best
+            for u in best[i:] if i else best:
+                if u not in skip:
+                    yield u
+            i = len(best)
+            if self.complete:
+                return
+            self._grow(4 * i)
+
+    def __len__(self) -> int:
+        return len(self.prio)
+
+
 @dataclass
 class Selection:
     """What budget fitting kept, and the exact result."""
 
-    keep: list[bool]
-    keep_text: list[bool]
-    keep_tail: list[bool]
+    keep: Flags
+    keep_text: Flags
+    keep_tail: Flags
     output: str
     tokens: int
     units_dropped: int
     exact_counts: int
-    order: list[int] = field(default_factory=list)  # units by rank (empty when the whole page fits)
+    order: RankOrder | list[int] = field(default_factory=list)  # units by rank (empty: the whole page fits)
     header_taken: list[int] = field(default_factory=list)  # header-tier units taken first
 
 
 def whole_may_fit(
     doc: Document,
-    alive: list[bool],
+    alive: Flags,
     fmt: str,
     budget: int,
     whole_text: Callable[[], str],
@@ -68,10 +112,12 @@ def whole_may_fit(
     )
 
 
-def whole_selection(doc: Document, alive: list[bool], output: str, tokens: int) -> Selection:
+def whole_selection(doc: Document, alive: Flags, output: str, tokens: int) -> Selection:
     """The selection that keeps everything filtering left."""
-    keep = list(alive)
-    tails = [False, *(alive[p] for p in doc.parent[1:])]
+    keep = bytearray(alive)
+    tails = flags(len(keep))
+    if keep:
+        tails[1:] = bytearray([alive[p] for p in doc.parent[1:]])
     return Selection(keep, keep, tails, output, tokens, 0, 1)
 
 
@@ -97,10 +143,8 @@ def fit_to_budget(
     exact_counts = 0
     rk = ranking()
     prio, header = rk.prio, rk.header
-    # best first, ties in document order (a stable sort: no key tuple per unit, 10^5 on a huge page)
-    order = sorted(range(len(units)), key=prio.__getitem__, reverse=True)
     header_limit = (settings.header_share if rk.rel else settings.header_share_no_question) * budget
-    head_units = sorted((u for u in order if header[u]), key=lambda u: (-header[u], u))
+    head_units = sorted((u for u in range(len(units)) if header[u]), key=lambda u: (-header[u], u))
     seen_text: set[str] = set()
     unique_head = []
     for u in head_units:  # og:title, twitter:title and <title> often say the same thing
@@ -109,15 +153,14 @@ def fit_to_budget(
             seen_text.add(t)
             unique_head.append(u)
     head_taken, _ = model.select(unique_head, header_limit) if unique_head else ([], [])
-    first = set(head_taken)
-    order = head_taken + [u for u in order if u not in first]
+    order = RankOrder(prio, head_taken, budget + 4096)
 
     # estimates are characters times a typical tokens-per-character; each exact count corrects
     # them (``scale``: exact tokens / estimate of what was written). The first fill aims a little
     # low: counting an output over the budget costs more than topping one up.
     scale = 1.0
     aim = FIRST_AIM
-    best: tuple[str, list[bool], list[bool], list[bool], int, int] | None = None
+    best: tuple[str, Flags, Flags, Flags, int, int] | None = None
     seen: set[tuple[int, float]] = set()
     for _ in range(MAX_ROUNDS):
         taken, cum = model.select(order, budget * aim / scale)
@@ -190,15 +233,15 @@ def _likely_tokens(text: str, counter: TokenCounter) -> float:
     return n * sum(counter.count(text[s : s + k]) for s in starts) / (3 * k)
 
 
-def cheapest_units(model: UnitModel, order: list[int], k: int = 40) -> list[int]:
+def cheapest_units(model: UnitModel, order: Iterable[int], k: int = 40) -> list[int]:
     """The ``k`` units that cost least on their own (with their ancestors' tags), best rank first."""
     alone = [(model.alone_cost(u), r, u) for r, u in enumerate(order)]
     return [u for _, _, u in sorted(alone)[:k]]
 
 
 def _smallest_single(
-    model: UnitModel, order: list[int], budget: int, settings: BudgetSettings
-) -> tuple[str, list[bool], list[bool], list[bool], int, int]:
+    model: UnitModel, order: RankOrder | list[int], budget: int, settings: BudgetSettings
+) -> tuple[str, Flags, Flags, Flags, int, int]:
     """When the greedy pass kept nothing: the best-ranked single unit whose exact count fits.
 
     Raises :class:`BudgetTooSmallError` naming the smallest budget among the cheapest units when

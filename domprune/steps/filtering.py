@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..document import Document, holds_block
+from ..document import Document, Flags, holds_block
 from ..settings import FilterSettings
 from ..tags import BLOCK
 from .relevance import fold_case
@@ -161,7 +161,7 @@ def informative(doc: Document, i: int) -> bool:
     return any(k in LABEL_ATTRS and v.strip() for k, v in kept)
 
 
-def remove_empty(doc: Document, alive: list[bool]) -> dict[str, int]:
+def remove_empty(doc: Document, alive: Flags) -> dict[str, int]:
     """Elements with no text, no informative attribute and nothing informative inside."""
     n = len(doc.tags)
     content = [False] * n
@@ -184,7 +184,7 @@ def remove_empty(doc: Document, alive: list[bool]) -> dict[str, int]:
     return {"empty_elements": count}
 
 
-def unwrap(doc: Document, alive: list[bool]) -> dict[str, int]:
+def unwrap(doc: Document, alive: Flags) -> dict[str, int]:
     """Mark attribute-less wrappers transparent: their tags are not written, their content is."""
     count = 0
     kept, tags, transparent, parent = doc.kept_attrs, doc.tags, doc.transparent, doc.parent
@@ -228,7 +228,7 @@ def _would_glue(doc: Document, i: int, prev: list[int], last_kid: list[int]) -> 
     return (before.isalnum() and first.isalnum()) or (last.isalnum() and tail[i][:1].isalnum())
 
 
-def _siblings(doc: Document, alive: list[bool]) -> tuple[list[int], list[int]]:
+def _siblings(doc: Document, alive: Flags) -> tuple[list[int], list[int]]:
     """Each element's previous live sibling and last live child (-1: none)."""
     n = len(doc.tags)
     prev, last_kid = [-1] * n, [-1] * n
@@ -262,7 +262,7 @@ def _signature(doc: Document, i: int) -> tuple[str, ...]:
 
 
 def fold_repeated(
-    doc: Document, alive: list[bool], settings: FilterSettings, protect: Iterable[int] = ()
+    doc: Document, alive: Flags, settings: FilterSettings, protect: Iterable[int] = ()
 ) -> dict[str, int]:
     """Fold runs of similar siblings: keep the first few (and ``protect``-ed ones), note the rest."""
     protected = set(protect)

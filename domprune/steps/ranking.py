@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, compress, islice
 from typing import Any, TypeVar
 
-from ..document import Document
+from ..document import Document, Flags, flags, ints
 from ..settings import BudgetSettings
 from ..tags import BLOCK, HEADINGS
 from .dense import MAX_BLOCK_CHARS, block_similarities, get_embedder
@@ -92,15 +92,15 @@ _SHORT_CELL = 160  # characters: a row or column header cell longer than this is
 class Ranking:
     """Per unit: priority (higher first), header rank (0: not a header unit), question relevance."""
 
-    prio: list[float]
-    header: list[float]
-    rel: list[float]  # empty without a question
-    base: list[float] = field(default_factory=list)  # priority from structure and position alone
-    boilerplate: list[bool] = field(default_factory=list)  # unit in navigation, footer, sidebar...
+    prio: array  # of float, as every per-unit column here (a huge page has 10^5 units)
+    header: array
+    rel: array  # empty without a question
+    base: array = field(default_factory=lambda: array("d"))  # priority from structure and position alone
+    boilerplate: Flags = field(default_factory=bytearray)  # unit in navigation, footer, sidebar...
     terms: dict[str, float] = field(default_factory=dict)  # the question's terms and page words matched
 
 
-def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bool], list[str]]:
+def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, list[str]]:
     """Boilerplate and main-content flags (inherited down the tree) and each element's hint words."""
     n = len(doc.tags)
     hints = [""] * n
@@ -118,14 +118,14 @@ def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bo
     main_hint = {distinct[k] for k in strings_matching(_MAIN_HINT, distinct)}
     bp_hint = {distinct[k] for k in strings_matching(_BOILERPLATE_HINT, distinct)}
     # an element marks its whole subtree (slices: the marks are few, the subtrees contiguous)
-    main = [False] * n
+    main = flags(n)
     marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
     if main_hint:
         marks += [i for i, h in enumerate(hints) if h in main_hint]
     for i in sorted(marks):
         if not main[i] and alive[i]:
-            main[i : end[i]] = [True] * (end[i] - i)
-    bp = [False] * n
+            main[i : end[i]] = _ONES * (end[i] - i)
+    bp = flags(n)
     marks = [i for i, t in enumerate(tags) if t in _BOILERPLATE_TAGS or (t == "header" and not main[i])]
     marks += [i for i, r in roles.items() if r in _BOILERPLATE_ROLES]
     if bp_hint:
@@ -139,16 +139,16 @@ def element_flags(doc: Document, alive: list[bool]) -> tuple[list[bool], list[bo
         ]
     for i in sorted(marks):
         if not bp[i] and alive[i]:
-            bp[i : end[i]] = [True] * (end[i] - i)
+            bp[i : end[i]] = _ONES * (end[i] - i)
     return bp, main, hints
 
 
 def heading_elements(doc: Document) -> list[int]:
     """For each element, the heading element (h1-h6) it sits in, or -1."""
-    out = [-1] * len(doc.tags)
+    out = ints([-1]) * len(doc.tags)
     end = doc.end
     for i in [i for i, t in enumerate(doc.tags) if t in HEADINGS]:  # in document order: inner ones last
-        out[i : end[i]] = [i] * (end[i] - i)
+        out[i : end[i]] = ints([i]) * (end[i] - i)
     return out
 
 
@@ -157,6 +157,7 @@ def rank_units(model: UnitModel, query: Query | None, settings: BudgetSettings) 
     return _Ranker(model, settings).rank(query)
 
 
+_ONES = b"\x01"
 _DIGITS = str.maketrans("123456789", "000000000")
 _MIXED = re.compile(r"\d[^\W\d]|[^\W\d]\d")  # a word of both digits and other word characters
 _MEMO_SIZE = 65536
@@ -232,17 +233,41 @@ def _leading_words(low: str) -> tuple[str, ...]:
     return tuple(w for w in (stem(m.group()) for m in islice(_WORD.finditer(low), 3)) if not w.isdigit())
 
 
-def _block_lengths(blocks: list[int], n_words: list[int]) -> dict[int, int]:
-    """Words of each block (the sum over its units)."""
-    out: dict[int, int] = {}
+def _dense_blocks(blocks: Sequence[int], n_elements: int) -> tuple[array, int]:
+    """Each unit's block numbered 0, 1, ... in order of first appearance, and the number of blocks.
+
+    ``blocks`` are element numbers, or ``-2 - i`` for a fact pair labelled by element ``i``. Arrays
+    indexed by these numbers replace dicts keyed by block, one entry each, 200,000 on a huge page.
+
+    >>> ix, k = _dense_blocks([5, 5, -9, 2, 5], 10); ix.tolist(), k
+    ([0, 0, 1, 2, 0], 3)
+    """
+    slot = ints([-1]) * (2 * n_elements + 2)  # elements, then pairs
+    out = ints(bytes(4 * len(blocks)))
+    k = 0
+    for u, b in enumerate(blocks):
+        j = b if b >= 0 else n_elements - 2 - b
+        s = slot[j]
+        if s < 0:
+            s = slot[j] = k
+            k += 1
+        out[u] = s
+    return out, k
+
+
+def _block_lengths(blocks: Sequence[int], n_blocks: int, n_words: Sequence[int]) -> array:
+    """Words of each block (the sum over its units), by dense block number.
+
+    >>> _block_lengths([0, 0, 1], 2, [3, 4, 5]).tolist()
+    [7, 5]
+    """
+    out = ints(bytes(4 * n_blocks))
     for b, k in zip(blocks, n_words):
-        out[b] = out.get(b, 0) + k
+        out[b] += k
     return out
 
 
-def _mark_within(
-    starts: list[int], marks: list[bool], end: list[int], depth: list[int], levels: int = 3
-) -> None:
+def _mark_within(starts: list[int], marks: Flags, end: list[int], depth: list[int], levels: int = 3) -> None:
     """Set ``marks`` of each start element and of its descendants down to ``levels`` levels below it."""
     for m in starts:
         j, top = m, depth[m] + levels
@@ -271,15 +296,18 @@ class _Ranker:
         n_el = max(1, len(doc.tags))
         owner, tags = units.owner, doc.tags
         boiler = self.settings.boilerplate_last
-        prio = [
-            0.1 * (1 - e / n_el)
-            if boiler and bp[o]
-            else 0.6 + 0.4 * (1 - e / n_el)
-            if main[o]
-            else 0.3 + 0.3 * (1 - e / n_el)
-            for o, e in zip(owner, units.elem)
-        ]
-        header = [0.0] * len(units)
+        prio = array(
+            "d",
+            [
+                0.1 * (1 - e / n_el)
+                if boiler and bp[o]
+                else 0.6 + 0.4 * (1 - e / n_el)
+                if main[o]
+                else 0.3 + 0.3 * (1 - e / n_el)
+                for o, e in zip(owner, units.elem)
+            ],
+        )
+        header = array("d", bytes(8 * len(units)))
         near_byline = self._near_byline(hints)
         bylines = 0
         for u in [u for u, o in enumerate(owner) if tags[o] in _HEADER_TAGS or near_byline[o]]:
@@ -294,21 +322,21 @@ class _Ranker:
             elif bylines < 8 and len(units.text_of(doc, u)) < 160:
                 header[u] = 1.0
                 bylines += 1
-        base = list(prio)
-        rel: list[float] = []
+        base = array("d", prio)
+        rel = array("d")
         self.terms: dict[str, float] = {}
         if query is not None:
             heading_of = self._page_part("headings", lambda: heading_elements(doc))
             rel = self._add_relevance(query, prio, hints, heading_of, bp if boiler else None)
-        unit_bp = [bp[o] for o in owner]
+        unit_bp = bytearray([bp[o] for o in owner])
         return Ranking(prio, header, rel, base, unit_bp, self.terms)
 
-    def _near_byline(self, hints: list[str]) -> list[bool]:
+    def _near_byline(self, hints: list[str]) -> Flags:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
         end, depth = self.doc.end, self.units.depth
         distinct = [h for h in set(hints) if h]
         marked = {distinct[k] for k in strings_matching(_BYLINE_HINT, distinct)}
-        near = [False] * len(hints)
+        near = flags(len(hints))
         if not marked:
             return near
         _mark_within([i for i, h in enumerate(hints) if h in marked], near, end, depth)
@@ -322,7 +350,7 @@ class _Ranker:
         n = len(doc.tags)
         tags, parent, end = doc.tags, doc.parent, doc.end
         alive = self.model.alive
-        merge = [False] * n  # this block element joins its parent's block
+        merge = flags(n)  # this block element joins its parent's block
         pair_with: dict[int, int] = {}  # a <dd> joins the block of the <dt> before it
         size_at: list[int] | None = None  # characters of text before each unit, in unit order
         for i in [i for i, t in enumerate(tags) if t in _BLOCK_PARENTS and alive[i]]:
@@ -356,13 +384,13 @@ class _Ranker:
                     for c in ks:
                         merge[c] = True
         # each block start marks its subtree (in document order: inner blocks mark theirs after)
-        block_of = [0] * n
+        block_of = ints(bytes(4 * n))
         starts = [
             i for i, t in enumerate(tags) if (t in BLOCK and not merge[i]) or i in pair_with or parent[i] < 0
         ]
         for i in starts:
             b = block_of[pair_with[i]] if i in pair_with else i
-            block_of[i : end[i]] = [b] * (end[i] - i)
+            block_of[i : end[i]] = ints([b]) * (end[i] - i)
         return block_of
 
     def _units_by_hint(self, hints: list[str]) -> dict[str, list[int]]:
@@ -378,17 +406,17 @@ class _Ranker:
     def _unit_blocks(self, texts: list[str]) -> list[int]:
         """The block element of each unit (its owner's block, by :meth:`_blocks`)."""
         block_of = self._blocks(texts)
-        return [block_of[o] for o in self.units.owner]
+        return ints([block_of[o] for o in self.units.owner])
 
     def _has_block_below(self, i: int) -> bool:
         tags = self.doc.tags
         return any(tags[j] in BLOCK and tags[j] != "br" for j in range(i + 1, self.doc.end[i]))
 
-    def _in_link(self) -> list[bool]:
+    def _in_link(self) -> Flags:
         """Whether each element is inside a link, a button or an option (up to three levels)."""
         doc = self.doc
         end, depth = doc.end, self.units.depth
-        out = [False] * len(doc.tags)
+        out = flags(len(doc.tags))
         _mark_within([i for i, t in enumerate(doc.tags) if t in _LINK_TAGS], out, end, depth)
         return out
 
@@ -398,7 +426,7 @@ class _Ranker:
         prio: list[float],
         hints: list[str],
         heading_of: list[int],
-        boilerplate: list[bool] | None,
+        boilerplate: Flags | None,
     ) -> list[float]:
         """Each unit's relevance to ``query``, added to ``prio`` (scaled to the page's best) and, with
         ``context``, lent to the label, headers and heading of each relevant unit; returned."""
@@ -414,7 +442,7 @@ class _Ranker:
         return rel
 
     def _relevance(
-        self, query: Query, hints: list[str], boilerplate: list[bool] | None
+        self, query: Query, hints: list[str], boilerplate: Flags | None
     ) -> tuple[list[float], Sequence[int], list[str], list[int]]:
         """Each unit's relevance to ``query``, the units that scored, in order, and the units' texts
         and block elements (the page parts the context step reads)."""
@@ -425,14 +453,16 @@ class _Ranker:
         ub_el = self._page_part("blocks", lambda: self._unit_blocks(texts))  # the block element of each unit
         # ... each pair of a fact run a block of its own
         ub = self._page_part("pairs", lambda: self._fact_pairs(texts, ub_el))
-        n_words = self._page_part("n_words", lambda: [t.count(" ") + 1 for t in texts])  # words, about
-        block_len = self._page_part("block_len", lambda: _block_lengths(ub, n_words))
+        n_words = self._page_part("n_words", lambda: ints([t.count(" ") + 1 for t in texts]))  # words, about
+        # the blocks numbered densely: the per-block counts below are arrays, not dicts
+        bix, n_blocks = self._page_part("block_index", lambda: _dense_blocks(ub, len(doc.tags)))
+        block_len = self._page_part("block_len", lambda: _block_lengths(bix, n_blocks, n_words))
         # the words that may match the question (those starting like a query term), found by one
         # regex over all texts joined by a character no pattern matches; only they are stemmed
         joined = "\x00".join(texts)
         starts = array("q", accumulate((len(t) + 1 for t in texts), initial=0))  # (machine ints)
         # each unit's matched words (one tuple for each distinct sequence: units share them)
-        matched: dict[int, tuple[str, ...]] = {}
+        matched: list[tuple[str, ...] | None] = [None] * n
         same: dict[tuple[str, ...], tuple[str, ...]] = {}
         pattern, text = candidate_pattern(query.terms).on(joined, fold_case(joined))
         run_u, run = -1, []
@@ -466,26 +496,26 @@ class _Ranker:
         for h in hinted:
             named = tuple(w for w in words(h) if w in hint_terms)
             for u in by_hint[h]:
-                key = (matched.get(u, ()), h)
+                key = (matched[u] or (), h)
                 got = with_hint.get(key)
                 if got is None:
                     got = with_hint[key] = key[0] + named
                 matched[u] = got
         # each block's matched words, in order; blocks that matched the same words share one Counter
         # (a list of 200,000 "Item N" links has one, not 200,000)
-        block_words: dict[int, tuple[str, ...]] = {}
-        for u, ms in matched.items():
-            got = block_words.get(ub[u])
-            block_words[ub[u]] = ms if got is None else got + ms
+        block_tf: list[Any] = [None] * n_blocks  # each block's matched words, then their Counter
+        for u, ms in enumerate(matched):
+            if ms:
+                b = bix[u]
+                got = block_tf[b]
+                block_tf[b] = ms if got is None else got + ms
         counters: dict[tuple[str, ...], Counter[str]] = {}
-        block_tf: dict[int, Counter[str]] = {}
-        for b, ms in block_words.items():
-            key = tuple(ms)
-            tf = counters.get(key)
-            if tf is None:
-                tf = counters[key] = Counter(ms)
-            block_tf[b] = tf
-        del block_words
+        for b, ms in enumerate(block_tf):
+            if ms is not None:
+                tf = counters.get(ms)
+                if tf is None:
+                    tf = counters[ms] = Counter(ms)
+                block_tf[b] = tf
         terms = match_terms([list(tf) for tf in counters.values()], query.terms)
         seen = set().union(*counters.values()) if counters else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
@@ -494,7 +524,7 @@ class _Ranker:
         tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
         # a unit scores only with a signal: its block matched, its hint words name a query term,
         # it is a date by markup, or it holds a value of a kind asked for
-        cand = bytearray(b in scores for b in ub)  # the units that may score (flags: a page may have 10^5)
+        cand = bytearray([scores[b] != 0.0 for b in bix])  # the units that may score (flags: 10^5 on a page)
         for h in hinted:
             for u in by_hint[h]:
                 cand[u] = 1
@@ -522,7 +552,7 @@ class _Ranker:
             cand[u] = 1
         candidates = array("l", compress(range(n), cand))
         del cand
-        rel = [0.0] * n
+        rel = array("d", bytes(8 * n))
         in_link = self._page_part("in_link", self._in_link) if candidates else []
         # the words the checks below read of a unit depend on its text alone: kept for the page's
         # further questions (found through memos over texts that differ only in their numbers)
@@ -533,10 +563,10 @@ class _Ranker:
         kinds = bool(broad or short)
         for u in candidates:
             o = owner[u]
-            b = ub[u]
-            r = scores.get(b, 0.0)
+            s = scores[bix[u]]
+            r = s
             # own words count a little more than the block's (a label's words count for its value)
-            if r and (b != o or not term_keys.isdisjoint(matched.get(u, ()))):
+            if r and (ub[u] != o or not term_keys.isdisjoint(matched[u] or ())):
                 r *= 1.2
             h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
             if h:
@@ -547,7 +577,7 @@ class _Ranker:
                 if u in kind_hit:
                     # a value of the kind asked for, the more so next to a label that matched (a long
                     # text that mentions a year is not a value: citations, paragraphs)
-                    r += 1.2 if scores.get(b, 0.0) > 0 else 0.8
+                    r += 1.2 if s > 0 else 0.8
                 else:
                     r *= 0.6  # the question's words but no value of the kind it asks for
             if r and (in_link[o] or (boilerplate is not None and boilerplate[o])):
@@ -574,7 +604,7 @@ class _Ranker:
         no_tf: Counter[str] = Counter()
         for u in scored:
             # the query words of the unit's block (a label's count for its value)
-            tf = block_tf.get(ub[u], no_tf)
+            tf = block_tf[bix[u]] or no_tf
             hit = tf_terms.get(id(tf))
             if hit is None:
                 hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
@@ -614,7 +644,7 @@ class _Ranker:
         starts = [u for u in starts if runs[ub[u]] >= 2]
         if not starts:
             return ub
-        out = list(ub)
+        out = ints(ub)
         is_start = set(starts)
         n = len(ub)
         for u in starts:
@@ -683,9 +713,11 @@ class _Ranker:
         if not lifting:
             return
         # the last unit in a heading at or before each unit
-        heading_unit = list(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
-        boosted = list(prio)
-        block_size = Counter(ub)
+        heading_unit = ints(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
+        boosted = array("d", prio)
+        block_size = ints(bytes(4 * len(tags)))  # units of each block element
+        for b in ub:
+            block_size[b] += 1
 
         def lift(v: int, p: float) -> None:
             if 0 <= v < n and boosted[v] < p:

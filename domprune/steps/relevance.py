@@ -249,39 +249,42 @@ def _to_end(pattern: re.Pattern[str]) -> re.Pattern[str]:
 
 
 def bm25_blocks(
-    lengths: dict[int, int],
-    tfs: dict[int, Counter[str]],
+    lengths: Sequence[int],
+    tfs: Sequence[Counter[str] | None],
     query: dict[str, float],
     k1: float = 1.2,
     b: float = 0.75,
-) -> dict[int, float]:
-    """BM25 of blocks given each block's length in words and the counts of its matched words.
+) -> array:
+    """BM25 of blocks given each block's length in words and the counts of its matched words
+    (``None``: none matched), by block number; 0.0 for a block that does not score.
 
     Blocks may share one ``Counter`` (the same words matched): each distinct one is read once, and
     each (counts, length) pair scored once.
 
     >>> tf = Counter({"price": 1})
-    >>> s = bm25_blocks({0: 3, 1: 3, 2: 9}, {0: tf, 1: tf}, {"price": 1.0})
-    >>> s[0] == s[1] and 2 not in s
+    >>> s = bm25_blocks([3, 3, 9], [tf, tf, None], {"price": 1.0})
+    >>> s[0] == s[1] > 0 == s[2]
     True
     """
     n = len(lengths)
+    scores = array("d", bytes(8 * n))
     if not n or not query:
-        return {}
-    shared = Counter(map(id, tfs.values()))  # how many blocks hold each distinct Counter
-    distinct = {id(tf): tf for tf in tfs.values()}
+        return scores
+    shared = Counter(id(tf) for tf in tfs if tf is not None)  # how many blocks hold each distinct Counter
+    distinct = {id(tf): tf for tf in tfs if tf is not None}
     df: Counter[str] = Counter()
     for key, tf in distinct.items():
         for t in tf:
             if t in query:
                 df[t] += shared[key]
     if not df:
-        return {}
-    avgdl = (sum(lengths.values()) / n) or 1.0
+        return scores
+    avgdl = (sum(lengths) / n) or 1.0
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
-    scores: dict[int, float] = {}
     known: dict[tuple[int, int], float] = {}
-    for block, tf in tfs.items():
+    for block, tf in enumerate(tfs):
+        if tf is None:
+            continue
         length = lengths[block]
         s = known.get((id(tf), length))
         if s is None:
@@ -291,6 +294,5 @@ def bm25_blocks(
                 if t in idf:
                     s += query[t] * idf[t] * f * (k1 + 1) / (f + norm)
             known[(id(tf), length)] = s
-        if s:
-            scores[block] = s
+        scores[block] = s
     return scores

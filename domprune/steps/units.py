@@ -9,11 +9,13 @@ so these estimates are close to the exact count of a serialization (which is alw
 from __future__ import annotations
 
 import bisect
+from array import array
+from collections.abc import Iterable
 from functools import cached_property
 from itertools import islice
 from typing import Any
 
-from ..document import Document, escape_text, serialize
+from ..document import Document, Flags, escape_text, flags, ints, serialize
 from ..markdown import header_cells
 from ..tokenizers import TokenCounter
 from .filtering import informative
@@ -26,7 +28,7 @@ TEXT_TOKENS_PER_CHAR = 0.27
 TAG_TOKENS_PER_CHAR = 0.34
 
 
-def written_text_chars(doc: Document, alive: list[bool]) -> int:
+def written_text_chars(doc: Document, alive: Flags) -> int:
     """Characters of the texts of the whole filtered page."""
     parent = doc.parent
     return sum([len(t) for t, a in zip(doc.text, alive) if a]) + sum(
@@ -34,9 +36,9 @@ def written_text_chars(doc: Document, alive: list[bool]) -> int:
     )
 
 
-def written_tag_chars(doc: Document, alive: list[bool]) -> int:
+def written_tag_chars(doc: Document, alive: Flags) -> int:
     """Characters of the tags of the whole filtered page as written."""
-    if len(doc.open_s) != len(doc.tags):
+    if len(doc.close_s) != len(doc.tags):
         doc.finalize_tags()
     open_of, close_s, transparent = doc.open_of, doc.close_s, doc.transparent
     return sum([len(open_of(i)) + len(close_s[i]) for i, a in enumerate(alive) if a and not transparent[i]])
@@ -45,15 +47,15 @@ def written_tag_chars(doc: Document, alive: list[bool]) -> int:
 class Units:
     """Units of a page in document order, with the element that owns each one."""
 
-    def __init__(self, doc: Document, alive: list[bool]) -> None:
-        kind: list[int] = []
-        elem: list[int] = []
+    def __init__(self, doc: Document, alive: Flags) -> None:
+        kind = bytearray()
+        elem = ints()
         # document-order keys: an element's text at (i, 0, 0); a tail after its element's subtree,
         # before the next element, deeper tails first; each written as one int (see :meth:`key`)
-        keys: list[int] = []
+        keys = array("q")
         text, tail, parent, end = doc.text, doc.tail, doc.parent, doc.end
         n = len(doc.tags)
-        depth = [0] * n
+        depth = ints(bytes(4 * n))
         for i in range(1, n):
             depth[i] = depth[parent[i]] + 1
         self.stride = stride = n + 2  # more than any depth (+1)
@@ -78,12 +80,12 @@ class Units:
                 keys.append(end[i] * stride + n - depth[i])
         if any(a > b for a, b in zip(keys, islice(keys, 1, None))):  # (in order already on most pages)
             order = sorted(range(len(keys)), key=keys.__getitem__)
-            kind = [kind[k] for k in order]
-            elem = [elem[k] for k in order]
-            keys = [keys[k] for k in order]
+            kind = bytearray([kind[k] for k in order])
+            elem = ints([elem[k] for k in order])
+            keys = array("q", [keys[k] for k in order])
         self.kind, self.elem, self.keys = kind, elem, keys
         self.depth = depth
-        self.owner = [e if k != TAIL else parent[e] for k, e in zip(self.kind, self.elem)]
+        self.owner = ints([e if k != TAIL else parent[e] for k, e in zip(kind, elem)])
 
     def key(self, at: int, tail_depth: int | None = None) -> int:
         """The sort key of a text at element ``at`` (``(at, 0, 0)``), or of a tail at position
@@ -127,14 +129,14 @@ class UnitModel:
     considers; chunking asks :meth:`cost` and :meth:`tag` for the units it writes).
     """
 
-    def __init__(self, doc: Document, alive: list[bool], counter: TokenCounter, fmt: str) -> None:
+    def __init__(self, doc: Document, alive: Flags, counter: TokenCounter, fmt: str) -> None:
         self.doc, self.alive, self.counter, self.fmt = doc, alive, counter, fmt
         self.units = Units(doc, alive)
         self.html = fmt == "html"
-        if self.html and len(doc.open_s) != len(doc.tags):
+        if self.html and len(doc.close_s) != len(doc.tags):
             doc.finalize_tags()
-        self._ucost = [-1] * len(self.units)
-        self._tcost = [-1] * len(doc.tags)
+        self._ucost = ints([-1]) * len(self.units)
+        self._tcost = ints([-1]) * len(doc.tags)
         self._counts: dict[str, int] = {}  # tokens of each distinct string counted
         self._headers: dict[int, list[int]] = {}  # element -> units of its table cell's header cells
         # what ranking finds on the page whatever the question (flags, blocks, texts...), kept once a
@@ -184,22 +186,28 @@ class UnitModel:
         return c
 
     @cached_property
-    def estimates(self) -> tuple[list[float], list[float]]:
+    def estimates(self) -> tuple[array, array]:
         """Estimated tokens of each unit's text, and of each element's tags (-1 until asked for: see
         :meth:`tag_estimate`), from their characters (no tokenizer: budget fitting corrects the
         estimate with the exact count of each output)."""
         doc, units = self.doc, self.units
         if self.html:
-            unit = [
-                0.0 if k == ATTR else len(t) * TEXT_TOKENS_PER_CHAR
+            unit = array(
+                "d",
+                [
+                    0.0 if k == ATTR else len(t) * TEXT_TOKENS_PER_CHAR
+                    for k, t in zip(units.kind, units.texts(doc))
+                ],
+            )
+            return unit, array("d", [-1.0]) * len(doc.tags)
+        unit = array(
+            "d",
+            [
+                min(len(t), 200 if k == ATTR else len(t)) * TEXT_TOKENS_PER_CHAR
                 for k, t in zip(units.kind, units.texts(doc))
-            ]
-            return unit, [-1.0] * len(doc.tags)
-        unit = [
-            min(len(t), 200 if k == ATTR else len(t)) * TEXT_TOKENS_PER_CHAR
-            for k, t in zip(units.kind, units.texts(doc))
-        ]
-        return unit, [0.0] * len(doc.tags)
+            ],
+        )
+        return unit, array("d", bytes(8 * len(doc.tags)))
 
     def tag_estimate(self, i: int) -> float:
         """Estimated tokens of element ``i``'s tags as written (0 when they are not written)."""
@@ -212,7 +220,7 @@ class UnitModel:
         )
         return t
 
-    def select(self, order: list[int], limit: float) -> tuple[list[int], list[float]]:
+    def select(self, order: Iterable[int], limit: float) -> tuple[list[int], list[float]]:
         """Greedily take units in ``order`` while the estimated cost stays within ``limit``.
 
         Returns the units taken (in ``order``) and the running estimated cost after each one.
@@ -220,7 +228,7 @@ class UnitModel:
         run of misses.
         """
         doc, units = self.doc, self.units
-        kept = [False] * len(doc.tags)
+        kept = flags(len(doc.tags))
         parent, owner = doc.parent, units.owner
         cost, tag = self.estimates
         taken: list[int] = []
@@ -276,7 +284,7 @@ class UnitModel:
 
     def render(
         self, taken: list[int], mark_removed: bool, local: bool = False
-    ) -> tuple[str, list[bool], list[bool], list[bool]]:
+    ) -> tuple[str, Flags, Flags, Flags]:
         """Serialize the units ``taken``; ``local`` when they are few and close together (chunks).
 
         Returns the text and the keep / keep-text / keep-tail flags of every element. In Markdown a
@@ -287,9 +295,9 @@ class UnitModel:
         if self.fmt == "markdown" and not local and taken:
             taken = self._with_table_headers(taken)
         n = len(doc.tags)
-        keep = [False] * n
-        keep_text = [False] * n
-        keep_tail = [False] * n
+        keep = flags(n)
+        keep_text = flags(n)
+        keep_tail = flags(n)
         parent = doc.parent
         for u in taken:
             k, e = units.kind[u], units.elem[u]
