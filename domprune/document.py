@@ -83,15 +83,14 @@ class Document:
     notes: dict[int, str] = field(default_factory=dict)  # comment written after element i
     why: dict[int, str] = field(default_factory=dict)  # why filtering removed element i
     open_s: dict[int, str] = field(default_factory=dict)  # open tags written so far, by element
-    close_s: list[str] = field(default_factory=list)
+    closes: dict[str, str] = field(default_factory=dict)  # each tag's close tag ("" if void), once final
     markdown_layout: Any = None  # tables and lists as Markdown writes them (built on first use)
 
     def finalize_tags(self) -> None:
         """Start writing tags, once attributes and unwrapping are final: close tags now, open tags
         on first use (:meth:`open_of`; a fit writes a part of the page only)."""
         self.open_s = {}
-        closes = {t: "" if t in VOID else f"</{t}>" for t in set(self.tags)}
-        self.close_s = [closes[t] for t in self.tags]
+        self.closes = {t: "" if t in VOID else f"</{t}>" for t in set(self.tags)}
 
     def open_of(self, i: int) -> str:
         """Element ``i``'s open tag as written (kept once written)."""
@@ -361,9 +360,9 @@ def _serialize_html(
     )
     stack: list[int] = []
     n = len(tags)
-    if len(doc.close_s) != n:
+    if not doc.closes:
         doc.finalize_tags()
-    open_s, close_s, open_of = doc.open_s, doc.close_s, doc.open_of
+    open_s, closes, open_of = doc.open_s, doc.closes, doc.open_of
     wrap_blocks = doc.wrap_blocks
     hidden: set[int] = set()  # wrap_blocks elements written without tags this time
 
@@ -405,7 +404,7 @@ def _serialize_html(
                 if tags[k] in BLOCK:
                     sep(force=True)
             else:
-                append(close_s[k])
+                append(closes[tags[k]])
             if notes and k in notes:
                 append(f"<!-- {notes[k]} -->")
             t = tail[k]
@@ -457,7 +456,7 @@ def _serialize_html(
             if tags[k] in BLOCK:
                 sep(force=True)
         else:
-            append(close_s[k])
+            append(closes[tags[k]])
         if stack:
             if notes and k in notes:
                 append(f"<!-- {notes[k]} -->")

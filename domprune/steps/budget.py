@@ -144,7 +144,7 @@ def fit_to_budget(
     rk = ranking()
     prio, header = rk.prio, rk.header
     header_limit = (settings.header_share if rk.rel else settings.header_share_no_question) * budget
-    head_units = sorted((u for u in range(len(units)) if header[u]), key=lambda u: (-header[u], u))
+    head_units = sorted((u for u in header if header[u]), key=lambda u: (-header[u], u))
     seen_text: set[str] = set()
     unique_head = []
     for u in head_units:  # og:title, twitter:title and <title> often say the same thing

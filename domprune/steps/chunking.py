@@ -144,7 +144,7 @@ def chunk_document(
                 c.score = round(max(rel[u] for u in us) / top + 0.01 * max(prio[u] for u in us), 4)
         else:  # nothing matches the question: the header and main content first
             for c, us in zip(chunks, chunk_units):
-                c.score = round(max((prio[u] + (1.0 if header[u] else 0.0) for u in us), default=0.0), 4)
+                c.score = round(max((prio[u] + (1.0 if header.get(u) else 0.0) for u in us), default=0.0), 4)
     return chunks
 
 

@@ -8,12 +8,12 @@ nearest heading); then main content before navigation, footers and sidebars; the
 
 from __future__ import annotations
 
-import bisect
 import re
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from itertools import accumulate, compress, islice
 from typing import Any, TypeVar
 
@@ -22,10 +22,10 @@ from ..settings import BudgetSettings
 from ..tags import BLOCK, HEADINGS
 from .dense import MAX_BLOCK_CHARS, block_similarities, get_embedder
 from .relevance import (
+    JoinedTexts,
     Query,
     bm25_blocks,
     candidate_pattern,
-    fold_case,
     kinds_pattern,
     match_terms,
     matcher,
@@ -90,38 +90,70 @@ _SHORT_CELL = 160  # characters: a row or column header cell longer than this is
 
 @dataclass
 class Ranking:
-    """Per unit: priority (higher first), header rank (0: not a header unit), question relevance."""
+    """Per unit: priority (higher first), header rank (of the header units), question relevance."""
 
     prio: array  # of float, as every per-unit column here (a huge page has 10^5 units)
-    header: array
+    header: dict[int, float]  # header rank of the header units (title, h1, meta, JSON-LD, byline)
     rel: array  # empty without a question
-    base: array = field(default_factory=lambda: array("d"))  # priority from structure and position alone
+    structure: Callable[[], array]  # priority from structure and position alone (see ``base``)
     boilerplate: Flags = field(default_factory=bytearray)  # unit in navigation, footer, sidebar...
     terms: dict[str, float] = field(default_factory=dict)  # the question's terms and page words matched
 
+    @cached_property
+    def base(self) -> array:
+        """Priority from structure and position alone, before the question (computed when asked
+        for: a copy of ``prio`` per ranking is 8 bytes a unit)."""
+        return self.structure()
 
-def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, list[str]]:
+
+class SparseHints(dict[int, str]):
+    """The hint words of the elements that have any, "" for the others: on a page where few
+    elements have a class, id or role, a list would hold a pointer for each of its elements.
+
+    >>> h = SparseHints({3: "nav"}); h[3], h[4]
+    ('nav', '')
+    """
+
+    def __missing__(self, key: int) -> str:
+        return ""
+
+
+Hints = list[str] | SparseHints
+"""Each element's hint words, indexed by element (see :func:`element_flags`)."""
+
+
+def _hinted(hints: Hints) -> Iterable[tuple[int, str]]:
+    """The elements with hint words, and their words (in element order)."""
+    return ((i, h) for i, h in (sorted(hints.items()) if isinstance(hints, dict) else enumerate(hints)) if h)
+
+
+def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
     """Boilerplate and main-content flags (inherited down the tree) and each element's hint words."""
     n = len(doc.tags)
-    hints = [""] * n
+    hints: Hints = [""] * n
     tags, attrs, end = doc.tags, doc.attrs, doc.end
     roles: dict[int, str] = {}
-    for i in [i for i, a in enumerate(attrs) if a and alive[i]]:
+    count = 0
+    for i in (i for i, a in enumerate(attrs) if a and alive[i]):  # (no list: 10^5 on a huge page)
         vals = []
         for k, v in attrs[i]:
             if k in _HINT_ATTRS:
                 vals.append(v)
                 if k == "role":
                     roles[i] = v.lower()
-        hints[i] = " ".join(vals)
-    distinct = [h for h in set(hints) if h]  # class strings repeat down a page: match each once
+        if vals:
+            hints[i] = " ".join(vals)
+            count += 1
+    if count * 8 < n:  # (a dict entry costs about eight list entries)
+        hints = SparseHints(_hinted(hints))
+    distinct = list({h for _, h in _hinted(hints)})  # class strings repeat down a page: match each once
     main_hint = {distinct[k] for k in strings_matching(_MAIN_HINT, distinct)}
     bp_hint = {distinct[k] for k in strings_matching(_BOILERPLATE_HINT, distinct)}
     # an element marks its whole subtree (slices: the marks are few, the subtrees contiguous)
     main = flags(n)
     marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
     if main_hint:
-        marks += [i for i, h in enumerate(hints) if h in main_hint]
+        marks += [i for i, h in _hinted(hints) if h in main_hint]
     for i in sorted(marks):
         if not main[i] and alive[i]:
             main[i : end[i]] = _ONES * (end[i] - i)
@@ -134,13 +166,32 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, list[str]]
         wrapper = n // 2
         marks += [
             i
-            for i, h in enumerate(hints)
+            for i, h in _hinted(hints)
             if h in bp_hint and tags[i] not in _PAGE_TAGS and end[i] - i <= wrapper
         ]
     for i in sorted(marks):
         if not bp[i] and alive[i]:
             bp[i : end[i]] = _ONES * (end[i] - i)
     return bp, main, hints
+
+
+def _structure_priority(
+    owner: Sequence[int], elem: Sequence[int], bp: Flags, main: Flags, n_elements: int, boiler: bool
+) -> array:
+    """Each unit's priority from structure and position: main content first, then the rest,
+    boilerplate last (with ``boiler``); earlier before later within each."""
+    n_el = max(1, n_elements)
+    return array(
+        "d",
+        (
+            0.1 * (1 - e / n_el)
+            if boiler and bp[o]
+            else 0.6 + 0.4 * (1 - e / n_el)
+            if main[o]
+            else 0.3 + 0.3 * (1 - e / n_el)
+            for o, e in zip(owner, elem)
+        ),
+    )
 
 
 def heading_elements(doc: Document) -> list[int]:
@@ -293,21 +344,11 @@ class _Ranker:
     def rank(self, query: Query | None) -> Ranking:
         doc, units = self.doc, self.units
         bp, main, hints = self._page_part("flags", lambda: element_flags(doc, self.model.alive))
-        n_el = max(1, len(doc.tags))
         owner, tags = units.owner, doc.tags
         boiler = self.settings.boilerplate_last
-        prio = array(
-            "d",
-            [
-                0.1 * (1 - e / n_el)
-                if boiler and bp[o]
-                else 0.6 + 0.4 * (1 - e / n_el)
-                if main[o]
-                else 0.3 + 0.3 * (1 - e / n_el)
-                for o, e in zip(owner, units.elem)
-            ],
-        )
-        header = array("d", bytes(8 * len(units)))
+        structure = partial(_structure_priority, owner, units.elem, bp, main, len(doc.tags), boiler)
+        prio = structure()
+        header: dict[int, float] = {}  # (few units: not a column)
         near_byline = self._near_byline(hints)
         bylines = 0
         for u in [u for u, o in enumerate(owner) if tags[o] in _HEADER_TAGS or near_byline[o]]:
@@ -322,24 +363,25 @@ class _Ranker:
             elif bylines < 8 and len(units.text_of(doc, u)) < 160:
                 header[u] = 1.0
                 bylines += 1
-        base = array("d", prio)
         rel = array("d")
         self.terms: dict[str, float] = {}
         if query is not None:
             heading_of = self._page_part("headings", lambda: heading_elements(doc))
             rel = self._add_relevance(query, prio, hints, heading_of, bp if boiler else None)
-        unit_bp = bytearray([bp[o] for o in owner])
-        return Ranking(prio, header, rel, base, unit_bp, self.terms)
+        unit_bp = bytearray(map(bp.__getitem__, owner))
+        return Ranking(
+            prio, header, rel, structure if query is not None else lambda: prio, unit_bp, self.terms
+        )
 
-    def _near_byline(self, hints: list[str]) -> Flags:
+    def _near_byline(self, hints: Hints) -> Flags:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
         end, depth = self.doc.end, self.units.depth
-        distinct = [h for h in set(hints) if h]
+        distinct = list({h for _, h in _hinted(hints)})
         marked = {distinct[k] for k in strings_matching(_BYLINE_HINT, distinct)}
-        near = flags(len(hints))
+        near = flags(len(self.doc.tags))
         if not marked:
             return near
-        _mark_within([i for i, h in enumerate(hints) if h in marked], near, end, depth)
+        _mark_within([i for i, h in _hinted(hints) if h in marked], near, end, depth)
         return near
 
     def _blocks(self, texts: list[str]) -> list[int]:
@@ -353,7 +395,7 @@ class _Ranker:
         merge = flags(n)  # this block element joins its parent's block
         pair_with: dict[int, int] = {}  # a <dd> joins the block of the <dt> before it
         size_at: list[int] | None = None  # characters of text before each unit, in unit order
-        for i in [i for i, t in enumerate(tags) if t in _BLOCK_PARENTS and alive[i]]:
+        for i in (i for i, t in enumerate(tags) if t in _BLOCK_PARENTS and alive[i]):
             tag = tags[i]
             ks = []
             j = i + 1
@@ -385,28 +427,31 @@ class _Ranker:
                         merge[c] = True
         # each block start marks its subtree (in document order: inner blocks mark theirs after)
         block_of = ints(bytes(4 * n))
-        starts = [
+        starts = (
             i for i, t in enumerate(tags) if (t in BLOCK and not merge[i]) or i in pair_with or parent[i] < 0
-        ]
+        )
         for i in starts:
             b = block_of[pair_with[i]] if i in pair_with else i
             block_of[i : end[i]] = ints([b]) * (end[i] - i)
         return block_of
 
-    def _units_by_hint(self, hints: list[str]) -> dict[str, list[int]]:
+    def _units_by_hint(self, hints: Hints) -> dict[str, array]:
         """The units of each hint (class, id, role... words): their owner's own, else its parent's."""
         parent = self.doc.parent
-        out: dict[str, list[int]] = {}
+        out: dict[str, array] = {}
         for u, o in enumerate(self.units.owner):
             h = hints[o] or hints[parent[o]] if o > 0 else hints[o]
             if h:
-                out.setdefault(h, []).append(u)
+                us = out.get(h)
+                if us is None:
+                    us = out[h] = ints()
+                us.append(u)
         return out
 
     def _unit_blocks(self, texts: list[str]) -> list[int]:
         """The block element of each unit (its owner's block, by :meth:`_blocks`)."""
         block_of = self._blocks(texts)
-        return ints([block_of[o] for o in self.units.owner])
+        return ints(map(block_of.__getitem__, self.units.owner))
 
     def _has_block_below(self, i: int) -> bool:
         tags = self.doc.tags
@@ -424,7 +469,7 @@ class _Ranker:
         self,
         query: Query,
         prio: list[float],
-        hints: list[str],
+        hints: Hints,
         heading_of: list[int],
         boilerplate: Flags | None,
     ) -> list[float]:
@@ -442,7 +487,7 @@ class _Ranker:
         return rel
 
     def _relevance(
-        self, query: Query, hints: list[str], boilerplate: Flags | None
+        self, query: Query, hints: Hints, boilerplate: Flags | None
     ) -> tuple[list[float], Sequence[int], list[str], list[int]]:
         """Each unit's relevance to ``query``, the units that scored, in order, and the units' texts
         and block elements (the page parts the context step reads)."""
@@ -453,21 +498,20 @@ class _Ranker:
         ub_el = self._page_part("blocks", lambda: self._unit_blocks(texts))  # the block element of each unit
         # ... each pair of a fact run a block of its own
         ub = self._page_part("pairs", lambda: self._fact_pairs(texts, ub_el))
-        n_words = self._page_part("n_words", lambda: ints([t.count(" ") + 1 for t in texts]))  # words, about
+        n_words = self._page_part("n_words", lambda: ints(t.count(" ") + 1 for t in texts))  # words, about
         # the blocks numbered densely: the per-block counts below are arrays, not dicts
         bix, n_blocks = self._page_part("block_index", lambda: _dense_blocks(ub, len(doc.tags)))
-        block_len = self._page_part("block_len", lambda: _block_lengths(bix, n_blocks, n_words))
+        block_len = self._page_part("block_len", partial(_block_lengths, bix, n_blocks, n_words))
         # the words that may match the question (those starting like a query term), found by one
         # regex over all texts joined by a character no pattern matches; only they are stemmed
-        joined = "\x00".join(texts)
-        starts = array("q", accumulate((len(t) + 1 for t in texts), initial=0))  # (machine ints)
+        joined = JoinedTexts(texts)
         # each unit's matched words (one tuple for each distinct sequence: units share them)
         matched: list[tuple[str, ...] | None] = [None] * n
         same: dict[tuple[str, ...], tuple[str, ...]] = {}
-        pattern, text = candidate_pattern(query.terms).on(joined, fold_case(joined))
+        pattern, text = candidate_pattern(query.terms).on(joined.text, joined.low)
         run_u, run = -1, []
         for m in pattern.finditer(text):  # in text order: a unit's matches come together
-            u = bisect.bisect_right(starts, m.start()) - 1
+            u = joined.text_at(m.start())
             if u != run_u:
                 if run:
                     matched[run_u] = same.setdefault(tuple(run), tuple(run))
@@ -475,7 +519,25 @@ class _Ranker:
             run.append(stem(m.group().lower()))
         if run:
             matched[run_u] = same.setdefault(tuple(run), tuple(run))
-        del joined, text, starts, same
+        del text, same
+        # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
+        broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
+        short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
+        # (found once per page for each set of kinds: a page's questions often ask the same kinds)
+        kind_hits = self._page_part("kind_hits", dict)
+        kind_hit = kind_hits.get(query.answer_kinds)
+        if kind_hit is None:
+            kind_hit = (
+                texts_matching(broad, texts, bytearray(len(t) <= 300 for t in texts), joined)
+                if broad
+                else set()
+            )
+            if short:
+                kind_hit |= texts_matching(
+                    short, texts, bytearray(k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)), joined
+                )
+            kind_hits[query.answer_kinds] = kind_hit
+        del joined, n_words
         hint_terms = {t: w for t, w in query.terms.items() if len(t) > 2}
         # hint words (class, id, itemprop...: own, else the parent's) that name a query term are
         # words of the unit too: class="product-publisher" labels its text as "Publisher:" would
@@ -520,11 +582,12 @@ class _Ranker:
         seen = set().union(*counters.values()) if counters else set()
         self.terms = {t: w for t, w in terms.items() if t in seen}
         scores = bm25_blocks(block_len, block_tf, terms)
+        del block_len
         term_keys = terms.keys()
         tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
         # a unit scores only with a signal: its block matched, its hint words name a query term,
         # it is a date by markup, or it holds a value of a kind asked for
-        cand = bytearray([scores[b] != 0.0 for b in bix])  # the units that may score (flags: 10^5 on a page)
+        cand = bytearray(scores[b] != 0.0 for b in bix)  # the units that may score (flags: 10^5 on a page)
         for h in hinted:
             for u in by_hint[h]:
                 cand[u] = 1
@@ -535,31 +598,20 @@ class _Ranker:
             for u, o in enumerate(owner):
                 if o in timed:
                     cand[u] = 1
-        # kinds of value: dates and money anywhere; the others (names, places, codes...) in short units
-        broad = kinds_pattern([k for k in query.answer_kinds if k in _BROAD_KINDS])
-        short = kinds_pattern([k for k in query.answer_kinds if k not in _BROAD_KINDS])
-        # (found once per page for each set of kinds: a page's questions often ask the same kinds)
-        kind_hits = self._page_part("kind_hits", dict)
-        kind_hit = kind_hits.get(query.answer_kinds)
-        if kind_hit is None:
-            kind_hit = texts_matching(broad, texts, [len(t) <= 300 for t in texts]) if broad else set()
-            if short:
-                kind_hit |= texts_matching(
-                    short, texts, [k <= 12 and len(t) <= 160 for k, t in zip(n_words, texts)]
-                )
-            kind_hits[query.answer_kinds] = kind_hit
         for u in kind_hit:
             cand[u] = 1
-        candidates = array("l", compress(range(n), cand))
+        candidates = ints(compress(range(n), cand))
         del cand
         rel = array("d", bytes(8 * n))
         in_link = self._page_part("in_link", self._in_link) if candidates else []
         # the words the checks below read of a unit depend on its text alone: kept for the page's
-        # further questions (found through memos over texts that differ only in their numbers)
-        first_of = self._page_part("first_words", lambda: [None] * n)
-        lead_of = self._page_part("leading_words", lambda: [None] * n)
+        # further questions, if it has any (found through memos over texts that differ only in
+        # their numbers)
+        keep = self.model.keep_page_parts
+        first_of = self._page_part("first_words", lambda: [None] * n) if keep else None
+        lead_of = self._page_part("leading_words", lambda: [None] * n) if keep else None
         first_memo, lead_memo = self._page_part("word_memos", lambda: (_Memo(), _Memo()))
-        names: dict[int, bool] = {}  # by id of a first-words tuple (each held by first_of)
+        names: dict[tuple[str, ...], bool] = {}  # by first words
         kinds = bool(broad or short)
         for u in candidates:
             o = owner[u]
@@ -584,19 +636,21 @@ class _Ranker:
                 # a link or a filter that only names a field ("Brand", "Sort by release date") must
                 # not outrank the field's value; other navigation counts a little less
                 # "Brand A-Z": the letters say nothing
-                ws = first_of[u]
+                ws = first_of[u] if first_of is not None else None
                 if ws is None:
-                    ws = first_of[u] = first_memo.get(texts[u], _first_words)
-                only = names.get(id(ws))  # (units with the same words share one tuple: decide it once)
+                    ws = first_memo.get(texts[u], _first_words)
+                    if first_of is not None:
+                        first_of[u] = ws
+                only = names.get(ws)  # (decided once for each distinct sequence of words)
                 if only is None:
-                    only = names[id(ws)] = _only_names(ws, term_keys)
+                    only = names[ws] = _only_names(ws, term_keys)
                 r *= 0.3 if only else 0.8
             rel[u] = r
         # a template repeated down the page ("Published by X" x 30) says less than a one-off label:
         # units that match the same query terms with the same leading words share their score
         del matched, scores, kind_hit  # (what the shapes need no more: a huge page's are large)
         shapes: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
-        scored = array("l", (u for u in candidates if rel[u] > 0))
+        scored = ints(u for u in candidates if rel[u] > 0)
         del candidates
         shape_of: list[tuple[frozenset[str], tuple[str, ...]]] = []  # of each scored unit
         canonical: dict[tuple[frozenset[str], tuple[str, ...]], tuple[frozenset[str], tuple[str, ...]]] = {}
@@ -608,9 +662,11 @@ class _Ranker:
             hit = tf_terms.get(id(tf))
             if hit is None:
                 hit = tf_terms[id(tf)] = frozenset(term_keys & tf.keys())
-            lead = lead_of[u]
+            lead = lead_of[u] if lead_of is not None else None
             if lead is None:
-                lead = lead_of[u] = lead_memo.get(texts[u][:200].lower(), _leading_words)
+                lead = lead_memo.get(texts[u][:200].lower(), _leading_words)
+                if lead_of is not None:
+                    lead_of[u] = lead
             shape = (hit, lead)
             shape = canonical.setdefault(shape, shape)  # one tuple for each distinct shape
             shapes[shape] = shapes.get(shape, 0) + 1

@@ -38,10 +38,12 @@ def written_text_chars(doc: Document, alive: Flags) -> int:
 
 def written_tag_chars(doc: Document, alive: Flags) -> int:
     """Characters of the tags of the whole filtered page as written."""
-    if len(doc.close_s) != len(doc.tags):
+    if not doc.closes:
         doc.finalize_tags()
-    open_of, close_s, transparent = doc.open_of, doc.close_s, doc.transparent
-    return sum([len(open_of(i)) + len(close_s[i]) for i, a in enumerate(alive) if a and not transparent[i]])
+    open_of, closes, tags, transparent = doc.open_of, doc.closes, doc.tags, doc.transparent
+    return sum(
+        [len(open_of(i)) + len(closes[tags[i]]) for i, a in enumerate(alive) if a and not transparent[i]]
+    )
 
 
 class Units:
@@ -85,7 +87,7 @@ class Units:
             keys = array("q", [keys[k] for k in order])
         self.kind, self.elem, self.keys = kind, elem, keys
         self.depth = depth
-        self.owner = ints([e if k != TAIL else parent[e] for k, e in zip(kind, elem)])
+        self.owner = ints(e if k != TAIL else parent[e] for k, e in zip(kind, elem))
 
     def key(self, at: int, tail_depth: int | None = None) -> int:
         """The sort key of a text at element ``at`` (``(at, 0, 0)``), or of a tail at position
@@ -133,7 +135,7 @@ class UnitModel:
         self.doc, self.alive, self.counter, self.fmt = doc, alive, counter, fmt
         self.units = Units(doc, alive)
         self.html = fmt == "html"
-        if self.html and len(doc.close_s) != len(doc.tags):
+        if self.html and not doc.closes:
             doc.finalize_tags()
         self._ucost = ints([-1]) * len(self.units)
         self._tcost = ints([-1]) * len(doc.tags)
@@ -170,7 +172,7 @@ class UnitModel:
         if c < 0:
             doc = self.doc
             if self.html and self.alive[i] and not doc.transparent[i]:
-                c = self._count(doc.open_of(i)) + self._count(doc.close_s[i])
+                c = self._count(doc.open_of(i)) + self._count(doc.closes[doc.tags[i]])
             else:
                 c = 0
             self._tcost[i] = c
@@ -186,37 +188,26 @@ class UnitModel:
         return c
 
     @cached_property
-    def estimates(self) -> tuple[array, array]:
-        """Estimated tokens of each unit's text, and of each element's tags (-1 until asked for: see
-        :meth:`tag_estimate`), from their characters (no tokenizer: budget fitting corrects the
-        estimate with the exact count of each output)."""
+    def chars(self) -> tuple[array, array]:
+        """Characters of each unit's text, and of each element's tags (-1 until asked for: see
+        :meth:`tag_chars`), as written: the estimates of their tokens are these times
+        :data:`TEXT_TOKENS_PER_CHAR` and :data:`TAG_TOKENS_PER_CHAR` (no tokenizer: budget fitting
+        corrects the estimate with the exact count of each output)."""
         doc, units = self.doc, self.units
         if self.html:
-            unit = array(
-                "d",
-                [
-                    0.0 if k == ATTR else len(t) * TEXT_TOKENS_PER_CHAR
-                    for k, t in zip(units.kind, units.texts(doc))
-                ],
-            )
-            return unit, array("d", [-1.0]) * len(doc.tags)
-        unit = array(
-            "d",
-            [
-                min(len(t), 200 if k == ATTR else len(t)) * TEXT_TOKENS_PER_CHAR
-                for k, t in zip(units.kind, units.texts(doc))
-            ],
-        )
-        return unit, array("d", bytes(8 * len(doc.tags)))
+            unit = ints(0 if k == ATTR else len(t) for k, t in zip(units.kind, units.texts(doc)))
+            return unit, ints([-1]) * len(doc.tags)
+        unit = ints(min(len(t), 200 if k == ATTR else len(t)) for k, t in zip(units.kind, units.texts(doc)))
+        return unit, ints(bytes(4 * len(doc.tags)))
 
-    def tag_estimate(self, i: int) -> float:
-        """Estimated tokens of element ``i``'s tags as written (0 when they are not written)."""
+    def tag_chars(self, i: int) -> int:
+        """Characters of element ``i``'s tags as written (0 when they are not written)."""
         doc = self.doc
-        tag = self.estimates[1]
+        tag = self.chars[1]
         t = tag[i] = (
-            (len(doc.open_of(i)) + len(doc.close_s[i])) * TAG_TOKENS_PER_CHAR
+            len(doc.open_of(i)) + len(doc.closes[doc.tags[i]])
             if self.alive[i] and not doc.transparent[i]
-            else 0.0
+            else 0
         )
         return t
 
@@ -230,14 +221,14 @@ class UnitModel:
         doc, units = self.doc, self.units
         kept = flags(len(doc.tags))
         parent, owner = doc.parent, units.owner
-        cost, tag = self.estimates
+        cost, tag = self.chars
         taken: list[int] = []
         cum: list[float] = []
         total = 0.0
         misses = 0
         near = 0.97 * limit
         for u in order:
-            c = cost[u]
+            c = cost[u] * TEXT_TOKENS_PER_CHAR
             o = owner[u]
             if kept[o]:
                 chain = None
@@ -246,7 +237,7 @@ class UnitModel:
                 while o >= 0 and not kept[o]:
                     chain.append(o)
                     t = tag[o]
-                    c += t if t >= 0 else self.tag_estimate(o)
+                    c += (t if t >= 0 else self.tag_chars(o)) * TAG_TOKENS_PER_CHAR
                     o = parent[o]
             if total + c > limit:
                 if total >= near:
