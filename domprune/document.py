@@ -362,7 +362,7 @@ def _serialize_html(
     n = len(tags)
     if not doc.closes:
         doc.finalize_tags()
-    open_s, closes, open_of = doc.open_s, doc.closes, doc.open_of
+    open_written, closes, open_of = doc.open_s.get, doc.closes, doc.open_of
     wrap_blocks = doc.wrap_blocks
     hidden: set[int] = set()  # wrap_blocks elements written without tags this time
 
@@ -439,7 +439,7 @@ def _serialize_html(
             if tags[i] in BLOCK:
                 sep(force=True)
         else:
-            append(open_s.get(i) or open_of(i))
+            append(open_written(i) or open_of(i))
         t = text[i]
         if t and keep_text[i]:
             if tags[i] == "script":  # raw text: entities are not decoded inside <script>

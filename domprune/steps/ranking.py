@@ -122,9 +122,16 @@ Hints = list[str] | SparseHints
 """Each element's hint words, indexed by element (see :func:`element_flags`)."""
 
 
-def _hinted(hints: Hints) -> Iterable[tuple[int, str]]:
-    """The elements with hint words, and their words (in element order)."""
-    return ((i, h) for i, h in (sorted(hints.items()) if isinstance(hints, dict) else enumerate(hints)) if h)
+def _distinct_hints(hints: Hints) -> list[str]:
+    """The distinct hint words of a page (class strings repeat down a page: match each once)."""
+    return [h for h in set(hints.values() if isinstance(hints, dict) else hints) if h]
+
+
+def _elements_with(hints: Hints, wanted: set[str]) -> list[int]:
+    """The elements whose hint words are among ``wanted``, in order."""
+    if isinstance(hints, dict):
+        return sorted(i for i, h in hints.items() if h in wanted)
+    return [i for i, h in enumerate(hints) if h in wanted]
 
 
 def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
@@ -145,15 +152,15 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
             hints[i] = " ".join(vals)
             count += 1
     if count * 8 < n:  # (a dict entry costs about eight list entries)
-        hints = SparseHints(_hinted(hints))
-    distinct = list({h for _, h in _hinted(hints)})  # class strings repeat down a page: match each once
+        hints = SparseHints((i, h) for i, h in enumerate(hints) if h)
+    distinct = _distinct_hints(hints)
     main_hint = {distinct[k] for k in strings_matching(_MAIN_HINT, distinct)}
     bp_hint = {distinct[k] for k in strings_matching(_BOILERPLATE_HINT, distinct)}
     # an element marks its whole subtree (slices: the marks are few, the subtrees contiguous)
     main = flags(n)
     marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
     if main_hint:
-        marks += [i for i, h in _hinted(hints) if h in main_hint]
+        marks += _elements_with(hints, main_hint)
     for i in sorted(marks):
         if not main[i] and alive[i]:
             main[i : end[i]] = _ONES * (end[i] - i)
@@ -165,9 +172,7 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
         # a layout div): it is the page, not its navigation
         wrapper = n // 2
         marks += [
-            i
-            for i, h in _hinted(hints)
-            if h in bp_hint and tags[i] not in _PAGE_TAGS and end[i] - i <= wrapper
+            i for i in _elements_with(hints, bp_hint) if tags[i] not in _PAGE_TAGS and end[i] - i <= wrapper
         ]
     for i in sorted(marks):
         if not bp[i] and alive[i]:
@@ -199,7 +204,7 @@ def heading_elements(doc: Document) -> list[int]:
     out = ints([-1]) * len(doc.tags)
     end = doc.end
     for i in [i for i, t in enumerate(doc.tags) if t in HEADINGS]:  # in document order: inner ones last
-        out[i : end[i]] = ints([i]) * (end[i] - i)
+        out[i : end[i]] = array("i", (i,)) * (end[i] - i)
     return out
 
 
@@ -376,12 +381,12 @@ class _Ranker:
     def _near_byline(self, hints: Hints) -> Flags:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
         end, depth = self.doc.end, self.units.depth
-        distinct = list({h for _, h in _hinted(hints)})
+        distinct = _distinct_hints(hints)
         marked = {distinct[k] for k in strings_matching(_BYLINE_HINT, distinct)}
         near = flags(len(self.doc.tags))
         if not marked:
             return near
-        _mark_within([i for i, h in _hinted(hints) if h in marked], near, end, depth)
+        _mark_within(_elements_with(hints, marked), near, end, depth)
         return near
 
     def _blocks(self, texts: list[str]) -> list[int]:
@@ -432,7 +437,7 @@ class _Ranker:
         )
         for i in starts:
             b = block_of[pair_with[i]] if i in pair_with else i
-            block_of[i : end[i]] = ints([b]) * (end[i] - i)
+            block_of[i : end[i]] = array("i", (b,)) * (end[i] - i)  # (as ints() makes)
         return block_of
 
     def _units_by_hint(self, hints: Hints) -> dict[str, array]:
@@ -444,7 +449,7 @@ class _Ranker:
             if h:
                 us = out.get(h)
                 if us is None:
-                    us = out[h] = ints()
+                    us = out[h] = array("i")
                 us.append(u)
         return out
 

@@ -227,8 +227,9 @@ class UnitModel:
         total = 0.0
         misses = 0
         near = 0.97 * limit
+        per_text, per_tag = TEXT_TOKENS_PER_CHAR, TAG_TOKENS_PER_CHAR
         for u in order:
-            c = cost[u] * TEXT_TOKENS_PER_CHAR
+            c = cost[u] * per_text
             o = owner[u]
             if kept[o]:
                 chain = None
@@ -237,7 +238,7 @@ class UnitModel:
                 while o >= 0 and not kept[o]:
                     chain.append(o)
                     t = tag[o]
-                    c += (t if t >= 0 else self.tag_chars(o)) * TAG_TOKENS_PER_CHAR
+                    c += (t if t >= 0 else self.tag_chars(o)) * per_tag
                     o = parent[o]
             if total + c > limit:
                 if total >= near:
