@@ -64,6 +64,15 @@ def ints(values: Any = ()) -> array:
     return array("i", values)
 
 
+def filled(n: int, value: float = 0, typecode: str = "i") -> array:
+    """A column of ``n`` entries all ``value`` (C ints, or ``typecode``'s type: "d" for floats).
+
+    >>> filled(3, -1).tolist(), filled(2, 0.0, "d").tolist()
+    ([-1, -1, -1], [0.0, 0.0])
+    """
+    return array(typecode, (value,)) * n
+
+
 @dataclass
 class Document:
     """The flat table, indexed by element number in document order: strings and attribute lists in
@@ -113,10 +122,6 @@ class Document:
             + " ".join([f'{k}="{escape_attr(v)}"' if v else k for k, v in attrs])
             + ">"
         )
-
-    def close_tag(self, i: int) -> str:
-        tag = self.tags[i]
-        return "" if tag in VOID else f"</{tag}>"
 
     def live(self) -> bytearray:
         """Elements not inside a removed subtree."""

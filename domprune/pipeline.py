@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from .counting import PieceCounts
-from .document import Document, Flags, flatten, serialize
+from .document import Document, Flags, flags, flatten, serialize
 from .errors import SettingsError
 from .parse import Page, ParsedPage, parse_page
 from .safety import has_special, neutralize
@@ -219,7 +219,7 @@ def _measure(
     # after filtering, with all attributes still there
     kept_attrs, transparent = doc.kept_attrs, doc.transparent
     doc.kept_attrs = doc.attrs
-    doc.transparent = [False] * len(doc.tags)
+    doc.transparent = flags(len(doc.tags))
     after_filter = counter.count(serialize(doc, fmt=fmt))
     doc.kept_attrs, doc.transparent = kept_attrs, transparent
     doc.open_s = {}  # the tags were written with every attribute: write them again

@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from .document import _EMPTY_JSON, Document, collapse, compact_json_ld, flags, ints, needs_collapse
+from .document import _EMPTY_JSON, Attrs, Document, collapse, compact_json_ld, flags, ints, needs_collapse
 
 _LD = "application/ld+json"
 # libxml2's tree builder refuses nesting past a limit (2048 levels) that its events alone do not
@@ -62,7 +62,7 @@ class _Table:
     def __init__(self, drop_tags: tuple[str, ...], json_ld_chars: int) -> None:
         self.tags: list[str] = []
         self.n = 0  # elements so far
-        self.attrs: list[list[tuple[str, str]]] = []
+        self.attrs: list[Attrs] = []
         self.text: list[str] = []
         self.tail: list[str] = []
         self.parent = ints()

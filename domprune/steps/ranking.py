@@ -17,7 +17,7 @@ from functools import cached_property, partial
 from itertools import accumulate, compress, islice
 from typing import Any, TypeVar
 
-from ..document import Document, Flags, flags, ints
+from ..document import Document, Flags, filled, flags, ints
 from ..settings import BudgetSettings
 from ..tags import BLOCK, HEADINGS
 from .dense import MAX_BLOCK_CHARS, block_similarities, get_embedder
@@ -199,9 +199,9 @@ def _structure_priority(
     )
 
 
-def heading_elements(doc: Document) -> list[int]:
+def heading_elements(doc: Document) -> array:
     """For each element, the heading element (h1-h6) it sits in, or -1."""
-    out = ints([-1]) * len(doc.tags)
+    out = filled(len(doc.tags), -1)
     end = doc.end
     for i in [i for i, t in enumerate(doc.tags) if t in HEADINGS]:  # in document order: inner ones last
         out[i : end[i]] = array("i", (i,)) * (end[i] - i)
@@ -298,8 +298,8 @@ def _dense_blocks(blocks: Sequence[int], n_elements: int) -> tuple[array, int]:
     >>> ix, k = _dense_blocks([5, 5, -9, 2, 5], 10); ix.tolist(), k
     ([0, 0, 1, 2, 0], 3)
     """
-    slot = ints([-1]) * (2 * n_elements + 2)  # elements, then pairs
-    out = ints(bytes(4 * len(blocks)))
+    slot = filled(2 * n_elements + 2, -1)  # elements, then pairs
+    out = filled(len(blocks))
     k = 0
     for u, b in enumerate(blocks):
         j = b if b >= 0 else n_elements - 2 - b
@@ -317,13 +317,15 @@ def _block_lengths(blocks: Sequence[int], n_blocks: int, n_words: Sequence[int])
     >>> _block_lengths([0, 0, 1], 2, [3, 4, 5]).tolist()
     [7, 5]
     """
-    out = ints(bytes(4 * n_blocks))
+    out = filled(n_blocks)
     for b, k in zip(blocks, n_words):
         out[b] += k
     return out
 
 
-def _mark_within(starts: list[int], marks: Flags, end: list[int], depth: list[int], levels: int = 3) -> None:
+def _mark_within(
+    starts: list[int], marks: Flags, end: Sequence[int], depth: Sequence[int], levels: int = 3
+) -> None:
     """Set ``marks`` of each start element and of its descendants down to ``levels`` levels below it."""
     for m in starts:
         j, top = m, depth[m] + levels
@@ -389,7 +391,7 @@ class _Ranker:
         _mark_within(_elements_with(hints, marked), near, end, depth)
         return near
 
-    def _blocks(self, texts: list[str]) -> list[int]:
+    def _blocks(self, texts: list[str]) -> array:
         """The block of each element: its nearest block ancestor, except that a label and its value
         are one block (a row of two or three cells, a <dt> with its <dd>, a small container of two or
         three blocks such as <div><div>Brand</div><div>Acme</div></div>)."""
@@ -431,7 +433,7 @@ class _Ranker:
                     for c in ks:
                         merge[c] = True
         # each block start marks its subtree (in document order: inner blocks mark theirs after)
-        block_of = ints(bytes(4 * n))
+        block_of = filled(n)
         starts = (
             i for i, t in enumerate(tags) if (t in BLOCK and not merge[i]) or i in pair_with or parent[i] < 0
         )
@@ -453,7 +455,7 @@ class _Ranker:
                 us.append(u)
         return out
 
-    def _unit_blocks(self, texts: list[str]) -> list[int]:
+    def _unit_blocks(self, texts: list[str]) -> array:
         """The block element of each unit (its owner's block, by :meth:`_blocks`)."""
         block_of = self._blocks(texts)
         return ints(map(block_of.__getitem__, self.units.owner))
@@ -473,11 +475,11 @@ class _Ranker:
     def _add_relevance(
         self,
         query: Query,
-        prio: list[float],
+        prio: array,
         hints: Hints,
-        heading_of: list[int],
+        heading_of: Sequence[int],
         boilerplate: Flags | None,
-    ) -> list[float]:
+    ) -> array:
         """Each unit's relevance to ``query``, added to ``prio`` (scaled to the page's best) and, with
         ``context``, lent to the label, headers and heading of each relevant unit; returned."""
         # (the scoring's working dicts, one entry per block on a huge page, are gone when it returns)
@@ -493,7 +495,7 @@ class _Ranker:
 
     def _relevance(
         self, query: Query, hints: Hints, boilerplate: Flags | None
-    ) -> tuple[list[float], Sequence[int], list[str], list[int]]:
+    ) -> tuple[array, Sequence[int], list[str], array]:
         """Each unit's relevance to ``query``, the units that scored, in order, and the units' texts
         and block elements (the page parts the context step reads)."""
         doc, units = self.doc, self.units
@@ -607,7 +609,7 @@ class _Ranker:
             cand[u] = 1
         candidates = ints(compress(range(n), cand))
         del cand
-        rel = array("d", bytes(8 * n))
+        rel = filled(n, 0.0, "d")
         in_link = self._page_part("in_link", self._in_link) if candidates else []
         # the words the checks below read of a unit depend on its text alone: kept for the page's
         # further questions, if it has any (found through memos over texts that differ only in
@@ -684,7 +686,7 @@ class _Ranker:
             scored = self._add_dense(query.text, rel, texts, ub, scored)
         return rel, scored, texts, ub_el
 
-    def _fact_pairs(self, texts: list[str], ub: list[int]) -> list[int]:
+    def _fact_pairs(self, texts: list[str], ub: Sequence[int]) -> Sequence[int]:
         """``ub`` with each pair of a fact run (two or more ``Label: value`` pairs in one block) as
         a block of its own, so that a pair whose label matches the question scores as a short block
         (a table row would) instead of sharing the whole run's score. A pair's block id is
@@ -718,7 +720,7 @@ class _Ranker:
         return out
 
     def _add_dense(
-        self, question: str, rel: list[float], texts: list[str], ub: list[int], scored: Sequence[int]
+        self, question: str, rel: array, texts: list[str], ub: Sequence[int], scored: Sequence[int]
     ) -> Sequence[int]:
         """Add relevance by meaning to the units of the blocks nearest ``question`` (the
         :data:`DENSE_TOP` most similar blocks above :data:`DENSE_FLOOR`, scaled from the floor to the
@@ -753,11 +755,11 @@ class _Ranker:
 
     def _add_context(
         self,
-        prio: list[float],
-        rel: list[float],
+        prio: array,
+        rel: array,
         top: float,
-        heading_of: list[int],
-        ub: list[int],
+        heading_of: Sequence[int],
+        ub: Sequence[int],
         scored: Sequence[int],
         texts: list[str],
     ) -> None:
@@ -776,7 +778,7 @@ class _Ranker:
         # the last unit in a heading at or before each unit
         heading_unit = ints(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
         boosted = array("d", prio)
-        block_size = ints(bytes(4 * len(tags)))  # units of each block element
+        block_size = filled(len(tags))  # units of each block element
         for b in ub:
             block_size[b] += 1
 

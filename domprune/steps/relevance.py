@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress
 
+from ..document import filled, ints
 from .fields import KIND_PATTERNS, fields_of
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -256,7 +257,7 @@ def texts_matching(
     if not matchers or not any(eligible):
         return set()
     if joined is None:
-        idx = array("l", compress(range(len(eligible)), eligible))
+        idx = ints(compress(range(len(eligible)), eligible))
         joined = JoinedTexts([texts[u] for u in idx])
     else:
         idx = None
@@ -300,7 +301,7 @@ def bm25_blocks(
     True
     """
     n = len(lengths)
-    scores = array("d", bytes(8 * n))
+    scores = filled(n, 0.0, "d")
     if not n or not query:
         return scores
     shared = Counter(id(tf) for tf in tfs if tf is not None)  # how many blocks hold each distinct Counter

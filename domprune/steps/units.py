@@ -15,7 +15,7 @@ from functools import cached_property
 from itertools import islice
 from typing import Any
 
-from ..document import Document, Flags, escape_text, flags, ints, serialize
+from ..document import Document, Flags, escape_text, filled, flags, ints, serialize
 from ..markdown import header_cells
 from ..tokenizers import TokenCounter
 from .filtering import informative
@@ -57,7 +57,7 @@ class Units:
         keys = array("q")
         text, tail, parent, end = doc.text, doc.tail, doc.parent, doc.end
         n = len(doc.tags)
-        depth = ints(bytes(4 * n))
+        depth = filled(n)
         for i in range(1, n):
             depth[i] = depth[parent[i]] + 1
         self.stride = stride = n + 2  # more than any depth (+1)
@@ -137,8 +137,8 @@ class UnitModel:
         self.html = fmt == "html"
         if self.html and not doc.closes:
             doc.finalize_tags()
-        self._ucost = ints([-1]) * len(self.units)
-        self._tcost = ints([-1]) * len(doc.tags)
+        self._ucost = filled(len(self.units), -1)
+        self._tcost = filled(len(doc.tags), -1)
         self._counts: dict[str, int] = {}  # tokens of each distinct string counted
         self._headers: dict[int, list[int]] = {}  # element -> units of its table cell's header cells
         # what ranking finds on the page whatever the question (flags, blocks, texts...), kept once a
@@ -196,9 +196,9 @@ class UnitModel:
         doc, units = self.doc, self.units
         if self.html:
             unit = ints(0 if k == ATTR else len(t) for k, t in zip(units.kind, units.texts(doc)))
-            return unit, ints([-1]) * len(doc.tags)
+            return unit, filled(len(doc.tags), -1)
         unit = ints(min(len(t), 200 if k == ATTR else len(t)) for k, t in zip(units.kind, units.texts(doc)))
-        return unit, ints(bytes(4 * len(doc.tags)))
+        return unit, filled(len(doc.tags))
 
     def tag_chars(self, i: int) -> int:
         """Characters of element ``i``'s tags as written (0 when they are not written)."""
