@@ -29,7 +29,7 @@ from .steps.chunking import Chunk, chunk_document
 from .steps.dense import model_folder
 from .steps.ranking import Ranking, rank_units
 from .steps.relevance import Query, words
-from .steps.units import UnitModel
+from .steps.units import UnitModel, WrittenChars
 from .table import TableOptions
 from .tokenizers import TokenCounter, get_tokenizer
 
@@ -268,6 +268,7 @@ class PreparedPage:
         self._shared: dict[str, tuple[Any, float]] = {}
         self._spent = 0.0  # seconds this object spent building parts (fit's own time excludes them)
         self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
+        self.written = WrittenChars(self.document, self.alive)  # (summed once, shared by every fit)
         """Exact token counts of output pieces, shared by every fit (and by ``for_question`` copies)."""
 
     def for_question(self, question: str | None) -> PreparedPage:
@@ -406,7 +407,7 @@ class PreparedPage:
     def _select(self, budget: int, part: Callable[[str, Callable[[], Any]], Any]) -> Selection:
         doc, alive = self.document, self.alive
         text = lambda: part("serialize", lambda: self.whole_text)  # noqa: E731
-        if whole_may_fit(doc, alive, self.format, budget, text, self.counter):
+        if whole_may_fit(self.written, self.format, budget, text, self.counter):
             # everything filtering left may fit: write it all (empty elements too, if filtering kept them)
             text()  # whole counts whole_text: its time is reported as serialize's, not lost from the total
             out, tokens = part("whole", lambda: self.whole)

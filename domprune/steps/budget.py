@@ -21,8 +21,7 @@ from .units import (
     TAG_TOKENS_PER_CHAR,
     TEXT_TOKENS_PER_CHAR,
     UnitModel,
-    written_tag_chars,
-    written_text_chars,
+    WrittenChars,
 )
 
 MAX_CHARS_PER_TOKEN = 4.7
@@ -90,8 +89,7 @@ class Selection:
 
 
 def whole_may_fit(
-    doc: Document,
-    alive: Flags,
+    chars: WrittenChars,
     fmt: str,
     budget: int,
     whole_text: Callable[[], str],
@@ -100,10 +98,10 @@ def whole_may_fit(
     """Whether everything filtering left may fit ``budget``: by characters (a token is at most about
     4.7 characters of written HTML; corpus pages 2.0-4.6, median 3.0), by the typical tokens per
     character, then by counting three samples of the whole page written out."""
-    text = written_text_chars(doc, alive)
+    text = chars.text
     if text > budget * MAX_CHARS_PER_TOKEN or text * TEXT_TOKENS_PER_CHAR > budget * 1.25:
         return False
-    tags = written_tag_chars(doc, alive) if fmt == "html" else 0
+    tags = chars.tags if fmt == "html" else 0
     estimate = text * TEXT_TOKENS_PER_CHAR + tags * TAG_TOKENS_PER_CHAR
     return (
         text + tags <= budget * MAX_CHARS_PER_TOKEN

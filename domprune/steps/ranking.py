@@ -351,11 +351,31 @@ class _Ranker:
     def rank(self, query: Query | None) -> Ranking:
         doc, units = self.doc, self.units
         bp, main, hints = self._page_part("flags", lambda: element_flags(doc, self.model.alive))
-        owner, tags = units.owner, doc.tags
         boiler = self.settings.boilerplate_last
-        structure = partial(_structure_priority, owner, units.elem, bp, main, len(doc.tags), boiler)
-        prio = structure()
-        header: dict[int, float] = {}  # (few units: not a column)
+        structure = partial(_structure_priority, units.owner, units.elem, bp, main, len(doc.tags), boiler)
+        parts = self.model.page_parts
+        base = self._page_part("structure", structure)
+        kept = "structure" in parts  # (the page's: the question's priority is a copy)
+        prio = array("d", base) if kept else base
+        header = self._page_part("header", lambda: self._header_ranks(hints))
+        rel = array("d")
+        self.terms: dict[str, float] = {}
+        if query is not None:
+            heading_of = self._page_part("headings", lambda: heading_elements(doc))
+            rel = self._add_relevance(query, prio, hints, heading_of, bp if boiler else None)
+        unit_bp = self._page_part("unit_boilerplate", lambda: bytearray(map(bp.__getitem__, units.owner)))
+        if query is None:
+            base_of: Callable[[], array] = lambda: prio  # noqa: E731
+        else:  # (the page's, else computed again when asked for: relevance changed prio)
+            base_of = (lambda: base) if kept else structure
+        return Ranking(prio, header, rel, base_of, unit_bp, self.terms)
+
+    def _header_ranks(self, hints: Hints) -> dict[int, float]:
+        """The header rank of each header unit: title and h1, meta, JSON-LD, bylines (few units: a
+        dict, not a column)."""
+        doc, units = self.doc, self.units
+        owner, tags = units.owner, doc.tags
+        header: dict[int, float] = {}
         near_byline = self._near_byline(hints)
         bylines = 0
         for u in [u for u, o in enumerate(owner) if tags[o] in _HEADER_TAGS or near_byline[o]]:
@@ -370,15 +390,7 @@ class _Ranker:
             elif bylines < 8 and len(units.text_of(doc, u)) < 160:
                 header[u] = 1.0
                 bylines += 1
-        rel = array("d")
-        self.terms: dict[str, float] = {}
-        if query is not None:
-            heading_of = self._page_part("headings", lambda: heading_elements(doc))
-            rel = self._add_relevance(query, prio, hints, heading_of, bp if boiler else None)
-        unit_bp = bytearray(map(bp.__getitem__, owner))
-        return Ranking(
-            prio, header, rel, structure if query is not None else lambda: prio, unit_bp, self.terms
-        )
+        return header
 
     def _near_byline(self, hints: Hints) -> Flags:
         """Whether each element or one of its three nearest ancestors is marked as a byline/date."""
@@ -511,7 +523,7 @@ class _Ranker:
         block_len = self._page_part("block_len", partial(_block_lengths, bix, n_blocks, n_words))
         # the words that may match the question (those starting like a query term), found by one
         # regex over all texts joined by a character no pattern matches; only they are stemmed
-        joined = JoinedTexts(texts)
+        joined = self._page_part("joined", lambda: JoinedTexts(texts))
         # each unit's matched words (one tuple for each distinct sequence: units share them)
         matched: list[tuple[str, ...] | None] = [None] * n
         same: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -552,7 +564,12 @@ class _Ranker:
         by_hint = self._page_part("by_hint", lambda: self._units_by_hint(hints))
         distinct = list(by_hint)
         may_hit = (
-            texts_matching([candidate_pattern(hint_terms)], distinct, [True] * len(distinct))
+            texts_matching(
+                [candidate_pattern(hint_terms)],
+                distinct,
+                flags(len(distinct), True),
+                self._page_part("joined_hints", lambda: JoinedTexts(distinct)),
+            )
             if hint_terms
             else ()
         )

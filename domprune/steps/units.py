@@ -28,22 +28,40 @@ TEXT_TOKENS_PER_CHAR = 0.27
 TAG_TOKENS_PER_CHAR = 0.34
 
 
-def written_text_chars(doc: Document, alive: Flags) -> int:
-    """Characters of the texts of the whole filtered page."""
-    parent = doc.parent
-    return sum([len(t) for t, a in zip(doc.text, alive) if a]) + sum(
-        [len(t) for t, p in zip(doc.tail[1:], parent[1:]) if t and alive[p]]
-    )
+class WrittenChars:
+    """Characters of the whole filtered page as written: its texts' and its tags', each summed on
+    first use (a prepared page sums them once for all its budgets and questions).
 
+    >>> from domprune.document import flatten
+    >>> from domprune.parse import parse_page
+    >>> doc, _ = flatten(parse_page("<p>Hi <b>there</b></p>").root)
+    >>> w = WrittenChars(doc, flags(len(doc.tags), True))
+    >>> w.text, w.tags > 0
+    (8, True)
+    """
 
-def written_tag_chars(doc: Document, alive: Flags) -> int:
-    """Characters of the tags of the whole filtered page as written."""
-    if not doc.closes:
-        doc.finalize_tags()
-    open_of, closes, tags, transparent = doc.open_of, doc.closes, doc.tags, doc.transparent
-    return sum(
-        [len(open_of(i)) + len(closes[tags[i]]) for i, a in enumerate(alive) if a and not transparent[i]]
-    )
+    def __init__(self, doc: Document, alive: Flags) -> None:
+        self.doc, self.alive = doc, alive
+
+    @cached_property
+    def text(self) -> int:
+        """Characters of the texts."""
+        doc, alive = self.doc, self.alive
+        parent = doc.parent
+        return sum([len(t) for t, a in zip(doc.text, alive) if a]) + sum(
+            [len(t) for t, p in zip(doc.tail[1:], parent[1:]) if t and alive[p]]
+        )
+
+    @cached_property
+    def tags(self) -> int:
+        """Characters of the tags as written."""
+        doc, alive = self.doc, self.alive
+        if not doc.closes:
+            doc.finalize_tags()
+        open_of, closes, tags, transparent = doc.open_of, doc.closes, doc.tags, doc.transparent
+        return sum(
+            [len(open_of(i)) + len(closes[tags[i]]) for i, a in enumerate(alive) if a and not transparent[i]]
+        )
 
 
 class Units:
