@@ -289,6 +289,18 @@ def _leading_words(low: str) -> tuple[str, ...]:
     return tuple(w for w in (stem(m.group()) for m in islice(_WORD.finditer(low), 3)) if not w.isdigit())
 
 
+def _counts_of(values: Iterable[int], n: int) -> array:
+    """How many times each of ``0 .. n - 1`` is in ``values``.
+
+    >>> _counts_of([2, 0, 2], 3).tolist()
+    [1, 0, 2]
+    """
+    out = filled(n)
+    for v in values:
+        out[v] += 1
+    return out
+
+
 def _dense_blocks(blocks: Sequence[int], n_elements: int) -> tuple[array, int]:
     """Each unit's block numbered 0, 1, ... in order of first appearance, and the number of blocks.
 
@@ -608,7 +620,7 @@ class _Ranker:
         scores = bm25_blocks(block_len, block_tf, terms)
         del block_len
         term_keys = terms.keys()
-        tags, kept_attrs, parent = doc.tags, doc.kept_attrs, doc.parent
+        parent = doc.parent
         # a unit scores only with a signal: its block matched, its hint words name a query term,
         # it is a date by markup, or it holds a value of a kind asked for
         cand = bytearray(scores[b] != 0.0 for b in bix)  # the units that may score (flags: 10^5 on a page)
@@ -617,11 +629,9 @@ class _Ranker:
                 cand[u] = 1
         dates = "date" in query.answer_kinds
         if dates:
-            timed = {i for i, t in enumerate(tags) if t == "time"}
-            timed.update(i for i, a in enumerate(kept_attrs) if a and any(k == "datetime" for k, _ in a))
-            for u, o in enumerate(owner):
-                if o in timed:
-                    cand[u] = 1
+            timed, timed_units = self._page_part("timed", self._timed)
+            for u in timed_units:
+                cand[u] = 1
         for u in kind_hit:
             cand[u] = 1
         candidates = ints(compress(range(n), cand))
@@ -702,6 +712,13 @@ class _Ranker:
         if self.settings.dense and self.settings.dense_weight > 0 and query.text:
             scored = self._add_dense(query.text, rel, texts, ub, scored)
         return rel, scored, texts, ub_el
+
+    def _timed(self) -> tuple[set[int], list[int]]:
+        """The elements that are dates by markup (``<time>``, a ``datetime`` attribute), and their units."""
+        doc = self.doc
+        timed = {i for i, t in enumerate(doc.tags) if t == "time"}
+        timed.update(i for i, a in enumerate(doc.kept_attrs) if a and any(k == "datetime" for k, _ in a))
+        return timed, [u for u, o in enumerate(self.units.owner) if o in timed]
 
     def _fact_pairs(self, texts: list[str], ub: Sequence[int]) -> Sequence[int]:
         """``ub`` with each pair of a fact run (two or more ``Label: value`` pairs in one block) as
@@ -792,12 +809,15 @@ class _Ranker:
         lifting = [u for u in scored if rel[u] >= RELEVANT_SHARE * top and tags[owner[u]] not in _HEAD_TAGS]
         if not lifting:
             return
-        # the last unit in a heading at or before each unit
-        heading_unit = ints(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max))
+        # the last unit in a heading at or before each unit; the units of each block element; the
+        # header cells of an element (the page's: the same for every question)
+        heading_unit = self._page_part(
+            "heading_unit",
+            lambda: ints(accumulate([u if heading_of[o] >= 0 else -1 for u, o in enumerate(owner)], max)),
+        )
+        block_size = self._page_part("block_size", partial(_counts_of, ub, len(tags)))
+        table_context = self._page_part("table_context", dict)
         boosted = array("d", prio)
-        block_size = filled(len(tags))  # units of each block element
-        for b in ub:
-            block_size[b] += 1
 
         def lift(v: int, p: float) -> None:
             if 0 <= v < n and boosted[v] < p:
@@ -816,7 +836,11 @@ class _Ranker:
                 if near(v, lo, hi):
                     lift(v, p * f)
             lift(heading_unit[u], p * 0.9)
-            cells, whole = self._table_context(owner[u])
+            o = owner[u]
+            got = table_context.get(o)
+            if got is None:
+                got = table_context[o] = self._table_context(o)
+            cells, whole = got
             for c in cells:  # a header cell's units (a <dt>/<dd> neighbour's own units only)
                 span = range(*units.span(c, end))
                 if whole and sum(len(texts[v]) for v in span) > _SHORT_CELL:
