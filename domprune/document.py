@@ -11,6 +11,7 @@ import json
 import re
 from array import array
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any
 
 from lxml import etree
@@ -212,6 +213,9 @@ def collapse(s: str) -> str:
     return out
 
 
+_PARENT = etree._Element.getparent
+
+
 def flatten(
     root: Any,
     *,
@@ -249,7 +253,7 @@ def flatten(
     # the same objects
     elements = list(root.iter())
     n = len(elements)
-    index = {el: i for i, el in enumerate(elements)}
+    index = dict(zip(elements, range(n)))
     raw_tags = [el.tag for el in elements]
     removed = flags(n)
     if all(isinstance(t, str) and t.islower() and t[0] != "{" for t in set(raw_tags)):
@@ -271,7 +275,10 @@ def flatten(
     if collapse_whitespace:  # white space between tags becomes one space; other texts only if needed
         text = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in text]
         tail = [(" " if t.isspace() else collapse(t) if needs_collapse(t) else t) if t else t for t in tail]
-    parent = ints([-1] + [index[el.getparent()] for el in elements[1:]]) if n else ints()
+    # (the parents looked up by lxml's method mapped in C: no Python call per element)
+    parent = (
+        ints(chain((-1,), map(index.__getitem__, map(_PARENT, islice(elements, 1, None))))) if n else ints()
+    )
     end = ints(range(1, n + 1))
     for i in range(n - 1, 0, -1):
         p = parent[i]

@@ -12,7 +12,7 @@ import bisect
 from array import array
 from collections.abc import Iterable
 from functools import cached_property
-from itertools import islice
+from itertools import compress, islice
 from typing import Any
 
 from ..document import Document, Flags, escape_text, filled, flags, ints, serialize
@@ -47,9 +47,9 @@ class WrittenChars:
     def text(self) -> int:
         """Characters of the texts."""
         doc, alive = self.doc, self.alive
-        parent = doc.parent
-        return sum([len(t) for t, a in zip(doc.text, alive) if a]) + sum(
-            [len(t) for t, p in zip(doc.tail[1:], parent[1:]) if t and alive[p]]
+        parent_alive = map(alive.__getitem__, islice(doc.parent, 1, None))  # (all in C: no loop here)
+        return sum(map(len, compress(doc.text, alive))) + sum(
+            map(len, compress(islice(doc.tail, 1, None), parent_alive))
         )
 
     @cached_property
