@@ -69,6 +69,7 @@ _PAGE_TAGS = frozenset({"html", "body"})
 _HEADER_TAGS = frozenset({"title", "h1", "meta", "script"})
 _KEY_META = re.compile(r"site_name|author|creator|publish|date|byline", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_THREE_WORDS = re.compile(r"\W*(\w+)(?:\W+(\w+))?(?:\W+(\w+))?")  # the first three of _WORD's matches
 _HINT_ATTRS = frozenset({"class", "id", "role", "itemprop", "rel", "name", "property", "aria-label"})
 _BROAD_KINDS = frozenset({"date", "money", "isbn", "number"})
 _LINK_TAGS = frozenset({"a", "button", "option", "select", "label"})
@@ -265,8 +266,10 @@ def _first_words(text: str) -> tuple[str, ...]:
     >>> len(_first_words("one two three four five six seven eight nine"))
     7
     """
-    stems = (stem(m.group()) for m in _WORD.finditer(text.lower()))
-    return tuple(islice((w for w in stems if len(w) > 1), _NAMING_WORDS + 1))
+    low = text.lower()
+    # (a short text's words in one C call; a long one's read only as far as needed)
+    found = _WORD.findall(low) if len(low) <= 200 else (m.group() for m in _WORD.finditer(low))
+    return tuple(islice((w for w in map(stem, found) if len(w) > 1), _NAMING_WORDS + 1))
 
 
 def _only_names(words: tuple[str, ...], term_keys: Iterable[str] | Any) -> bool:
@@ -286,7 +289,8 @@ def _leading_words(low: str) -> tuple[str, ...]:
     >>> _leading_words("item 12 names and more")
     ('item', 'name')
     """
-    return tuple(w for w in (stem(m.group()) for m in islice(_WORD.finditer(low), 3)) if not w.isdigit())
+    m = _THREE_WORDS.match(low)  # (the first three words in one C call)
+    return () if m is None else tuple(w for w in map(stem, filter(None, m.groups())) if not w.isdigit())
 
 
 def _counts_of(values: Iterable[int], n: int) -> array:
