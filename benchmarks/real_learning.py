@@ -41,6 +41,7 @@ intervals, paired bootstrap intervals of the differences (``sft + GRPO - sft``, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -256,16 +257,22 @@ def grpo_pages(
     kept, left_out = [], []
     for page in load_corpus(Path(args.grpo_corpus)).pages:
         try:
-            site = page_site(page.read_html())
+            html = page.read_html()
         except Exception:
-            site = None
+            html = None
+        site = page_site(html) if html is not None else None
         name = re.sub(r"[^a-z0-9]", "", str(page.id).lower())
         if site in sites or any(n in name for n in names):
             left_out.append(str(page.id))
         else:
-            kept.append(page)
+            kept.append((page, html))
     rng.shuffle(kept)
-    return kept[: args.grpo_pages], sorted(left_out)
+    # the chosen pages carry the HTML read here, so that making their records reads no file again
+    # (an unreadable one stays as it was: its records report it)
+    chosen = kept[: args.grpo_pages]
+    return [page if html is None else dataclasses.replace(page, html=html) for page, html in chosen], sorted(
+        left_out
+    )
 
 
 def make_grpo_data(args: argparse.Namespace, out: Path) -> dict:
