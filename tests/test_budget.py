@@ -256,3 +256,28 @@ def test_without_a_question_the_page_summary_gets_a_larger_share() -> None:
     assert "Halcyon House" in kept
     narrow = PruneSettings(budget=BudgetSettings(header_share_no_question=0.15))
     assert "Halcyon House" not in domprune.prune(page, budget=600, settings=narrow).output
+
+
+def test_a_title_said_again_gives_its_header_room_to_the_page_facts() -> None:
+    # <meta name="title">, og:title and <h1> repeat what <title> says: the header tier keeps one of
+    # them and spends the rest on the keywords that state the book's facts
+    title = "The Glass Orchard: A Novel of One Long Summer in the Valley"
+    keywords = "The Glass Orchard, Halcyon House, 9781529012347, Lena Marsh, 2019, Paperback, " + ", ".join(
+        f"bookshop {i}" for i in range(8)
+    )
+    page = (
+        f"<html><head><title>{title} | Lena Marsh | 9781529012347 | Bookshop</title>"
+        f'<meta name="title" content="{title}"><meta property="og:title" content="{title}">'
+        '<meta name="description" content="'
+        + "A novel about an orchard and the people who tend it. "
+        * 2
+        + '">'
+        f'<meta name="keywords" content="{keywords}"></head><body><main><h1>{title}</h1>'
+        + "".join(
+            f"<p>Paragraph {i} of the blurb, about the orchard and its keepers.</p>" for i in range(200)
+        )
+        + "</main></body></html>"
+    )
+    r = domprune.prune(page, budget=600)
+    assert "Halcyon House" in r.output and r.tokens_after <= 600
+    assert r.output.count(title) == 2  # <title> and the page's own <h1>, not the two meta repeats

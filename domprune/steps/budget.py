@@ -18,9 +18,11 @@ from ..settings import BudgetSettings
 from ..tokenizers import TokenCounter
 from .ranking import Ranking
 from .units import (
+    ATTR,
     TAG_TOKENS_PER_CHAR,
     TEXT_TOKENS_PER_CHAR,
     UnitModel,
+    Units,
     WrittenChars,
 )
 
@@ -143,14 +145,25 @@ def fit_to_budget(
     prio, header = rk.prio, rk.header
     header_limit = (settings.header_share if rk.rel else settings.header_share_no_question) * budget
     head_units = sorted((u for u in header if header[u]), key=lambda u: (-header[u], u))
+    said = {u: _said(doc, units, u) for u in head_units}
     seen_text: set[str] = set()
     unique_head = []
     for u in head_units:  # og:title, twitter:title and <title> often say the same thing
-        t = " ".join(units.text_of(doc, u).split()).lower()
-        if t not in seen_text:
-            seen_text.add(t)
+        if said[u] not in seen_text:
+            seen_text.add(said[u])
             unique_head.append(u)
     head_taken, _ = model.select(unique_head, header_limit) if unique_head else ([], [])
+    # a title, <h1> or <meta> whose words a longer one taken already says (a meta title inside
+    # <title>) gives its room to the next header unit (those taken stay: the cost only falls)
+    titles = [said[u] for u in head_taken if doc.tags[units.owner[u]] in _TITLE_TAGS]
+    redundant = {
+        u
+        for u in head_taken
+        if doc.tags[units.owner[u]] in _TITLE_TAGS
+        and any(len(t) > len(said[u]) and said[u] in t for t in titles)
+    }
+    if redundant:
+        head_taken, _ = model.select([u for u in unique_head if u not in redundant], header_limit)
     order = RankOrder(prio, head_taken, budget + 4096)
 
     # estimates are characters times a typical tokens-per-character; each exact count corrects
@@ -201,6 +214,27 @@ def fit_to_budget(
         best = _smallest_single(model, order, budget, settings)
     out, keep, kt, kl, tokens, k = best
     return Selection(keep, kt, kl, out, tokens, len(units) - k, exact_counts, order, head_taken)
+
+
+_TITLE_TAGS = frozenset({"title", "h1", "meta"})
+
+
+def _said(doc: Document, units: Units, u: int) -> str:
+    """What header unit ``u`` says, to compare with the others: a ``<meta>``'s content (not its
+    name), else its text; lower-cased, white space collapsed, without the mark of a cut value.
+
+    >>> from domprune.parse import parse_page
+    >>> from domprune.document import flatten, flags
+    >>> doc, _ = flatten(parse_page('<meta name="title" content="Boots  X…"><h1>Boots x</h1>').root)
+    >>> units = Units(doc, flags(len(doc.tags), True))
+    >>> [_said(doc, units, u) for u in range(len(units))]
+    ['boots x', 'boots x']
+    """
+    e = units.elem[u]
+    text = units.text_of(doc, u)
+    if units.kind[u] == ATTR and doc.tags[e] == "meta":
+        text = next((v for k, v in doc.kept_attrs[e] if k == "content"), text)
+    return " ".join(text.rstrip("…").split()).lower()
 
 
 def _between(cum: list[float], lo: int, lo_tokens: int, hi: int, hi_tokens: int, budget: int) -> int:
