@@ -242,7 +242,8 @@ def grpo_pages(
 ) -> tuple[list[Any], list[str]]:
     """Labelled pages for GRPO's pool from ``--grpo-corpus``, less every page of a site that a test page
     is from: the same domain, or a page name holding a test domain's name (``us-CNBC_2023`` for
-    ``cnbc.com``; names of 4 letters or more, so that short ones leave no false matches)."""
+    ``cnbc.com``; names of 4 letters or more, so that short ones leave no false matches). The pages
+    chosen carry their HTML (each is read once; the pool's HTML is held until the choice)."""
     from domprune.bench.corpora import load_corpus
 
     sites = set()
@@ -269,10 +270,11 @@ def grpo_pages(
     rng.shuffle(kept)
     # the chosen pages carry the HTML read here, so that making their records reads no file again
     # (an unreadable one stays as it was: its records report it)
-    chosen = kept[: args.grpo_pages]
-    return [page if html is None else dataclasses.replace(page, html=html) for page, html in chosen], sorted(
-        left_out
-    )
+    chosen = [
+        page if html is None else dataclasses.replace(page, html=html)
+        for page, html in kept[: args.grpo_pages]
+    ]
+    return chosen, sorted(left_out)
 
 
 def make_grpo_data(args: argparse.Namespace, out: Path) -> dict:

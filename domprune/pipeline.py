@@ -268,8 +268,8 @@ class PreparedPage:
         self._shared: dict[str, tuple[Any, float]] = {}
         self._spent = 0.0  # seconds this object spent building parts (fit's own time excludes them)
         self.pieces = PieceCounts(counter)  # exact counts of outputs, shared by every fit
-        self.written = WrittenChars(self.document, self.alive)  # (summed once, shared by every fit)
         """Exact token counts of output pieces, shared by every fit (and by ``for_question`` copies)."""
+        self.written = WrittenChars(self.document, self.alive)  # (summed once, shared by every fit)
 
     def for_question(self, question: str | None) -> PreparedPage:
         """This page prepared for ``question`` instead: the parsed, filtered page, its units and its
@@ -324,7 +324,10 @@ class PreparedPage:
 
     @property
     def ranking(self) -> Ranking:
-        """The units' ranking for the question (structure and position only without one)."""
+        """The units' ranking for the question (structure and position only without one).
+
+        Read-only: once the page has a second question, its ``header``, ``boilerplate`` and ``base``
+        are the page's, shared by the rankings of all its questions."""
         units = self.units
         return self._part(self._own, "ranking", lambda: rank_units(units, self.query, self.settings.budget))
 

@@ -281,3 +281,24 @@ def test_a_title_said_again_gives_its_header_room_to_the_page_facts() -> None:
     r = domprune.prune(page, budget=600)
     assert "Halcyon House" in r.output and r.tokens_after <= 600
     assert r.output.count(title) == 2  # <title> and the page's own <h1>, not the two meta repeats
+
+
+def test_only_a_title_repeated_in_whole_words_gives_up_its_header_room() -> None:
+    from domprune.steps.budget import _said, _without_repeated_titles
+
+    page = (
+        "<html><head><title>Trail Boots | Acme</title>"
+        '<meta name="title" content="Trail Boots"><meta property="og:title" content="Trail Boot">'
+        '<meta itemprop="price" content="19.99"><meta itemprop="highPrice" content="119.99">'
+        "</head><body><h1>Acme</h1><p>About the boots and the trail.</p></body></html>"
+    )
+    prepared = domprune.prepare(page)
+    model, header = prepared.units, prepared.ranking.header
+    head = sorted(header, key=lambda u: (-header[u], u))
+    said = {u: _said(model.doc, model.units, u) for u in head}
+    kept = {said[u] for u in _without_repeated_titles(model, head, head, said, 10_000)}
+    # the meta title and the <h1> repeat <title> in whole words; "trail boot" does not (a word cut
+    # short); a price inside another price is a fact, and only titles are compared
+    assert "trail boots | acme" in kept and "trail boot" in kept
+    assert "trail boots" not in kept and "acme" not in kept
+    assert {"price 19.99", "highprice 119.99"} <= kept

@@ -8,6 +8,7 @@ until the exact count fits (BPE costs are almost additive, so this takes one or 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from heapq import nlargest
@@ -97,9 +98,9 @@ def whole_may_fit(
     whole_text: Callable[[], str],
     counter: TokenCounter,
 ) -> bool:
-    """Whether everything filtering left may fit ``budget``: by characters (a token is at most about
-    4.7 characters of written HTML; corpus pages 2.0-4.6, median 3.0), by the typical tokens per
-    character, then by counting three samples of the whole page written out."""
+    """Whether everything filtering left may fit ``budget``: by its characters (``chars``; a token is
+    at most about 4.7 characters of written HTML; corpus pages 2.0-4.6, median 3.0), by the typical
+    tokens per character, then by counting three samples of the whole page written out."""
     text = chars.text
     if text > budget * MAX_CHARS_PER_TOKEN or text * TEXT_TOKENS_PER_CHAR > budget * 1.25:
         return False
@@ -153,17 +154,7 @@ def fit_to_budget(
             seen_text.add(said[u])
             unique_head.append(u)
     head_taken, _ = model.select(unique_head, header_limit) if unique_head else ([], [])
-    # a title, <h1> or <meta> whose words a longer one taken already says (a meta title inside
-    # <title>) gives its room to the next header unit (those taken stay: the cost only falls)
-    titles = [said[u] for u in head_taken if doc.tags[units.owner[u]] in _TITLE_TAGS]
-    redundant = {
-        u
-        for u in head_taken
-        if doc.tags[units.owner[u]] in _TITLE_TAGS
-        and any(len(t) > len(said[u]) and said[u] in t for t in titles)
-    }
-    if redundant:
-        head_taken, _ = model.select([u for u in unique_head if u not in redundant], header_limit)
+    head_taken = _without_repeated_titles(model, unique_head, head_taken, said, header_limit)
     order = RankOrder(prio, head_taken, budget + 4096)
 
     # estimates are characters times a typical tokens-per-character; each exact count corrects
@@ -216,25 +207,65 @@ def fit_to_budget(
     return Selection(keep, kt, kl, out, tokens, len(units) - k, exact_counts, order, head_taken)
 
 
-_TITLE_TAGS = frozenset({"title", "h1", "meta"})
+def _title_like(doc: Document, units: Units, u: int) -> bool:
+    """Whether header unit ``u`` is a title: ``<title>``, ``<h1>``, or a ``<meta>`` named as one
+    (``og:title``, ``twitter:title``, ``name="title"``...)."""
+    e = units.elem[u]
+    tag = doc.tags[e]
+    if tag == "meta":
+        return any(k != "content" and "title" in v.lower() for k, v in doc.kept_attrs[e])
+    return tag in ("title", "h1")
 
 
 def _said(doc: Document, units: Units, u: int) -> str:
-    """What header unit ``u`` says, to compare with the others: a ``<meta>``'s content (not its
-    name), else its text; lower-cased, white space collapsed, without the mark of a cut value.
+    """What header unit ``u`` says, to compare with the others: a title ``<meta>``'s content (its
+    name says only that it is a title), else its text (a meta's name with its value: the same value
+    under another name is another fact); lower-cased, white space collapsed, without the mark of a
+    cut value.
 
     >>> from domprune.parse import parse_page
     >>> from domprune.document import flatten, flags
-    >>> doc, _ = flatten(parse_page('<meta name="title" content="Boots  X…"><h1>Boots x</h1>').root)
+    >>> page = '<meta name="title" content="Boots  X…"><meta name="author" content="Ann"><h1>Boots x</h1>'
+    >>> doc, _ = flatten(parse_page(page).root)
     >>> units = Units(doc, flags(len(doc.tags), True))
     >>> [_said(doc, units, u) for u in range(len(units))]
-    ['boots x', 'boots x']
+    ['boots x', 'author ann', 'boots x']
     """
     e = units.elem[u]
     text = units.text_of(doc, u)
-    if units.kind[u] == ATTR and doc.tags[e] == "meta":
+    if units.kind[u] == ATTR and doc.tags[e] == "meta" and _title_like(doc, units, u):
         text = next((v for k, v in doc.kept_attrs[e] if k == "content"), text)
     return " ".join(text.rstrip("…").split()).lower()
+
+
+def _without_repeated_titles(
+    model: UnitModel, unique_head: list[int], taken: list[int], said: dict[int, str], limit: float
+) -> list[int]:
+    """``taken`` (the header tier) less each title whose words a longer title taken holds as whole
+    words (a meta title inside ``<title>``, an ``<h1>`` that repeats it), its room given to the
+    other header units in rank order. For each repeated title, the first title that holds it is
+    taken first, so it stays (a subset of what fitted costs no more); the result is in rank order.
+    """
+    doc, units = model.doc, model.units
+    titles = [u for u in taken if said[u] and _title_like(doc, units, u)]
+
+    def holds(t: int, u: int) -> bool:
+        return (
+            len(said[t]) > len(said[u])
+            and re.search(rf"(?<!\w){re.escape(said[u])}(?!\w)", said[t]) is not None
+        )
+
+    repeated = {u for u in titles if any(holds(t, u) for t in titles)}
+    if not repeated:
+        return taken
+    # (for each repeated title the first that holds it, in rank order: one is enough)
+    holders = list(
+        dict.fromkeys(next(t for t in titles if t not in repeated and holds(t, u)) for u in repeated)
+    )
+    rest = [u for u in unique_head if u not in repeated and u not in holders]
+    now, _ = model.select(holders + rest, limit)
+    rank = {u: r for r, u in enumerate(unique_head)}
+    return sorted(now, key=rank.__getitem__)
 
 
 def _between(cum: list[float], lo: int, lo_tokens: int, hi: int, hi_tokens: int, budget: int) -> int:

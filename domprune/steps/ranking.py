@@ -102,8 +102,9 @@ class Ranking:
 
     @cached_property
     def base(self) -> array:
-        """Priority from structure and position alone, before the question (computed when asked
-        for: a copy of ``prio`` per ranking is 8 bytes a unit)."""
+        """Priority from structure and position alone, before the question: the page's, kept for
+        its questions once it has a second one; else computed when asked for (a copy of ``prio``
+        per ranking is 8 bytes a unit)."""
         return self.structure()
 
 
@@ -355,7 +356,9 @@ class _Ranker:
         self.model, self.doc, self.units, self.settings = model, model.doc, model.units, settings
 
     def _page_part(self, name: str, build: Callable[[], T]) -> T:
-        """``build()`` once per page: the parts of the ranking that do not depend on the question."""
+        """``build()`` once per page: the parts of the ranking that do not depend on the question
+        (nor on anything else that differs between a page's questions: they share its settings).
+        Kept only when the page has more questions to come (``keep_page_parts``); read-only."""
         parts = self.model.page_parts
         if name in parts:
             return parts[name]  # type: ignore[no-any-return]
