@@ -137,7 +137,10 @@ def test_questions_share_the_page_and_rank_it_each_their_own() -> None:
     assert two.units is one.units is base.units  # built once, by whichever copy asked first
     assert two.ranking is not one.ranking and two.query != one.query
     # the ranking's question-free parts (flags, blocks...) were built once, for both questions
-    assert {"flags", "blocks", "pairs"} <= base.units.page_parts.keys()
+    assert {"flags", "blocks", "pairs", "structure", "header", "joined"} <= base.units.page_parts.keys()
+    # each question ranks its own copy of the page's structure priority
+    assert two.ranking.prio is not one.ranking.prio is not base.units.page_parts["structure"]
+    assert two.ranking.base is one.ranking.base is base.units.page_parts["structure"]
     result = two.fit(300)  # its result still says what it costs from scratch
     assert result.timings["units"] > 0 and result.timings["parse"] > 0
     # and its total is the sum of every part, the shared ones built by the other copy included
