@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sample_pages import PAGES, QUESTIONS
 
 import domprune
 from domprune.answers import answer_in
 from domprune.bench.baselines import head_tokens
+from domprune.steps import ranking
 from domprune.steps.fields import fields_of, labels_asked, restricted_labels, same_root
 from domprune.steps.relevance import Query
 
@@ -171,3 +174,75 @@ def test_each_line_of_a_run_of_label_value_lines_is_its_own_fact() -> None:
     rk, by_text = _ranked(page, "How many pages does the book have?")
     assert rk.rel[by_text["Pages: 304"]] > rk.rel[by_text["Year: 2019"]]
     assert rk.rel[by_text["Pages: 304"]] > rk.rel[by_text["Code: 55012"]]
+
+
+def test_a_main_class_on_a_list_of_links_is_not_main_content() -> None:
+    # id="category-main" on the shop's category menu: its words are all link text, so its class
+    # does not make it main content; a byline with a linked name (little link text) still is
+    menu = "".join(
+        f'<li><a href="/c/{i}">Shelf {w}</a></li>'
+        for i, w in enumerate(["One", "Two", "Three", "Four", "Five"])
+    )
+    page = (
+        f'<html><body><div id="category-main"><ul>{menu}</ul></div>'
+        '<div class="entry-meta">By: <a href="/a/1">Ada Lind</a></div>'
+        '<div class="product-publisher">Larchmont Press / 2007</div></body></html>'
+    )
+    prepared = domprune.prepare(page)
+    units, doc = prepared.units.units, prepared.document
+    by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
+    base = prepared.ranking.base
+    # main content ranks 0.6-1.0 by structure, the rest 0.3-0.6 (earlier first)
+    assert base[by_text["Shelf One"]] < 0.6
+    assert base[by_text["Larchmont Press / 2007"]] >= 0.6
+    assert base[by_text["Ada Lind"]] >= 0.6
+
+
+_LINKY = st.recursive(
+    st.sampled_from(["Shelf", "Jane Doe", "a longer line of plain words", ""]),
+    lambda inner: st.tuples(
+        st.sampled_from(["a", "div", "span", "li"]),
+        st.sampled_from(["", ' class="main"', ' class="content" hidden', ' id="x-main"']),
+        st.lists(inner, max_size=4),
+        st.sampled_from(["", " after", ", "]),
+    ),
+    max_leaves=25,
+)
+
+
+def _html(node) -> str:  # type: ignore[no-untyped-def]
+    if isinstance(node, str):
+        return node
+    tag, attrs, children, tail = node
+    return f"<{tag}{attrs}>{''.join(map(_html, children))}</{tag}>{tail}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_LINKY, min_size=1, max_size=4))
+def test_text_and_link_chars_equal_a_walk_of_each_subtree(nodes) -> None:  # type: ignore[no-untyped-def]
+    # the sums along the document order give each element's live text and link text, as a walk
+    # of its subtree does (texts of live elements, tails under a live parent, links live ones)
+    page = f"<html><body>{''.join(map(_html, nodes))}</body></html>"
+    prepared = domprune.prepare(page)
+    doc, alive = prepared.document, prepared.units.alive
+    elements = list(range(len(doc.tags)))
+
+    def in_link(k: int) -> bool:
+        while k >= 0:
+            if doc.tags[k] == "a" and alive[k]:
+                return True
+            k = doc.parent[k]
+        return False
+
+    expected = []
+    for i in elements:
+        chars = link = 0
+        for k in range(i, doc.end[i]):
+            if alive[k]:
+                chars += len(doc.text[k])
+                link += len(doc.text[k]) * in_link(k)
+            if k > i and alive[doc.parent[k]]:
+                chars += len(doc.tail[k])
+                link += len(doc.tail[k]) * in_link(doc.parent[k])
+        expected.append((chars, link))
+    assert ranking._text_and_link_chars(doc, alive, elements) == expected

@@ -8,6 +8,7 @@ nearest heading); then main content before navigation, footers and sidebars; the
 
 from __future__ import annotations
 
+import bisect
 import re
 from array import array
 from collections import Counter
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from itertools import accumulate, compress, islice
+from operator import add
 from typing import Any, TypeVar
 
 from ..document import Document, Flags, filled, flags, ints
@@ -162,7 +164,9 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
     main = flags(n)
     marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
     if main_hint:
-        marks += _elements_with(hints, main_hint)
+        # a class that says "main" on a list of links (id="category-main", "main-menu") names
+        # navigation: an element whose words are mostly link text is not main content by its hint
+        marks += _not_link_lists(doc, alive, _elements_with(hints, main_hint))
     for i in sorted(marks):
         if not main[i] and alive[i]:
             main[i : end[i]] = _ONES * (end[i] - i)
@@ -180,6 +184,79 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
         if not bp[i] and alive[i]:
             bp[i : end[i]] = _ONES * (end[i] - i)
     return bp, main, hints
+
+
+_LINK_LIST_CHARS = 30  # a list of links has more link text than "By: <a>Jane Doe</a>"
+
+
+def _not_link_lists(doc: Document, alive: Flags, elements: list[int]) -> list[int]:
+    """``elements`` less those whose text is more than half link text (the link density that
+    Readability and boilerpipe read), with more than :data:`_LINK_LIST_CHARS` characters of it."""
+    sizes = _text_and_link_chars(doc, alive, elements)
+    return [
+        i for i, (chars, link) in zip(elements, sizes) if not (link > _LINK_LIST_CHARS and 2 * link > chars)
+    ]
+
+
+def _text_and_link_chars(doc: Document, alive: Flags, elements: list[int]) -> list[tuple[int, int]]:
+    """Characters of text in each of ``elements`` (in document order), and of them those in a link.
+
+    The texts of the live elements (a removed script's text is not the element's), summed once for
+    the page along the document order (a subtree is a contiguous range), in C: maps over the
+    columns and slices.
+
+    >>> from domprune.document import flatten
+    >>> from domprune.parse import parse_page
+    >>> doc, _ = flatten(parse_page("<div>By <a>Ada</a>, <a>Bo</a></div>").root)
+    >>> _text_and_link_chars(doc, flags(len(doc.tags), True), [doc.tags.index("div")])
+    [(10, 5)]
+    """
+    if not elements:
+        return elements
+    end, parent = doc.end, doc.parent
+    # (only the range the elements cover is read: slices of the columns, numbered from lo)
+    lo, hi = elements[0], max(end[i] for i in elements)
+    alive = alive[lo:hi]
+    # characters at each element: its own text and its tail (the parser writes a run of white
+    # space as one space: lengths need no stripping); subtree i holds its elements' texts and
+    # tails, less i's own tail (that is its parent's)
+    after = list(map(len, doc.tail[lo:hi]))
+    both = list(map(add, map(len, doc.text[lo:hi]), after))
+    # a removed subtree's text is not the element's (its top's tail is, under a live parent)
+    k = alive.find(0)
+    while k >= 0:  # (one step per removed subtree)
+        e = end[lo + k] - lo
+        live_tail = lo + k > 0 and parent[lo + k] >= lo and alive[parent[lo + k] - lo]
+        both[k:e] = after[k:e] = [0] * (e - k)
+        if live_tail:
+            after[k] = both[k] = len(doc.tail[lo + k])
+        k = alive.find(0, e)
+    # the same characters where they are link text: each outermost live link's subtree
+    linked_both = [0] * (hi - lo)
+    tops: list[int] = []  # (relative to lo)
+    tags, k = doc.tags, lo
+    while True:
+        try:
+            k = tags.index("a", k, hi)  # (the scan in C; a link's inner links are skipped)
+        except ValueError:
+            break
+        i, e = k - lo, end[k] - lo
+        if alive[i]:
+            linked_both[i:e] = both[i:e]
+            linked_both[i] -= after[i]  # the link's own tail is not link text
+            tops.append(i)
+        k = end[k]  # (a removed link's subtree is removed too)
+    chars = list(accumulate(both, initial=0))
+    linked = list(accumulate(linked_both, initial=0))
+    out = []
+    for i in elements:
+        e, i = end[i] - lo, i - lo
+        link = linked[e] - linked[i]
+        t = bisect.bisect_right(tops, i) - 1
+        if t >= 0 and tops[t] < i < end[lo + tops[t]] - lo:
+            link -= after[i]  # inside a link: its own tail is link text, but its parent's
+        out.append((chars[e] - chars[i] - after[i], link))
+    return out
 
 
 def _structure_priority(
