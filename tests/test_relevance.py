@@ -183,8 +183,13 @@ def test_a_main_class_on_a_list_of_links_is_not_main_content() -> None:
         f'<li><a href="/c/{i}">Shelf {w}</a></li>'
         for i, w in enumerate(["One", "Two", "Three", "Four", "Five"])
     )
+    # a menu whose entries each say main: an entry has little link text, its list a lot
+    drop = "".join(
+        f'<li class="main"><a href="/d/{w}">{w}</a></li>'
+        for w in ["Audiobooks", "Bargains", "Bibles", "Homeschool"]
+    )
     page = (
-        f'<html><body><div id="category-main"><ul>{menu}</ul></div>'
+        f'<html><body><div id="category-main"><ul>{menu}</ul></div><ul class="drop">{drop}</ul>'
         '<div class="entry-meta">By: <a href="/a/1">Ada Lind</a></div>'
         '<div class="product-publisher">Larchmont Press / 2007</div></body></html>'
     )
@@ -194,6 +199,7 @@ def test_a_main_class_on_a_list_of_links_is_not_main_content() -> None:
     base = prepared.ranking.base
     # main content ranks 0.6-1.0 by structure, the rest 0.3-0.6 (earlier first)
     assert base[by_text["Shelf One"]] < 0.6
+    assert base[by_text["Bargains"]] < 0.6
     assert base[by_text["Larchmont Press / 2007"]] >= 0.6
     assert base[by_text["Ada Lind"]] >= 0.6
 

@@ -191,10 +191,16 @@ _LINK_LIST_CHARS = 30  # a list of links has more link text than "By: <a>Jane Do
 
 def _not_link_lists(doc: Document, alive: Flags, elements: list[int]) -> list[int]:
     """``elements`` less those whose text is more than half link text (the link density that
-    Readability and boilerpipe read), with more than :data:`_LINK_LIST_CHARS` characters of it."""
-    sizes = _text_and_link_chars(doc, alive, elements)
+    Readability and boilerpipe read), with more than :data:`_LINK_LIST_CHARS` characters of it. A
+    list item is judged by its list (``<li class="main"><a>Fiction</a></li>``: a menu's entry)."""
+    tags, parent = doc.tags, doc.parent
+    judged = [parent[i] if tags[i] == "li" and parent[i] >= 0 else i for i in elements]
+    distinct = sorted(set(judged))
+    sizes = dict(zip(distinct, _text_and_link_chars(doc, alive, distinct)))
     return [
-        i for i, (chars, link) in zip(elements, sizes) if not (link > _LINK_LIST_CHARS and 2 * link > chars)
+        i
+        for i, j in zip(elements, judged)
+        if not (sizes[j][1] > _LINK_LIST_CHARS and 2 * sizes[j][1] > sizes[j][0])
     ]
 
 
