@@ -18,7 +18,7 @@ sampled with ``--seed``. The package's own stages then run in turn, each one ski
 already in ``--out`` (a killed run resumes from the last finished stage):
 
 1. ``prepare`` (domprune with the question, ``--budget`` tokens, the plain template);
-2. ``eval`` of the base model on the test split (greedy);
+2. ``eval`` of the base model on the test split (greedy; ``--no-base-eval`` skips it);
 3. ``sft`` (``SftRun``, answer positions only) on the train split, ``--sft-steps`` steps; ``eval``;
 4. ``label`` with the warmed-up policy (``--label-attempts`` sampled attempts per record) on a pool of
    ``--pool`` train records, then ``filter`` to 0 < d < 1. With ``--grpo-corpus DIR``, the pool comes
@@ -590,7 +590,8 @@ def plot(result: dict, path: Path) -> None:
     axes[1].legend(fontsize=8)
     scores = result["summary"]["scores"]
     names = [n for n in MODELS if n in scores]
-    subset = "questions_every_model_answered" if "questions_every_model_answered" in scores["base"] else "all"
+    first = scores[names[0]]
+    subset = "questions_every_model_answered" if "questions_every_model_answered" in first else "all"
     for k, metric in enumerate(("exact_match", "f1", "format")):
         means = [scores[n][subset][metric]["mean"] for n in names]
         errs = [
@@ -600,7 +601,7 @@ def plot(result: dict, path: Path) -> None:
         xs = [i + (k - 1) * 0.27 for i in range(len(names))]
         axes[2].bar(xs, means, width=0.27, yerr=errs, capsize=3, label=metric)
     axes[2].set_xticks(range(len(names)), names, rotation=15)
-    n = scores["base"][subset]["n"]
+    n = first[subset]["n"]
     axes[2].set(title=f"unseen sites ({n} test questions): mean, 95% bootstrap CI", ylim=(0, 1.05))
     axes[2].legend(fontsize=8)
     fig.suptitle("Gemma 3 270M on real pages (CPU)")
@@ -674,6 +675,12 @@ def main() -> int:
     parser.add_argument("--eval-batch", type=int, default=8)
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-base-eval",
+        action="store_true",
+        help="skip the base model's eval (it never stops, so it is the slowest eval: 40 tokens an answer; "
+        "its scores are in real_learning.md)",
+    )
     parser.add_argument("--runs", default="grpo,control,grpo_filtered", help="GRPO runs ('' for none)")
     parser.add_argument(
         "--control-split",
@@ -694,9 +701,10 @@ def main() -> int:
     stages["data"] = stage(out, "data", lambda: make_data(args, out))
     stages["prepare"] = stage(out, "prepare", lambda: prepare(args, out))
     evals: dict[str, dict] = {}
-    evals["base"] = stage(
-        out, "eval_base", lambda: evaluate(args, out, "base", str(Path(args.model).resolve()))
-    )
+    if not args.no_base_eval:
+        evals["base"] = stage(
+            out, "eval_base", lambda: evaluate(args, out, "base", str(Path(args.model).resolve()))
+        )
     stages["sft"] = stage(out, "sft", lambda: run_sft(args, out))
     sft_adapter = stages["sft"]["adapter"]
     evals["sft"] = stage(out, "eval_sft", lambda: evaluate(args, out, "sft", sft_adapter))
