@@ -21,10 +21,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from corpus_draw import evenly  # (beside this script)
+
 import domprune
 from domprune import PruneSettings
 from domprune.answers import answer_in, haystack
-from domprune.bench.corpora import load_corpus
 from domprune.document import serialize
 
 FORMATS = ("html", "text", "markdown")
@@ -32,17 +33,12 @@ FORMATS = ("html", "text", "markdown")
 
 def _pages(corpus: Path, per_corpus: int, per_page: int) -> list[tuple[str, str, list[Any]]]:
     """(corpus, html, questions answerable from the page), drawn evenly from each corpus."""
-    by_corpus: dict[str, list[Any]] = defaultdict(list)
-    for page in load_corpus(corpus).pages:
-        by_corpus[page.corpus].append(page)
     out = []
-    for name, ps in sorted(by_corpus.items()):
-        step = max(1, len(ps) // per_corpus)
-        for p in ps[::step][:per_corpus]:
-            html = p.read_html()
-            hay = haystack(html)
-            qs = [q for q in p.questions if q.kind == "natural" and any(map(hay.contains, q.answers))]
-            out.append((name, html, qs[:per_page]))
+    for p in evenly(corpus, per_corpus):
+        html = p.read_html()
+        hay = haystack(html)
+        qs = [q for q in p.questions if q.kind == "natural" and any(map(hay.contains, q.answers))]
+        out.append((p.corpus, html, qs[:per_page]))
     return out
 
 

@@ -24,26 +24,17 @@ import os
 import re
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 
 def draw(corpus: Path, per_corpus: int) -> list[tuple[str, str | None]]:
     """(html, first question) of ``per_corpus`` pages drawn evenly from each corpus."""
-    from domprune.bench.corpora import load_corpus
+    from corpus_draw import evenly
 
-    by_corpus: dict[str, list[Any]] = defaultdict(list)
-    for page in load_corpus(corpus).pages:
-        by_corpus[page.corpus].append(page)
-    out = []
-    for _, ps in sorted(by_corpus.items()):
-        step = max(1, len(ps) // per_corpus)
-        for p in ps[::step][:per_corpus]:
-            out.append(
-                (p.read_html() if p.html is None else p.html, p.questions[0].text if p.questions else None)
-            )
-    return out
+    return [
+        (p.read_html() if p.html is None else p.html, p.questions[0].text if p.questions else None)
+        for p in evenly(corpus, per_corpus)
+    ]
 
 
 def child(mode: str, corpus: Path, per_corpus: int, budget: int) -> None:

@@ -18,16 +18,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from corpus_draw import evenly  # (beside this script)
 
 import domprune
 import domprune.counting
 import domprune.steps.units
 from domprune import pipeline
-from domprune.bench.corpora import load_corpus
 from domprune.steps import filtering, ranking
 
 # (module or class, function name, label): the parts of one prune call
@@ -74,22 +75,16 @@ def main() -> None:
     ap.add_argument("--budgets", default="16000,4000,1000")
     args = ap.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
-    loaded = load_corpus(args.corpus)
-    by_corpus: dict[str, list[Any]] = defaultdict(list)
-    for page in loaded.pages:
-        by_corpus[page.corpus].append(page)
     pages: list[tuple[str, str, str | None]] = []
     questions: dict[int, list[str]] = {}  # page index -> all its questions
-    for corpus, ps in sorted(by_corpus.items()):
-        step = max(1, len(ps) // args.per_corpus)
-        for p in ps[::step][: args.per_corpus]:
-            html = p.read_html() if p.html is None else p.html
-            questions[len(pages)] = [q.text for q in p.questions]
-            pages.append((corpus, html, p.questions[0].text if p.questions else None))
+    for p in evenly(args.corpus, args.per_corpus):
+        html = p.read_html() if p.html is None else p.html
+        questions[len(pages)] = [q.text for q in p.questions]
+        pages.append((p.corpus, html, p.questions[0].text if p.questions else None))
     counter = domprune.get_tokenizer("qwen2.5")
     for _, html, q in pages[:3]:  # warm caches (regexes, vocabulary)
         domprune.prune(html, budget=budgets[0], question=q)
-    print(f"{len(pages)} pages: {dict((c, len(v[: args.per_corpus])) for c, v in sorted(by_corpus.items()))}")
+    print(f"{len(pages)} pages: {dict(sorted(Counter(c for c, _, _ in pages).items()))}")
     for budget in budgets:
         ratios: dict[str, list[float]] = defaultdict(list)
         exact_counts: list[int] = []  # outputs the budget step counted exactly, per call
@@ -104,9 +99,11 @@ def main() -> None:
             ratios[corpus].append((time.perf_counter() - t0) / tok)
             exact_counts.append(result.steps[-1].removed.get("exact_counts", 0))
         every = [r for rs in ratios.values() for r in rs]
-        print(f"\nbudget {budget}: median prune / tokenizer pass " + ", ".join(
-            f"{c} {statistics.median(rs):.2f}" for c, rs in sorted(ratios.items())
-        ) + f", all {statistics.median(every):.2f}; exact counts a call, mean {statistics.mean(exact_counts):.2f}")
+        print(
+            f"\nbudget {budget}: median prune / tokenizer pass "
+            + ", ".join(f"{c} {statistics.median(rs):.2f}" for c, rs in sorted(ratios.items()))
+            + f", all {statistics.median(every):.2f}; exact counts a call, mean {statistics.mean(exact_counts):.2f}"
+        )
         spent: dict[str, float] = defaultdict(float)
         undo = [_wrap(owner, name, label, spent) for owner, name, label in STEPS]
         try:
@@ -118,7 +115,9 @@ def main() -> None:
         finally:
             for u in reversed(undo):
                 u()
-        print(f"  summed over the pages, / summed tokenizer time ({tokenizer_s:.2f} s): prune {total / tokenizer_s:.2f}")
+        print(
+            f"  summed over the pages, / summed tokenizer time ({tokenizer_s:.2f} s): prune {total / tokenizer_s:.2f}"
+        )
         for _, _, label in STEPS:
             print(f"    {label:45s} {spent[label] / tokenizer_s:.3f}")
         shared: dict[str, list[float]] = defaultdict(list)
@@ -138,10 +137,12 @@ def main() -> None:
             shared[corpus].append((time.perf_counter() - t0) / len(qs) / tok)
         every = [r for rs in shared.values() for r in rs]
         if every:
-            print(f"  one page prepared for all its questions ({len(every)} pages, {asked} questions), median per "
-                  "question / tokenizer pass: " + ", ".join(
-                      f"{c} {statistics.median(rs):.2f}" for c, rs in sorted(shared.items())
-                  ) + f", all {statistics.median(every):.2f}")
+            print(
+                f"  one page prepared for all its questions ({len(every)} pages, {asked} questions), median per "
+                "question / tokenizer pass: "
+                + ", ".join(f"{c} {statistics.median(rs):.2f}" for c, rs in sorted(shared.items()))
+                + f", all {statistics.median(every):.2f}"
+            )
 
 
 if __name__ == "__main__":
