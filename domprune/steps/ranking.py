@@ -165,7 +165,7 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
     marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
     if main_hint:
         # a class that says "main" on a list of links (id="category-main", "main-menu") names
-        # navigation: an element whose words are mostly link text is not main content by its hint
+        # navigation: an element whose text is mostly link text is not main content by its hint
         marks += _not_link_lists(doc, alive, _elements_with(hints, main_hint))
     for i in sorted(marks):
         if not main[i] and alive[i]:
@@ -218,7 +218,7 @@ def _text_and_link_chars(doc: Document, alive: Flags, elements: list[int]) -> li
     [(10, 5)]
     """
     if not elements:
-        return elements
+        return []
     end, parent = doc.end, doc.parent
     # (only the range the elements cover is read: slices of the columns, numbered from lo)
     lo, hi = elements[0], max(end[i] for i in elements)
