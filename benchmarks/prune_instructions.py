@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,10 @@ def main() -> None:
     if args.child:
         child(args.child, args.corpus, args.per_corpus, args.budget)
         return
+    if shutil.which("valgrind") is None:
+        sys.exit(
+            "prune_instructions.py counts instructions with valgrind, which is not installed: apt-get install valgrind"
+        )
     load, prune, count = (instructions(m, args) for m in ("load", "prune", "count"))
     calls, passes = prune - load, count - load
     print(f"prune calls: {calls / 1e6:,.0f} M instructions; tokenizer passes: {passes / 1e6:,.0f} M")
