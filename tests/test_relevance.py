@@ -204,10 +204,45 @@ def test_a_main_class_on_a_list_of_links_is_not_main_content() -> None:
     assert base[by_text["Ada Lind"]] >= 0.6
 
 
+def test_lists_of_links_inside_main_content_are_not_main_content() -> None:
+    # <div id="page-body"> makes the whole page main content; inside it, a facet tree, a search
+    # form's choices and a list of teasers are lists of links (mostly link text), not the product
+    facets = "".join(f'<li><a href="/f/{i}">Facet number {i}</a> (12)</li>' for i in range(10))
+    choices = "".join(f"<option>Department {i}</option>" for i in range(6))
+    teasers = "".join(f'<li><a href="/b/{i}">Another book {i} by Someone</a> $9.99</li>' for i in range(4))
+    story = "A long description of the book that is not a link. " * 12
+    page = (
+        '<html><body><div id="page-body">'
+        f'<form><select name="where">{choices}</select></form>'
+        f"<table><tr><td><span>BROWSE</span><ul>{facets}</ul></td>"
+        f"<td><h2>The Book</h2><div>Availability: ships in 2 days</div><p>{story}</p>"
+        f"<ul>{teasers}</ul></td></tr></table>"
+        '<div><h1>Article title</h1>By <a href="/a">Ada Lind</a> in <a href="/t/1">Books</a>'
+        ' <a href="/t/2">Reviews</a> <a href="/t/3">Fiction today</a></div>'
+        "</div></body></html>"
+    )
+    prepared = domprune.prepare(page)
+    units, doc = prepared.units.units, prepared.document
+    by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
+    base = prepared.ranking.base
+    # main content ranks 0.6-1.0 by structure, the rest 0.3-0.6
+    for text in ("Facet number 0", "Department 0", "Another book 0 by Someone", "BROWSE"):
+        assert base[by_text[text]] < 0.6, text
+    for text in ("The Book", "Availability: ships in 2 days", "Article title", "Fiction today"):
+        assert base[by_text[text]] >= 0.6, text
+    # the facets ranked before the product by position alone; now the product comes first
+    assert base[by_text["Availability: ships in 2 days"]] > base[by_text["Facet number 0"]]
+    # a region whose text is mostly links (an article of linked product names) stays main content
+    linked = "".join(f'<p><a href="/p/{i}">A product name that is a link {i}</a> ok</p>' for i in range(8))
+    prepared = domprune.prepare(f"<html><body><article>{linked}</article></body></html>")
+    units, doc = prepared.units.units, prepared.document
+    assert all(prepared.ranking.base[u] >= 0.6 for u in range(len(units)))
+
+
 _LINKY = st.recursive(
     st.sampled_from(["Shelf", "Jane Doe", "a longer line of plain words", ""]),
     lambda inner: st.tuples(
-        st.sampled_from(["a", "div", "span", "li"]),
+        st.sampled_from(["a", "div", "span", "li", "button", "option"]),
         st.sampled_from(["", ' class="main"', ' class="content" hidden', ' id="x-main"']),
         st.lists(inner, max_size=4),
         st.sampled_from(["", " after", ", "]),
@@ -225,7 +260,7 @@ def _html(node) -> str:  # type: ignore[no-untyped-def]
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_LINKY, min_size=1, max_size=4))
-def test_text_and_link_chars_equal_a_walk_of_each_subtree(nodes) -> None:  # type: ignore[no-untyped-def]
+def test_link_text_sizes_equal_a_walk_of_each_subtree(nodes) -> None:  # type: ignore[no-untyped-def]
     # the sums along the document order give each element's live text and link text, as a walk
     # of its subtree does (texts of live elements, tails under a live parent, links live ones)
     page = f"<html><body>{''.join(map(_html, nodes))}</body></html>"
@@ -235,7 +270,7 @@ def test_text_and_link_chars_equal_a_walk_of_each_subtree(nodes) -> None:  # typ
 
     def in_link(k: int) -> bool:
         while k >= 0:
-            if doc.tags[k] == "a" and alive[k]:
+            if doc.tags[k] in ranking._LINK_TEXT and alive[k]:
                 return True
             k = doc.parent[k]
         return False
@@ -251,4 +286,4 @@ def test_text_and_link_chars_equal_a_walk_of_each_subtree(nodes) -> None:  # typ
                 chars += len(doc.tail[k])
                 link += len(doc.tail[k]) * in_link(doc.parent[k])
         expected.append((chars, link))
-    assert ranking._text_and_link_chars(doc, alive, elements) == expected
+    assert ranking._LinkText(doc, alive).sizes(elements) == expected

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from itertools import accumulate, compress, islice
-from operator import add
+from operator import add, sub
 from typing import Any, TypeVar
 
 from ..document import Document, Flags, filled, flags, ints
@@ -162,16 +162,24 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
     bp_hint = {distinct[k] for k in strings_matching(_BOILERPLATE_HINT, distinct)}
     # an element marks its whole subtree (slices: the marks are few, the subtrees contiguous)
     main = flags(n)
-    marks = [i for i, t in enumerate(tags) if t in _MAIN_TAGS] + [i for i, r in roles.items() if r == "main"]
+    marks = _positions(tags, _MAIN_TAGS, 0, n) + [i for i, r in roles.items() if r == "main"]
+    link_text = _LinkText(doc, alive)  # (its sums are made when first read)
     if main_hint:
         # a class that says "main" on a list of links (id="category-main", "main-menu") names
         # navigation: an element whose text is mostly link text is not main content by its hint
-        marks += _not_link_lists(doc, alive, _elements_with(hints, main_hint))
+        marks += _not_link_lists(doc, link_text, _elements_with(hints, main_hint))
+    regions = []  # the outermost elements that make main content
     for i in sorted(marks):
         if not main[i] and alive[i]:
             main[i : end[i]] = _ONES * (end[i] - i)
+            regions.append(i)
+    if regions:
+        # a menu, a facet tree or a list of teasers inside main content is not main content
+        for i in _link_lists_within(doc, link_text, main, regions):
+            main[i : end[i]] = bytes(end[i] - i)
     bp = flags(n)
-    marks = [i for i, t in enumerate(tags) if t in _BOILERPLATE_TAGS or (t == "header" and not main[i])]
+    marks = _positions(tags, _BOILERPLATE_TAGS, 0, n)
+    marks += [i for i in _positions(tags, ("header",), 0, n) if not main[i]]
     marks += [i for i, r in roles.items() if r in _BOILERPLATE_ROLES]
     if bp_hint:
         # a class names navigation, but the element wraps most of the page (<body class="has_nav">,
@@ -187,16 +195,18 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
 
 
 _LINK_LIST_CHARS = 30  # a list of links has more link text than "By: <a>Jane Doe</a>"
+# link text, for the density: the text of links and of the controls that choose or go somewhere
+_LINK_TEXT = ("a", "option", "button")
 
 
-def _not_link_lists(doc: Document, alive: Flags, elements: list[int]) -> list[int]:
+def _not_link_lists(doc: Document, link_text: _LinkText, elements: list[int]) -> list[int]:
     """``elements`` less those whose text is more than half link text (the link density that
     Readability and boilerpipe read), with more than :data:`_LINK_LIST_CHARS` characters of it. A
     list item is judged by its list (``<li class="main"><a>Fiction</a></li>``: a menu's entry)."""
     tags, parent = doc.tags, doc.parent
     judged = [parent[i] if tags[i] == "li" and parent[i] >= 0 else i for i in elements]
     distinct = sorted(set(judged))
-    sizes = dict(zip(distinct, _text_and_link_chars(doc, alive, distinct)))
+    sizes = dict(zip(distinct, link_text.sizes(distinct)))
     return [
         i
         for i, j in zip(elements, judged)
@@ -204,65 +214,131 @@ def _not_link_lists(doc: Document, alive: Flags, elements: list[int]) -> list[in
     ]
 
 
-def _text_and_link_chars(doc: Document, alive: Flags, elements: list[int]) -> list[tuple[int, int]]:
-    """Characters of text in each of ``elements`` (in document order), and of them those in a link.
+_LISTS = frozenset({"ul", "ol", "dl", "select"})
+_COLUMNS = frozenset({"div", "section", "td", "table"})  # layout columns, when over _SHORT_CELL characters
+
+
+def _link_lists_within(doc: Document, link_text: _LinkText, main: Flags, regions: list[int]) -> list[int]:
+    """The parts of main content that are lists of links: a list (``ul``, ``ol``, ``dl``), or a
+    column (``div``, ``section``, ``td``, ``table`` of more than :data:`_SHORT_CELL` characters: not a
+    value cell), whose text is more than half link text with more than :data:`_LINK_LIST_CHARS`
+    characters of it, and that holds less than half of its main-content region's text (the
+    region itself, an article whose every product name is a link, stays main content) and no
+    ``h1`` (an article's head: its title, byline and linked tags).
+
+    ``regions``: the outermost elements that made main content, in document order."""
+    tags, end, parent, alive = doc.tags, doc.end, doc.parent, link_text.alive
+    heads = set()  # the elements that hold an h1
+    for r in regions:
+        for k in _positions(tags, ("h1",), r, end[r]):
+            while k >= 0 and k not in heads:
+                heads.add(k)
+                k = parent[k]
+    parts = sorted(
+        i
+        for r in regions
+        for i in _positions(tags, _LISTS | _COLUMNS, r + 1, end[r])
+        if (end[i] - i > 2 or tags[i] in _LISTS) and alive[i] and main[i] and i not in heads
+    )
+    if not parts:
+        return []
+    judged = sorted(set(parts) | set(regions))
+    sizes = dict(zip(judged, link_text.sizes(judged)))
+    out = []
+    for i in parts:
+        chars, link = sizes[i]
+        if link <= _LINK_LIST_CHARS or 2 * link <= chars or (tags[i] in _COLUMNS and chars <= _SHORT_CELL):
+            continue
+        region = regions[bisect.bisect_right(regions, i) - 1]
+        if 2 * chars < sizes[region][0]:
+            out.append(i)
+    return out
+
+
+def _positions(tags: list[str], wanted: Iterable[str], lo: int, hi: int) -> list[int]:
+    """The indices in ``[lo, hi)`` of the ``wanted`` tags (each found by a scan in C)."""
+    out = []
+    for tag in wanted:
+        k = lo
+        while True:
+            try:
+                k = tags.index(tag, k, hi)
+            except ValueError:
+                break
+            out.append(k)
+            k += 1
+    return out
+
+
+class _LinkText:
+    """Characters of text in an element's subtree, and of them those of link text (in a link, an
+    option or a button: :data:`_LINK_TEXT`): the link density that Readability and boilerpipe read.
 
     The texts of the live elements (a removed script's text is not the element's), summed once for
     the page along the document order (a subtree is a contiguous range), in C: maps over the
-    columns and slices.
+    columns and slices; made when first read, then shared by every element asked about.
 
     >>> from domprune.document import flatten
     >>> from domprune.parse import parse_page
     >>> doc, _ = flatten(parse_page("<div>By <a>Ada</a>, <a>Bo</a></div>").root)
-    >>> _text_and_link_chars(doc, flags(len(doc.tags), True), [doc.tags.index("div")])
+    >>> _LinkText(doc, flags(len(doc.tags), True)).sizes([doc.tags.index("div")])
     [(10, 5)]
     """
-    if not elements:
-        return []
-    end, parent = doc.end, doc.parent
-    # (only the range the elements cover is read: slices of the columns, numbered from lo)
-    lo, hi = elements[0], max(end[i] for i in elements)
-    alive = alive[lo:hi]
-    # characters at each element: its own text and its tail (the parser writes a run of white
-    # space as one space: lengths need no stripping); subtree i holds its elements' texts and
-    # tails, less i's own tail (that is its parent's)
-    after = list(map(len, doc.tail[lo:hi]))
-    both = list(map(add, map(len, doc.text[lo:hi]), after))
-    # a removed subtree's text is not the element's (its top's tail is, under a live parent)
-    k = alive.find(0)
-    while k >= 0:  # (one step per removed subtree)
-        e = end[lo + k] - lo
-        live_tail = lo + k > 0 and parent[lo + k] >= lo and alive[parent[lo + k] - lo]
-        both[k:e] = after[k:e] = [0] * (e - k)
-        if live_tail:
-            after[k] = both[k] = len(doc.tail[lo + k])
-        k = alive.find(0, e)
-    # the same characters where they are link text: each outermost live link's subtree
-    linked_both = [0] * (hi - lo)
-    tops: list[int] = []  # (relative to lo)
-    tags, k = doc.tags, lo
-    while True:
-        try:
-            k = tags.index("a", k, hi)  # (the scan in C; a link's inner links are skipped)
-        except ValueError:
-            break
-        i, e = k - lo, end[k] - lo
-        if alive[i]:
-            linked_both[i:e] = both[i:e]
-            linked_both[i] -= after[i]  # the link's own tail is not link text
-            tops.append(i)
-        k = end[k]  # (a removed link's subtree is removed too)
-    chars = list(accumulate(both, initial=0))
-    linked = list(accumulate(linked_both, initial=0))
-    out = []
-    for i in elements:
-        e, i = end[i] - lo, i - lo
-        link = linked[e] - linked[i]
-        t = bisect.bisect_right(tops, i) - 1
-        if t >= 0 and tops[t] < i < end[lo + tops[t]] - lo:
-            link -= after[i]  # inside a link: its own tail is link text, but its parent's
-        out.append((chars[e] - chars[i] - after[i], link))
-    return out
+
+    def __init__(self, doc: Document, alive: Flags) -> None:
+        self.doc, self.alive = doc, alive
+
+    @cached_property
+    def _sums(self) -> tuple[array, array, array, Flags]:
+        """Running sums of characters and of link characters in document order, each element's
+        tail, and whether each element is inside a live link (below its top)."""
+        doc, alive = self.doc, self.alive
+        end, parent = doc.end, doc.parent
+        n = len(doc.tags)
+        # characters at each element: its own text and its tail (the parser writes a run of white
+        # space as one space: lengths need no stripping); subtree i holds its elements' texts and
+        # tails, less i's own tail (that is its parent's)
+        after = list(map(len, doc.tail))
+        both = list(map(add, map(len, doc.text), after))
+        # a removed subtree's text is not the element's (its top's tail is, under a live parent)
+        k = alive.find(0)
+        while k >= 0:  # (one step per removed subtree)
+            e = end[k]
+            live_tail = k > 0 and parent[k] >= 0 and alive[parent[k]]
+            both[k:e] = after[k:e] = [0] * (e - k)
+            if live_tail:
+                after[k] = both[k] = len(doc.tail[k])
+            k = alive.find(0, e)
+        # the same characters where they are link text: each outermost live link's subtree
+        linked_both = [0] * n
+        inside = flags(n)
+        covered = 0  # (a link's inner links are skipped; a removed link's subtree is removed too)
+        for k in sorted(_positions(doc.tags, _LINK_TEXT, 0, n)):
+            if k < covered:
+                continue
+            if alive[k]:
+                linked_both[k : end[k]] = both[k : end[k]]
+                linked_both[k] -= after[k]  # the link's own tail is not link text
+                inside[k + 1 : end[k]] = _ONES * (end[k] - k - 1)
+            covered = end[k]
+        # (machine ints: running sums are large numbers, an object each in a list)
+        return (
+            array("q", accumulate(both, initial=0)),
+            array("q", accumulate(linked_both, initial=0)),
+            array("q", after),
+            inside,
+        )
+
+    def sizes(self, elements: Sequence[int]) -> list[tuple[int, int]]:
+        """(characters, link characters) of each of ``elements``."""
+        chars, linked, after, inside = self._sums
+        ends = list(map(self.doc.end.__getitem__, elements))
+        total = map(sub, map(chars.__getitem__, ends), map(chars.__getitem__, elements))
+        total = map(sub, total, map(after.__getitem__, elements))
+        link = list(map(sub, map(linked.__getitem__, ends), map(linked.__getitem__, elements)))
+        for k in compress(range(len(elements)), map(inside.__getitem__, elements)):
+            link[k] -= after[elements[k]]  # inside a link: its own tail is link text, but its parent's
+        return list(zip(total, link))
 
 
 def _structure_priority(
