@@ -120,7 +120,7 @@ def test_facets_that_name_a_field_do_not_outrank_its_value() -> None:
         assert rk.prio[by_text[facet]] < rk.prio[value]
 
 
-def _ranked(page: str, question: str):  # type: ignore[no-untyped-def]
+def _ranked(page: str, question: str | None):  # type: ignore[no-untyped-def]
     prepared = domprune.prepare(page, question=question)
     units, doc = prepared.units.units, prepared.document
     by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
@@ -193,10 +193,8 @@ def test_a_main_class_on_a_list_of_links_is_not_main_content() -> None:
         '<div class="entry-meta">By: <a href="/a/1">Ada Lind</a></div>'
         '<div class="product-publisher">Larchmont Press / 2007</div></body></html>'
     )
-    prepared = domprune.prepare(page)
-    units, doc = prepared.units.units, prepared.document
-    by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
-    base = prepared.ranking.base
+    rk, by_text = _ranked(page, None)
+    base = rk.base
     # main content ranks 0.6-1.0 by structure, the rest 0.3-0.6 (earlier first)
     assert base[by_text["Shelf One"]] < 0.6
     assert base[by_text["Bargains"]] < 0.6
@@ -221,10 +219,8 @@ def test_lists_of_links_inside_main_content_are_not_main_content() -> None:
         ' <a href="/t/2">Reviews</a> <a href="/t/3">Fiction today</a></div>'
         "</div></body></html>"
     )
-    prepared = domprune.prepare(page)
-    units, doc = prepared.units.units, prepared.document
-    by_text = {units.text_of(doc, u).strip(): u for u in range(len(units))}
-    base = prepared.ranking.base
+    rk, by_text = _ranked(page, None)
+    base = rk.base
     # main content ranks 0.6-1.0 by structure, the rest 0.3-0.6
     for text in ("Facet number 0", "Department 0", "Another book 0 by Someone", "BROWSE"):
         assert base[by_text[text]] < 0.6, text
@@ -234,9 +230,8 @@ def test_lists_of_links_inside_main_content_are_not_main_content() -> None:
     assert base[by_text["Availability: ships in 2 days"]] > base[by_text["Facet number 0"]]
     # a region whose text is mostly links (an article of linked product names) stays main content
     linked = "".join(f'<p><a href="/p/{i}">A product name that is a link {i}</a> ok</p>' for i in range(8))
-    prepared = domprune.prepare(f"<html><body><article>{linked}</article></body></html>")
-    units, doc = prepared.units.units, prepared.document
-    assert all(prepared.ranking.base[u] >= 0.6 for u in range(len(units)))
+    rk, by_text = _ranked(f"<html><body><article>{linked}</article></body></html>", None)
+    assert by_text and all(rk.base[u] >= 0.6 for u in by_text.values())
 
 
 _LINKY = st.recursive(
