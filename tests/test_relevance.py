@@ -200,6 +200,14 @@ def test_a_main_class_on_a_list_of_links_is_not_main_content() -> None:
     assert base[by_text["Bargains"]] < 0.6
     assert base[by_text["Larchmont Press / 2007"]] >= 0.6
     assert base[by_text["Ada Lind"]] >= 0.6
+    # a head element's class says nothing of the page (Yoast's JSON-LD: "yoast-schema-graph--main")
+    ld = '{"@type":"Article","headline":"A book"}'
+    rk, by_text = _ranked(
+        f'<html><head><script type="application/ld+json" class="yoast-schema-graph--main">{ld}</script>'
+        "</head><body><p>Some text of the page.</p></body></html>",
+        None,
+    )
+    assert rk.base[by_text[ld]] < 0.6
 
 
 def test_lists_of_links_inside_main_content_are_not_main_content() -> None:

@@ -167,7 +167,9 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
     if main_hint:
         # a class that says "main" on a list of links (id="category-main", "main-menu") names
         # navigation: an element whose text is mostly link text is not main content by its hint
-        marks += _not_link_lists(doc, link_text, _elements_with(hints, main_hint))
+        # (a head element's class says nothing of the page: <script class="yoast-schema-graph--main">)
+        hinted = [i for i in _elements_with(hints, main_hint) if tags[i] not in _HEAD_TAGS]
+        marks += _not_link_lists(doc, link_text, hinted)
     regions = []  # the outermost elements that make main content
     for i in sorted(marks):
         if not main[i] and alive[i]:
