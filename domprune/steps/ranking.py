@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from itertools import accumulate, compress, islice
-from operator import add, sub
+from operator import add, mul, sub
 from typing import Any, TypeVar
 
 from ..document import Document, Flags, filled, flags, ints
@@ -181,7 +181,7 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
             main[i : end[i]] = bytes(end[i] - i)
     bp = flags(n)
     marks = _positions(tags, _BOILERPLATE_TAGS, 0, n)
-    marks += [i for i in _positions(tags, ("header",), 0, n) if not main[i]]
+    marks += [i for i in _positions(tags, _HEADER, 0, n) if not main[i]]
     marks += [i for i, r in roles.items() if r in _BOILERPLATE_ROLES]
     if bp_hint:
         # a class names navigation, but the element wraps most of the page (<body class="has_nav">,
@@ -198,7 +198,8 @@ def element_flags(doc: Document, alive: Flags) -> tuple[Flags, Flags, Hints]:
 
 _LINK_LIST_CHARS = 30  # a list of links has more link text than "By: <a>Jane Doe</a>"
 # link text, for the density: the text of links and of the controls that choose or go somewhere
-_LINK_TEXT = ("a", "option", "button")
+_LINK_TEXT = frozenset({"a", "option", "button"})
+_HEADER, _H1 = frozenset({"header"}), frozenset({"h1"})
 
 
 def _not_link_lists(doc: Document, link_text: _LinkText, elements: list[int]) -> list[int]:
@@ -218,6 +219,7 @@ def _not_link_lists(doc: Document, link_text: _LinkText, elements: list[int]) ->
 
 _LISTS = frozenset({"ul", "ol", "dl", "select"})
 _COLUMNS = frozenset({"div", "section", "td", "table"})  # layout columns, when over _SHORT_CELL characters
+_PARTS = _LISTS | _COLUMNS
 
 
 def _link_lists_within(doc: Document, link_text: _LinkText, main: Flags, regions: list[int]) -> list[int]:
@@ -232,14 +234,14 @@ def _link_lists_within(doc: Document, link_text: _LinkText, main: Flags, regions
     tags, end, parent, alive = doc.tags, doc.end, doc.parent, link_text.alive
     heads = set()  # the elements that hold an h1
     for r in regions:
-        for k in _positions(tags, ("h1",), r, end[r]):
+        for k in _positions(tags, _H1, r, end[r]):
             while k >= 0 and k not in heads:
                 heads.add(k)
                 k = parent[k]
     parts = sorted(
         i
         for r in regions
-        for i in _positions(tags, _LISTS | _COLUMNS, r + 1, end[r])
+        for i in _positions(tags, _PARTS, r + 1, end[r])
         if (end[i] - i > 2 or tags[i] in _LISTS) and alive[i] and main[i] and i not in heads
     )
     if not parts:
@@ -257,19 +259,9 @@ def _link_lists_within(doc: Document, link_text: _LinkText, main: Flags, regions
     return out
 
 
-def _positions(tags: list[str], wanted: Iterable[str], lo: int, hi: int) -> list[int]:
-    """The indices in ``[lo, hi)`` of the ``wanted`` tags (each found by a scan in C)."""
-    out = []
-    for tag in wanted:
-        k = lo
-        while True:
-            try:
-                k = tags.index(tag, k, hi)
-            except ValueError:
-                break
-            out.append(k)
-            k += 1
-    return out
+def _positions(tags: list[str], wanted: frozenset[str], lo: int, hi: int) -> list[int]:
+    """The indices in ``[lo, hi)`` of the ``wanted`` tags, in order (one pass, in C)."""
+    return list(compress(range(lo, hi), map(wanted.__contains__, tags[lo:hi])))
 
 
 class _LinkText:
@@ -299,23 +291,15 @@ class _LinkText:
         n = len(doc.tags)
         # characters at each element: its own text and its tail (the parser writes a run of white
         # space as one space: lengths need no stripping); subtree i holds its elements' texts and
-        # tails, less i's own tail (that is its parent's)
-        after = list(map(len, doc.tail))
-        both = list(map(add, map(len, doc.text), after))
-        # a removed subtree's text is not the element's (its top's tail is, under a live parent)
-        k = alive.find(0)
-        while k >= 0:  # (one step per removed subtree)
-            e = end[k]
-            live_tail = k > 0 and parent[k] >= 0 and alive[parent[k]]
-            both[k:e] = after[k:e] = [0] * (e - k)
-            if live_tail:
-                after[k] = both[k] = len(doc.tail[k])
-            k = alive.find(0, e)
+        # tails, less i's own tail (that is its parent's). A removed element's text is not counted,
+        # a tail only under a live parent (the root's tail cancels out: no subtree holds it alone)
+        after = list(map(mul, map(len, doc.tail), map(alive.__getitem__, parent)))
+        both = list(map(add, map(mul, map(len, doc.text), alive), after))
         # the same characters where they are link text: each outermost live link's subtree
         linked_both = [0] * n
         inside = flags(n)
         covered = 0  # (a link's inner links are skipped; a removed link's subtree is removed too)
-        for k in sorted(_positions(doc.tags, _LINK_TEXT, 0, n)):
+        for k in _positions(doc.tags, _LINK_TEXT, 0, n):
             if k < covered:
                 continue
             if alive[k]:
