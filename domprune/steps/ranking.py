@@ -208,13 +208,15 @@ def _not_link_lists(doc: Document, link_text: _LinkText, elements: list[int]) ->
     list item is judged by its list (``<li class="main"><a>Fiction</a></li>``: a menu's entry)."""
     tags, parent = doc.tags, doc.parent
     judged = [parent[i] if tags[i] == "li" and parent[i] >= 0 else i for i in elements]
-    distinct = sorted(set(judged))
+    distinct = list(set(judged))
     sizes = dict(zip(distinct, link_text.sizes(distinct)))
-    return [
-        i
-        for i, j in zip(elements, judged)
-        if not (sizes[j][1] > _LINK_LIST_CHARS and 2 * sizes[j][1] > sizes[j][0])
-    ]
+    return [i for i, j in zip(elements, judged) if not _mostly_links(*sizes[j])]
+
+
+def _mostly_links(chars: int, link: int) -> bool:
+    """Whether text of ``chars`` characters, ``link`` of them link text, is a list of links: more
+    than half link text, with more than :data:`_LINK_LIST_CHARS` characters of it."""
+    return link > _LINK_LIST_CHARS and 2 * link > chars
 
 
 _LISTS = frozenset({"ul", "ol", "dl", "select"})
@@ -223,12 +225,12 @@ _PARTS = _LISTS | _COLUMNS
 
 
 def _link_lists_within(doc: Document, link_text: _LinkText, main: Flags, regions: list[int]) -> list[int]:
-    """The parts of main content that are lists of links: a list (``ul``, ``ol``, ``dl``), or a
-    column (``div``, ``section``, ``td``, ``table`` of more than :data:`_SHORT_CELL` characters: not a
-    value cell), whose text is more than half link text with more than :data:`_LINK_LIST_CHARS`
-    characters of it, and that holds less than half of its main-content region's text (the
-    region itself, an article whose every product name is a link, stays main content) and no
-    ``h1`` (an article's head: its title, byline and linked tags).
+    """The parts of main content that are lists of links: a list (``ul``, ``ol``, ``dl``,
+    ``select``), or a column (``div``, ``section``, ``td``, ``table`` of more than
+    :data:`_SHORT_CELL` characters: not a value cell), that is mostly links (:func:`_mostly_links`)
+    and holds less than half of its main-content region's text (the region itself, an article
+    whose every product name is a link, stays main content) and no ``h1`` (an article's head: its
+    title, byline and linked tags).
 
     ``regions``: the outermost elements that made main content, in document order."""
     tags, end, parent, alive = doc.tags, doc.end, doc.parent, link_text.alive
@@ -238,20 +240,20 @@ def _link_lists_within(doc: Document, link_text: _LinkText, main: Flags, regions
             while k >= 0 and k not in heads:
                 heads.add(k)
                 k = parent[k]
-    parts = sorted(
+    parts = [
         i
         for r in regions
         for i in _positions(tags, _PARTS, r + 1, end[r])
         if (end[i] - i > 2 or tags[i] in _LISTS) and alive[i] and main[i] and i not in heads
-    )
+    ]
     if not parts:
         return []
-    judged = sorted(set(parts) | set(regions))
+    judged = list(set(parts) | set(regions))
     sizes = dict(zip(judged, link_text.sizes(judged)))
     out = []
     for i in parts:
         chars, link = sizes[i]
-        if link <= _LINK_LIST_CHARS or 2 * link <= chars or (tags[i] in _COLUMNS and chars <= _SHORT_CELL):
+        if not _mostly_links(chars, link) or (tags[i] in _COLUMNS and chars <= _SHORT_CELL):
             continue
         region = regions[bisect.bisect_right(regions, i) - 1]
         if 2 * chars < sizes[region][0]:
